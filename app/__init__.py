@@ -1,0 +1,1 @@
+"""GPO case management service for the Metz security contract."""

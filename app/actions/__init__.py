@@ -1,0 +1,1 @@
+"""Actions decided on problems and carried out by partner organisations."""

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, str_enum
+
+
+class ActionStatus(StrEnum):
+    planned = "planned"
+    in_progress = "in_progress"
+    done = "done"
+    cancelled = "cancelled"
+
+
+OPEN_STATUSES = (ActionStatus.planned, ActionStatus.in_progress)
+
+
+class Action(UUIDPrimaryKey, Timestamps, Versioned, Base):
+    __tablename__ = "actions"
+    __table_args__ = (
+        Index("ix_actions_problem_id_status_due_date", "problem_id", "status", "due_date"),
+        Index("ix_actions_due_date_id", "due_date", "id"),
+        Index(
+            "ix_actions_assignee_organisation_id_due_date", "assignee_organisation_id", "due_date"
+        ),
+        Index("ix_actions_status_due_date", "status", "due_date"),
+        Index("ix_actions_decided_at_meeting_id", "decided_at_meeting_id"),
+    )
+
+    problem_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("problems.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(ForeignKey("action_kinds.code"))
+    assignee_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    status: Mapped[ActionStatus] = mapped_column(
+        str_enum(ActionStatus, "action_status"), default=ActionStatus.planned
+    )
+    due_date: Mapped[date]
+    description: Mapped[str | None] = mapped_column(Text)
+    result_note: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None]
+    decided_at_meeting_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("meetings.id"))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

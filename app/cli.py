@@ -1,0 +1,58 @@
+"""Start-up tasks: `python -m app.cli prestart` migrates, seeds, and (optionally) demos."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from alembic import command
+from alembic.config import Config
+
+from app.config import Settings
+from app.core.db import Database
+from app.main import PROJECT_ROOT
+from app.reference.seed import seed_reference_data
+
+
+def migrate(settings: Settings) -> None:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["database_url"] = settings.database_url
+    config.attributes["configure_logger"] = False
+    command.upgrade(config, "head")
+
+
+async def seed(settings: Settings) -> None:
+    from app.demo import seed_demo_data
+
+    database = Database(settings)
+    try:
+        async with database.session(write=True) as session:
+            await seed_reference_data(session)
+            demo_tokens = (
+                await seed_demo_data(session, settings) if settings.demo_data_enabled else None
+            )
+            await session.commit()
+    finally:
+        await database.dispose()
+    if demo_tokens:
+        print("\nDemonstration data seeded. These tokens are shown once:", flush=True)
+        for who, token in demo_tokens:
+            print(f"  {who:<55} {token}", flush=True)
+        print(flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.cli")
+    parser.add_argument("task", choices=["prestart", "migrate", "seed"])
+    task = parser.parse_args(argv).task
+    settings = Settings()
+    if task in ("prestart", "migrate"):
+        migrate(settings)
+    if task in ("prestart", "seed"):
+        asyncio.run(seed(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: database, errors, routing, pagination, concurrency, audit."""

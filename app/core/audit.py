@@ -1,0 +1,179 @@
+"""Audit events: one row per change, written in the transaction of the change.
+
+A problem's timeline is read from here (events carry the problem they belong to), so what
+the timeline shows is exactly what was recorded.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.clock import utcnow
+from app.core.db import Base, JSONType, UUIDPrimaryKey, str_enum
+from app.core.requests import current_request_id
+from app.core.visibility import Visibility
+
+
+class Actor(Protocol):
+    @property
+    def user_id(self) -> uuid.UUID: ...
+
+    @property
+    def token_id(self) -> uuid.UUID | None: ...
+
+
+class AuditEvent(UUIDPrimaryKey, Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_problem_id_at", "problem_id", "at"),
+        Index("ix_audit_events_resource_type_resource_id", "resource_type", "resource_id"),
+        Index("ix_audit_events_at", "at"),
+    )
+
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    token_id: Mapped[uuid.UUID | None]
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(60))
+    resource_type: Mapped[str] = mapped_column(String(40))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    problem_id: Mapped[uuid.UUID | None]
+    summary: Mapped[str] = mapped_column(Text)
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Who may read the event in a timeline, when stricter than its problem (a comment).
+    visibility: Mapped[Visibility | None] = mapped_column(
+        str_enum(Visibility, "audit_event_visibility")
+    )
+
+
+def plain(value: Any) -> Any:
+    """A JSON value for an audit record."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    return value
+
+
+def snapshot(obj: object, fields: Iterable[str]) -> dict[str, Any]:
+    return {name: plain(getattr(obj, name)) for name in fields}
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """{field: [old, new]} for the fields whose value changed."""
+    return {
+        name: [before.get(name), value]
+        for name, value in after.items()
+        if before.get(name) != value
+    }
+
+
+def record(
+    session: AsyncSession,
+    actor: Actor | None,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: uuid.UUID | str,
+    summary: str,
+    problem_id: uuid.UUID | None = None,
+    changes: Mapping[str, Any] | None = None,
+    visibility: Visibility | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        at=utcnow(),
+        actor_id=actor.user_id if actor else None,
+        token_id=actor.token_id if actor else None,
+        request_id=current_request_id(),
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(resource_id),
+        problem_id=problem_id,
+        summary=summary,
+        changes=plain(dict(changes)) if changes else None,
+        visibility=visibility,
+    )
+    session.add(event)
+    return event
+
+
+def apply(obj: Any, values: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Set the given fields; raise `version` if any stored value changed; return the changes."""
+    before = snapshot(obj, values)
+    for name, value in values.items():
+        setattr(obj, name, value)
+    changes = diff(before, snapshot(obj, values))
+    if changes:
+        obj.version += 1
+    return changes
+
+
+async def add_created(
+    session: AsyncSession,
+    actor: Actor | None,
+    obj: Any,
+    *,
+    resource_type: str,
+    summary: str,
+    values: Mapping[str, Any],
+    resource_id: uuid.UUID | str | None = None,
+    problem_id: uuid.UUID | None = None,
+) -> None:
+    """Insert a new row and record its creation with the values it was given."""
+    session.add(obj)
+    await session.flush()
+    record(
+        session,
+        actor,
+        action=f"{resource_type}.create",
+        resource_type=resource_type,
+        resource_id=resource_id if resource_id is not None else obj.id,
+        summary=summary,
+        problem_id=problem_id,
+        changes={name: [None, value] for name, value in values.items() if value is not None},
+    )
+
+
+async def update(
+    session: AsyncSession,
+    actor: Actor | None,
+    obj: Any,
+    values: Mapping[str, Any],
+    *,
+    resource_type: str,
+    summary: str,
+    resource_id: uuid.UUID | str | None = None,
+    problem_id: uuid.UUID | None = None,
+) -> dict[str, list[Any]]:
+    """Apply a partial update; record it only when a stored value changed."""
+    changes = apply(obj, values)
+    if changes:
+        record(
+            session,
+            actor,
+            action=f"{resource_type}.update",
+            resource_type=resource_type,
+            resource_id=resource_id if resource_id is not None else obj.id,
+            summary=summary,
+            problem_id=problem_id,
+            changes=changes,
+        )
+    await session.flush()
+    return changes

@@ -1,0 +1,224 @@
+"""RFC 9457 problem details: the one shape every error of the API takes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from app.core.requests import current_request_id
+
+PROBLEM_JSON = "application/problem+json"
+UNPARSEABLE_BODY = "There was an error parsing the body"
+logger = logging.getLogger("app.errors")
+
+Loc = Sequence[str | int]
+
+
+class ApiError(Exception):
+    """An error the client is told about; services raise these, never HTTP responses."""
+
+    status: int = 500
+    slug: str = "internal-error"
+    title: str = "Internal Server Error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[tuple[Loc, str]] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = [{"loc": list(loc), "msg": msg} for loc, msg in errors]
+        self.headers = headers or {}
+
+
+class BadRequest(ApiError):
+    status, slug, title = 400, "bad-request", "Bad Request"
+
+
+class Unauthorized(ApiError):
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="gpo"'})
+
+
+class Forbidden(ApiError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(ApiError):
+    status, slug, title = 404, "not-found", "Not Found"
+
+
+class Conflict(ApiError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(ApiError):
+    status, slug, title = 412, "precondition-failed", "Precondition Failed"
+
+
+class PayloadTooLarge(ApiError):
+    status, slug, title = 413, "payload-too-large", "Content Too Large"
+
+
+class UnsupportedMediaType(ApiError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported Media Type"
+
+
+class Invalid(ApiError):
+    """A request field that is well-formed but wrong (unknown code, inconsistent values)."""
+
+    status, slug, title = 422, "validation-error", "Unprocessable Content"
+
+    def __init__(self, loc: Loc, msg: str) -> None:
+        super().__init__(msg, errors=[(loc, msg)])
+
+
+class TooManyRequests(ApiError):
+    status, slug, title = 429, "rate-limited", "Too Many Requests"
+
+
+def problem_body(
+    status: int,
+    *,
+    slug: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": f"urn:gpo:problem:{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "request_id": current_request_id(),
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def problem_response(
+    status: int,
+    *,
+    slug: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = problem_body(status, slug=slug, title=title, detail=detail, errors=errors)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def api_error_response(exc: ApiError) -> JSONResponse:
+    errors = exc.errors if exc.errors or exc.status == 422 else None
+    return problem_response(
+        exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        errors=errors,
+        headers=exc.headers,
+    )
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for error in exc.errors():
+        loc = [part for part in error.get("loc", ()) if isinstance(part, str | int)]
+        msg = str(error.get("msg", "invalid value"))
+        if error.get("type") == "json_invalid":
+            loc, msg = ["body"], "Malformed JSON: " + str(error.get("ctx", {}).get("error", msg))
+        errors.append({"loc": loc, "msg": msg})
+    return errors
+
+
+def _summary(errors: list[dict[str, Any]]) -> str:
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(part) for part in first["loc"]) or "request"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+async def _on_api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return api_error_response(exc)
+
+
+async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _validation_errors(exc)
+    return problem_response(
+        422,
+        slug="validation-error",
+        title="Unprocessable Content",
+        detail=_summary(errors),
+        errors=errors,
+    )
+
+
+_KNOWN = {cls.status: cls for cls in ApiError.__subclasses__()}
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Errors raised by the framework itself (unknown route, method, body limit)."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == UNPARSEABLE_BODY:
+        # FastAPI's answer to a body that is not even text (bad UTF-8, say).
+        return problem_response(
+            422,
+            slug="validation-error",
+            title="Unprocessable Content",
+            detail="body: the body could not be parsed as JSON",
+            errors=[{"loc": ["body"], "msg": "the body could not be parsed as JSON"}],
+        )
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
+    known = _KNOWN.get(exc.status_code)
+    title = known.title if known else HTTPStatus(exc.status_code).phrase
+    slug = known.slug if known else title.lower().replace(" ", "-")
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    if exc.status_code == 404:
+        detail = "No such resource."
+    return problem_response(exc.status_code, slug=slug, title=title, detail=detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return methods
+
+
+async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=exc)
+    return problem_response(
+        500,
+        slug="internal-error",
+        title="Internal Server Error",
+        detail="The server failed to answer; the request id identifies it in the logs.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

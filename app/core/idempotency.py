@@ -1,0 +1,191 @@
+"""Idempotency-Key on POST: one effect per key, the first answer replayed.
+
+The key row is inserted in the same transaction as the effect, before it. A concurrent
+repeat blocks on the row's unique index (PostgreSQL) or on the write lock (SQLite, where
+writes begin IMMEDIATE) until the first commits, then finds the stored answer and replays
+it. A crash rolls back the key and the effect together, so there is never a marker
+without an answer: a key left "in progress" cannot exist, and the 60 s abandonment rule
+of API.md needs no sweeper. Waiting longer than the lock timeout gives 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, delete, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
+from sqlalchemy.orm import Mapped, mapped_column
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.core.clock import utcnow
+from app.core.db import Base, JSONType, UUIDPrimaryKey, dialect_insert
+from app.core.errors import Conflict, Invalid
+
+KEY_HEADER = "Idempotency-Key"
+RETENTION = timedelta(hours=24)
+LOCK_TIMEOUT = "30s"
+REPLAYED_HEADERS = ("etag", "location", "content-type")
+
+
+class IdempotencyKey(UUIDPrimaryKey, Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        Index("uq_idempotency_keys_owner_key", "owner_id", "key", unique=True),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None]
+    response_body: Mapped[str | None] = mapped_column(Text)
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Replay(Exception):
+    """Raised to answer with a stored response instead of running the operation."""
+
+    def __init__(self, row: IdempotencyKey) -> None:
+        super().__init__(row.key)
+        self.row = row
+
+    def response(self) -> Response:
+        headers = dict(self.row.response_headers or {})
+        media_type = headers.pop("content-type", "application/json")
+        headers["Idempotent-Replayed"] = "true"
+        return Response(
+            content=(self.row.response_body or "").encode(),
+            status_code=self.row.status_code or 200,
+            headers=headers,
+            media_type=media_type,
+        )
+
+
+@dataclass
+class Claim:
+    """A key this request holds; its answer is stored before the transaction commits."""
+
+    row_id: uuid.UUID
+    store_response: bool
+    savepoint: AsyncSessionTransaction
+
+
+async def _fingerprint(request: Request) -> str:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        canonical: Any = sorted((k, str(v)) for k, v in form.multi_items())
+    else:
+        raw = await request.body()
+        try:
+            canonical = json.loads(raw) if raw else None
+        except ValueError:
+            canonical = raw.decode("utf-8", "replace")
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def claim(
+    request: Request, session: AsyncSession, owner_id: uuid.UUID, *, store_response: bool = True
+) -> Claim | None:
+    """Take the request's key for its owner, or raise Replay / 409 / 422."""
+    key = request.headers.get(KEY_HEADER)
+    if key is None or request.method != "POST":
+        return None
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise Invalid(["header", KEY_HEADER], "must be 1 to 255 printable characters")
+    fingerprint = await _fingerprint(request)
+    path = request.url.path
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    await session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.owner_id == owner_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.created_at < now - RETENTION,
+        )
+    )
+    insert = dialect_insert(session)
+    row_id = uuid.uuid4()
+    statement = (
+        insert(IdempotencyKey)
+        .values(
+            id=row_id,
+            owner_id=owner_id,
+            key=key,
+            method=request.method,
+            path=path,
+            fingerprint=fingerprint,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["owner_id", "key"])
+        .returning(IdempotencyKey.id)
+    )
+    try:
+        inserted = (await session.execute(statement)).scalar_one_or_none()
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed; retry later."
+            ) from exc
+        raise
+    if inserted is not None:
+        return Claim(row_id, store_response, await session.begin_nested())
+    existing = (
+        await session.execute(
+            select(IdempotencyKey).where(
+                IdempotencyKey.owner_id == owner_id, IdempotencyKey.key == key
+            )
+        )
+    ).scalar_one()
+    if (existing.method, existing.path, existing.fingerprint) != (
+        request.method,
+        path,
+        fingerprint,
+    ):
+        raise Invalid(
+            ["header", KEY_HEADER],
+            "this key was already used for another request (method, path or body differ)",
+        )
+    if existing.status_code is None:
+        raise Conflict(
+            "This Idempotency-Key was already used; its response holds a secret shown only once."
+        )
+    raise Replay(existing)
+
+
+async def remember(session: AsyncSession, held: Claim, response: Response) -> None:
+    """Store the answer with the effect, in the same transaction."""
+    if not held.store_response:
+        return
+    headers = {
+        name: value for name, value in response.headers.items() if name.lower() in REPLAYED_HEADERS
+    }
+    await session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id == held.row_id)
+        .values(
+            status_code=response.status_code,
+            response_body=bytes(response.body).decode(),
+            response_headers=headers,
+        )
+    )
+
+
+async def purge_expired(session: AsyncSession) -> int:
+    result = await session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - RETENTION)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,198 @@
+"""Keyset pagination with opaque, signed cursors.
+
+A cursor carries the sort values of the last row, the sort it was made for and a digest of
+the filters; it is signed, so a forged or edited cursor, or one reused with another sort or
+other filters, gives 400 instead of a wrong page.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.core.db import AnyRow, AnySelect
+from app.core.errors import BadRequest
+
+T = TypeVar("T")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+Limit = Annotated[
+    int,
+    Query(ge=1, le=MAX_LIMIT, description="Items per page, 1 to 200.", examples=[50]),
+]
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=2000,
+        description="Opaque cursor from `next_cursor` of the previous page, with the same filters.",
+        examples=["eyJrIjpbIjIwMjYtMDMtMTQiXX0.3b1f0c2a9d8e7f6a"],
+    ),
+]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        description="Cursor of the next page, or null on the last page.",
+        examples=[None],
+    )
+
+
+@dataclass(frozen=True)
+class SortKey:
+    attribute: InstrumentedAttribute[Any]
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """A named sort; its keys end with a unique column, so the order is total."""
+
+    name: str
+    keys: tuple[SortKey, ...]
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _decode_value(value: Any, sample: type) -> Any:
+    if sample is datetime:
+        return datetime.fromisoformat(value)
+    if sample is date:
+        return date.fromisoformat(value)
+    if sample is uuid.UUID:
+        return uuid.UUID(value)
+    if sample is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if sample is str and isinstance(value, str):
+        return value
+    raise ValueError("bad cursor value")
+
+
+def filters_digest(request: Request) -> str:
+    items = sorted(
+        (k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "limit")
+    )
+    return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
+
+
+class Paginator:
+    def __init__(self, secret: bytes) -> None:
+        self._key = hmac.new(secret, b"pagination-cursor", hashlib.sha256).digest()
+
+    def _sign(self, payload: bytes) -> str:
+        return hmac.new(self._key, payload, hashlib.sha256).hexdigest()[:32]
+
+    def encode(self, ordering: Ordering, digest: str, values: Sequence[Any]) -> str:
+        payload = json.dumps(
+            {"o": ordering.name, "f": digest, "k": [_encode_value(v) for v in values]},
+            separators=(",", ":"),
+        ).encode()
+        return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + self._sign(payload)
+
+    def decode(self, cursor: str, ordering: Ordering, digest: str) -> list[Any]:
+        invalid = BadRequest("The cursor is not valid for this list, sort and filters.")
+        encoded, _, signature = cursor.partition(".")
+        try:
+            payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        except ValueError:
+            raise invalid from None
+        if not hmac.compare_digest(self._sign(payload), signature):
+            raise invalid
+        data = json.loads(payload)
+        if data.get("o") != ordering.name or data.get("f") != digest:
+            raise invalid
+        values = data.get("k")
+        if not isinstance(values, list) or len(values) != len(ordering.keys):
+            raise invalid
+        try:
+            return [
+                _decode_value(v, key.attribute.type.python_type)
+                for v, key in zip(values, ordering.keys, strict=True)
+            ]
+        except (ValueError, TypeError, NotImplementedError):
+            raise invalid from None
+
+    async def page(
+        self,
+        session: AsyncSession,
+        statement: AnySelect,
+        *,
+        ordering: Ordering,
+        request: Request,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[Sequence[AnyRow], str | None]:
+        """Rows of one page (the first selected entity carries the sort values)."""
+        digest = filters_digest(request)
+        if cursor is not None:
+            after = self.decode(cursor, ordering, digest)
+            statement = statement.where(_after(ordering, after))
+        order_by = [
+            k.attribute.desc() if k.descending else k.attribute.asc() for k in ordering.keys
+        ]
+        rows = (await session.execute(statement.order_by(*order_by).limit(limit + 1))).all()
+        if len(rows) <= limit:
+            return rows, None
+        rows = rows[:limit]
+        last = rows[-1][0]
+        values = [getattr(last, key.attribute.key) for key in ordering.keys]
+        return rows, self.encode(ordering, digest, values)
+
+
+def _after(ordering: Ordering, values: Sequence[Any]) -> Any:
+    """Rows strictly after `values` in the ordering: (a > x) or (a = x and b > y) or ..."""
+    clauses = []
+    for i, key in enumerate(ordering.keys):
+        equal = [ordering.keys[j].attribute == values[j] for j in range(i)]
+        beyond = key.attribute < values[i] if key.descending else key.attribute > values[i]
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses)
+
+
+@dataclass
+class Paging:
+    """`limit` and `cursor` of a list request, ready to fetch one page."""
+
+    request: Request
+    limit: int
+    cursor: str | None
+
+    async def fetch(
+        self, session: AsyncSession, statement: AnySelect, ordering: Ordering
+    ) -> tuple[Sequence[AnyRow], str | None]:
+        paginator: Paginator = self.request.app.state.paginator
+        return await paginator.page(
+            session,
+            statement,
+            ordering=ordering,
+            request=self.request,
+            limit=self.limit,
+            cursor=self.cursor,
+        )
+
+
+def paging(request: Request, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Paging:
+    return Paging(request, limit, cursor)
+
+
+PageParams = Annotated[Paging, Depends(paging)]

@@ -1,0 +1,75 @@
+"""Base models for request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Strict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+
+class Input(BaseModel):
+    """A request body: unknown fields are refused, server-owned fields cannot be set."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    def provided(self) -> dict[str, Any]:
+        """The fields the client sent (PATCH: what was left out stays untouched)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# Trimmed strings with bounds; a blank string is refused.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")]
+CommuneCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
+
+
+class Patch(Input):
+    """A partial update: fields left out are untouched; null clears only nullable fields."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _null_only_where_allowed(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.nullable:
+            raise ValueError("may not be null")
+        return value
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+def _string(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+# JSON scalars as JSON means them: no "5" for 5, no true for 1, no 0 for false, no
+# 1700000000 for a date (Pydantic's lax mode would accept each).
+Integer = Annotated[int, BeforeValidator(_integral), Strict()]
+Boolean = Annotated[bool, Strict()]
+Number = Annotated[float, BeforeValidator(_number)]
+Day = Annotated[date, BeforeValidator(_string)]

@@ -1,0 +1,24 @@
+"""Case- and accent-insensitive search that behaves the same on SQLite and PostgreSQL.
+
+The application writes a normalised copy of the searchable text (lower case, accents
+stripped) and searches it with LIKE, so no database extension (unaccent) is needed.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import InstrumentedAttribute
+
+
+def normalise(*parts: str | None) -> str:
+    text = " ".join(part for part in parts if part)
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(stripped.split())
+
+
+def contains(column: InstrumentedAttribute[str], query: str) -> ColumnElement[bool]:
+    needle = normalise(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.like(f"%{needle}%", escape="\\")

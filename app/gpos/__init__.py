@@ -1,0 +1,1 @@
+"""GPOs: the standing partnership groups, their communes, members and facilitators."""

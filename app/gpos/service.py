@@ -1,0 +1,290 @@
+"""GPOs: who sees and runs which GPO, their membership, and the meeting cadence."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, delete, exists, false, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.core import audit
+from app.core.clock import utcnow
+from app.core.errors import Forbidden, Invalid, NotFound
+from app.gpos.models import DEFAULT_INTERVAL_DAYS, Gpo, GpoCommune, GpoFacilitator, GpoMember
+from app.gpos.schemas import GpoCreate, GpoOut, GpoUpdate
+from app.identity.models import Role, User
+from app.identity.principal import Principal
+from app.reference.models import Commune, Organisation
+
+
+def facilitated_gpo_ids(principal: Principal) -> Select[uuid.UUID]:
+    return select(GpoFacilitator.gpo_id).where(GpoFacilitator.user_id == principal.user_id)
+
+
+def member_gpo_ids(principal: Principal) -> Select[uuid.UUID]:
+    return select(GpoMember.gpo_id).where(GpoMember.organisation_id == principal.organisation_id)
+
+
+def gpo_visibility(
+    principal: Principal, gpo_id: InstrumentedAttribute[uuid.UUID]
+) -> ColumnElement[bool] | None:
+    """The condition under which `gpo_id` is a GPO the principal sees (None: every GPO)."""
+    if principal.sees_everything:
+        return None
+    if principal.role is Role.facilitator:
+        return gpo_id.in_(facilitated_gpo_ids(principal))
+    if principal.role is Role.partner and principal.organisation_id is not None:
+        return gpo_id.in_(member_gpo_ids(principal))
+    return false()
+
+
+def visible_gpos(principal: Principal) -> Select[Gpo]:
+    statement = select(Gpo)
+    condition = gpo_visibility(principal, Gpo.id)
+    return statement if condition is None else statement.where(condition)
+
+
+async def get_gpo(
+    session: AsyncSession, principal: Principal, gpo_id: uuid.UUID, *, for_update: bool = False
+) -> Gpo:
+    statement = visible_gpos(principal).where(Gpo.id == gpo_id)
+    if for_update:
+        statement = statement.with_for_update()
+    gpo = await session.scalar(statement)
+    if gpo is None:
+        raise NotFound("No such GPO.")
+    return gpo
+
+
+async def facilitates(session: AsyncSession, principal: Principal, gpo_id: uuid.UUID) -> bool:
+    if principal.role is not Role.facilitator:
+        return False
+    return bool(
+        await session.scalar(
+            select(
+                exists().where(
+                    GpoFacilitator.gpo_id == gpo_id, GpoFacilitator.user_id == principal.user_id
+                )
+            )
+        )
+    )
+
+
+async def require_runner(session: AsyncSession, principal: Principal, gpo_id: uuid.UUID) -> None:
+    """Admins and the GPO's facilitators run it (problems, actions, meetings, triage)."""
+    if principal.is_admin or await facilitates(session, principal, gpo_id):
+        return
+    raise Forbidden("Only a facilitator of this GPO (or an admin) may do this.")
+
+
+@dataclass
+class Links:
+    commune_codes: list[str] = field(default_factory=list)
+    member_organisation_ids: list[uuid.UUID] = field(default_factory=list)
+    facilitator_user_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+async def load_links(session: AsyncSession, gpo_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Links]:
+    """The communes, members and facilitators of several GPOs in three queries."""
+    links: dict[uuid.UUID, Links] = defaultdict(Links)
+    if not gpo_ids:
+        return links
+    for gpo_id, code in await session.execute(
+        select(GpoCommune.gpo_id, GpoCommune.commune_code)
+        .where(GpoCommune.gpo_id.in_(gpo_ids))
+        .order_by(GpoCommune.commune_code)
+    ):
+        links[gpo_id].commune_codes.append(code)
+    for gpo_id, organisation_id in await session.execute(
+        select(GpoMember.gpo_id, GpoMember.organisation_id).where(GpoMember.gpo_id.in_(gpo_ids))
+    ):
+        links[gpo_id].member_organisation_ids.append(organisation_id)
+    for gpo_id, user_id in await session.execute(
+        select(GpoFacilitator.gpo_id, GpoFacilitator.user_id).where(
+            GpoFacilitator.gpo_id.in_(gpo_ids)
+        )
+    ):
+        links[gpo_id].facilitator_user_ids.append(user_id)
+    return links
+
+
+def to_out(gpo: Gpo, links: Links, now: datetime | None = None) -> GpoOut:
+    now = now or utcnow()
+    return GpoOut(
+        id=gpo.id,
+        name=gpo.name,
+        kind=gpo.kind,
+        commune_codes=links.commune_codes,
+        member_organisation_ids=sorted(links.member_organisation_ids, key=str),
+        facilitator_user_ids=sorted(links.facilitator_user_ids, key=str),
+        meeting_interval_days=gpo.meeting_interval_days,
+        last_meeting_at=gpo.last_meeting_at,
+        next_meeting_due=gpo.next_meeting_due,
+        cadence_breached=gpo.next_meeting_due < now,
+        created_at=gpo.created_at,
+        updated_at=gpo.updated_at,
+        version=gpo.version,
+    )
+
+
+async def out(session: AsyncSession, gpo: Gpo) -> GpoOut:
+    return to_out(gpo, (await load_links(session, [gpo.id]))[gpo.id])
+
+
+def set_cadence(gpo: Gpo, last_meeting_at: datetime | None) -> None:
+    """`next_meeting_due` follows the latest held meeting (or creation) and the interval."""
+    gpo.last_meeting_at = last_meeting_at
+    start = last_meeting_at or gpo.created_at
+    gpo.next_meeting_due = start + timedelta(days=gpo.meeting_interval_days)
+
+
+async def _check_references(
+    session: AsyncSession,
+    commune_codes: Iterable[str] | None,
+    organisation_ids: Iterable[uuid.UUID] | None,
+    facilitator_ids: Iterable[uuid.UUID] | None,
+) -> None:
+    checks: list[tuple[str, list[Any], Any, Any]] = []
+    if commune_codes is not None:
+        checks.append(("commune_codes", list(commune_codes), Commune.code, None))
+    if organisation_ids is not None:
+        checks.append(("member_organisation_ids", list(organisation_ids), Organisation.id, None))
+    if facilitator_ids is not None:
+        checks.append(
+            ("facilitator_user_ids", list(facilitator_ids), User.id, User.role == Role.facilitator)
+        )
+    for name, wanted, column, condition in checks:
+        if not wanted:
+            continue
+        statement = select(column).where(column.in_(wanted))
+        if condition is not None:
+            statement = statement.where(condition)
+        found = set((await session.scalars(statement)).all())
+        for index, value in enumerate(wanted):
+            if value not in found:
+                what = "an active facilitator" if name == "facilitator_user_ids" else "known"
+                raise Invalid(["body", name, index], f"{value} is not {what}")
+
+
+async def _replace_links(
+    session: AsyncSession,
+    gpo: Gpo,
+    values: dict[str, Any],
+) -> dict[str, list[Any]]:
+    """Replace the given link lists; return {field: [old, new]} for those that changed."""
+    current = (await load_links(session, [gpo.id]))[gpo.id]
+    tables: list[tuple[str, Any, str]] = [
+        ("commune_codes", GpoCommune, "commune_code"),
+        ("member_organisation_ids", GpoMember, "organisation_id"),
+        ("facilitator_user_ids", GpoFacilitator, "user_id"),
+    ]
+    changes: dict[str, list[Any]] = {}
+    for name, table, column in tables:
+        if name not in values:
+            continue
+        old = sorted(map(str, getattr(current, name)))
+        new_values = list(dict.fromkeys(values[name]))
+        if sorted(map(str, new_values)) == old:
+            continue
+        await session.execute(delete(table).where(table.gpo_id == gpo.id))
+        session.add_all(table(gpo_id=gpo.id, **{column: value}) for value in new_values)
+        changes[name] = [old, sorted(map(str, new_values))]
+    return changes
+
+
+async def create_gpo(session: AsyncSession, principal: Principal, data: GpoCreate) -> Gpo:
+    facilitators = list(data.facilitator_user_ids)
+    if principal.role is Role.facilitator and principal.user_id not in facilitators:
+        facilitators.append(principal.user_id)
+    await _check_references(session, data.commune_codes, data.member_organisation_ids, facilitators)
+    now = utcnow()
+    gpo = Gpo(
+        name=data.name,
+        kind=data.kind,
+        meeting_interval_days=data.meeting_interval_days or DEFAULT_INTERVAL_DAYS[data.kind],
+        created_by=principal.user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    set_cadence(gpo, None)
+    values = data.model_dump() | {
+        "facilitator_user_ids": facilitators,
+        "meeting_interval_days": gpo.meeting_interval_days,
+    }
+    await audit.add_created(
+        session,
+        principal,
+        gpo,
+        resource_type="gpo",
+        summary=f"GPO {gpo.name} créé",
+        values=values,
+    )
+    await _replace_links(session, gpo, values)
+    await session.flush()
+    return gpo
+
+
+async def update_gpo(session: AsyncSession, principal: Principal, gpo: Gpo, data: GpoUpdate) -> Gpo:
+    values = data.provided()
+    await _check_references(
+        session,
+        values.get("commune_codes"),
+        values.get("member_organisation_ids"),
+        values.get("facilitator_user_ids"),
+    )
+    scalar_fields = {k: v for k, v in values.items() if k in ("name", "meeting_interval_days")}
+    changes = audit.apply(gpo, scalar_fields)
+    link_changes = await _replace_links(session, gpo, values)
+    if link_changes and not changes:
+        gpo.version += 1
+    changes |= link_changes
+    if "meeting_interval_days" in changes:
+        set_cadence(gpo, gpo.last_meeting_at)
+    if changes:
+        gpo.updated_at = utcnow()
+        audit.record(
+            session,
+            principal,
+            action="gpo.update",
+            resource_type="gpo",
+            resource_id=gpo.id,
+            summary=f"GPO {gpo.name} modifié",
+            changes=changes,
+        )
+    await session.flush()
+    return gpo
+
+
+def gpos_query(
+    principal: Principal,
+    *,
+    kind: Any,
+    commune_code: str | None,
+    cadence_breached: bool | None,
+    member_organisation_id: uuid.UUID | None,
+) -> Select[Gpo]:
+    statement = visible_gpos(principal)
+    if kind is not None:
+        statement = statement.where(Gpo.kind == kind)
+    if commune_code is not None:
+        statement = statement.where(
+            Gpo.id.in_(select(GpoCommune.gpo_id).where(GpoCommune.commune_code == commune_code))
+        )
+    if member_organisation_id is not None:
+        statement = statement.where(
+            Gpo.id.in_(
+                select(GpoMember.gpo_id).where(GpoMember.organisation_id == member_organisation_id)
+            )
+        )
+    if cadence_breached is not None:
+        now = utcnow()
+        statement = statement.where(
+            Gpo.next_meeting_due < now if cadence_breached else Gpo.next_meeting_due >= now
+        )
+    return statement

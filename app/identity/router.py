@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.core.clock import utcnow
+from app.core.concurrency import IfMatch, check_if_match, set_etag
+from app.core.pagination import Ordering, Page, PageParams, SortKey
+from app.core.routing import DbSession
+from app.identity import service
+from app.identity.dependencies import AdminUser, ApiRoute, AppSettings, CurrentUser
+from app.identity.models import ApiToken, Role, User
+from app.identity.schemas import (
+    Me,
+    TokenCreate,
+    TokenCreated,
+    TokenOut,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
+from app.reference.models import Organisation
+from app.reference.schemas import OrganisationOut
+
+router = APIRouter(route_class=ApiRoute, tags=["identity"])
+BY_CREATION = Ordering("created_at", (SortKey(User.created_at), SortKey(User.id)))
+
+
+def token_out(api_token: ApiToken) -> TokenOut:
+    return TokenOut(
+        token_id=api_token.id,
+        user_id=api_token.user_id,
+        name=api_token.name,
+        prefix=api_token.prefix,
+        created_at=api_token.created_at,
+        expires_at=api_token.expires_at,
+        revoked_at=api_token.revoked_at,
+        active=api_token.revoked_at is None
+        and (api_token.expires_at is None or api_token.expires_at > utcnow()),
+    )
+
+
+@router.get("/me", summary="Who am I")
+async def me(session: DbSession, principal: CurrentUser) -> Me:
+    """The caller's user, organisation and role."""
+    user = await service.get_user(session, principal, principal.user_id)
+    organisation = (
+        await session.get(Organisation, user.organisation_id) if user.organisation_id else None
+    )
+    return Me(
+        user=UserOut.model_validate(user),
+        organisation=OrganisationOut.model_validate(organisation) if organisation else None,
+        role=user.role,
+    )
+
+
+@router.post("/users", status_code=201, summary="Create a user")
+async def create_user(
+    data: UserCreate, session: DbSession, principal: AdminUser, response: Response
+) -> UserOut:
+    """Admins create users; a partner must name its organisation."""
+    user = await service.create_user(session, principal, data)
+    set_etag(response, user.version)
+    return UserOut.model_validate(user)
+
+
+@router.get("/users", summary="List users")
+async def list_users(
+    session: DbSession,
+    principal: AdminUser,
+    paging: PageParams,
+    role: Annotated[Role | None, Query(description="Only this role.")] = None,
+    organisation_id: Annotated[
+        uuid.UUID | None, Query(description="Only members of this organisation.")
+    ] = None,
+    active: Annotated[bool | None, Query(description="Only active or disabled users.")] = None,
+) -> Page[UserOut]:
+    """Admins only; oldest first."""
+    statement = service.users_query(
+        principal, role=role, organisation_id=organisation_id, active=active
+    )
+    rows, next_cursor = await paging.fetch(session, statement, BY_CREATION)
+    return Page(items=[UserOut.model_validate(row[0]) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/users/{user_id}", summary="Read a user")
+async def get_user(
+    user_id: uuid.UUID, session: DbSession, principal: CurrentUser, response: Response
+) -> UserOut:
+    """Admins read any user; any user reads itself."""
+    user = await service.get_user(session, principal, user_id)
+    set_etag(response, user.version)
+    return UserOut.model_validate(user)
+
+
+@router.patch("/users/{user_id}", summary="Update or disable a user")
+async def update_user(
+    user_id: uuid.UUID,
+    data: UserUpdate,
+    session: DbSession,
+    principal: AdminUser,
+    response: Response,
+    if_match: IfMatch = None,
+) -> UserOut:
+    """Admins only; `active: false` disables the user and every token it holds."""
+    user = await service.get_user(session, principal, user_id)
+    check_if_match(if_match, user.version)
+    user = await service.update_user(session, principal, user, data)
+    set_etag(response, user.version)
+    return UserOut.model_validate(user)
+
+
+@router.post("/users/{user_id}/tokens", status_code=201, summary="Create an API token")
+async def create_token(
+    user_id: uuid.UUID,
+    data: TokenCreate,
+    request: Request,
+    session: DbSession,
+    principal: CurrentUser,
+    settings: AppSettings,
+) -> TokenCreated:
+    """Admins, or the user itself. The secret is in this response only: it is stored as a
+    keyed hash. An Idempotency-Key replay of this call gives 409, never the secret again."""
+    if request.state.idempotency is not None:
+        request.state.idempotency.store_response = False
+    user = await service.get_user(session, principal, user_id)
+    api_token, secret = await service.create_token(
+        session, principal, user, data, settings.gpo_secret_key.get_secret_value()
+    )
+    return TokenCreated(
+        token_id=api_token.id,
+        token=secret,
+        prefix=api_token.prefix,
+        name=api_token.name,
+        created_at=api_token.created_at,
+        expires_at=api_token.expires_at,
+    )
+
+
+@router.get("/users/{user_id}/tokens", summary="List a user's tokens")
+async def list_tokens(
+    user_id: uuid.UUID, session: DbSession, principal: CurrentUser
+) -> Page[TokenOut]:
+    """Admins, or the user itself; secrets are never shown."""
+    user = await service.get_user(session, principal, user_id)
+    return Page(
+        items=[token_out(t) for t in await service.list_tokens(session, user)], next_cursor=None
+    )
+
+
+@router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a token")
+async def revoke_token(token_id: uuid.UUID, session: DbSession, principal: CurrentUser) -> None:
+    """Admins, or the token's owner. Revoking twice is harmless."""
+    await service.revoke_token(session, principal, token_id)

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from app.core.schemas import Boolean, Input, Integer, Name, Output, Patch
+from app.identity.models import Role
+from app.reference.schemas import OrganisationOut
+
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+    ),
+]
+
+
+class UserCreate(Input):
+    email: Email = Field(examples=["claire.martin@moselle.interieur.gouv.fr"])
+    display_name: Name = Field(examples=["Claire Martin"])
+    role: Role = Field(
+        description="admin, facilitator (runs GPOs), commander (reads everything), partner "
+        "(a member of an organisation; needs `organisation_id`).",
+        examples=["facilitator"],
+    )
+    organisation_id: uuid.UUID | None = Field(
+        default=None, description="Required for partners.", examples=[None]
+    )
+
+
+class UserUpdate(Patch):
+    nullable = frozenset({"organisation_id"})
+
+    email: Email | None = Field(default=None, examples=["c.martin@moselle.interieur.gouv.fr"])
+    display_name: Name | None = Field(default=None, examples=["Claire Martin"])
+    role: Role | None = Field(default=None, examples=["commander"])
+    organisation_id: uuid.UUID | None = Field(default=None, examples=[None])
+    active: Boolean | None = Field(
+        default=None, description="`false` disables the user and its tokens.", examples=[False]
+    )
+
+
+class UserOut(Output):
+    id: uuid.UUID
+    email: str = Field(examples=["claire.martin@moselle.interieur.gouv.fr"])
+    display_name: str = Field(examples=["Claire Martin"])
+    role: Role
+    organisation_id: uuid.UUID | None
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(examples=[1])
+
+
+class TokenCreate(Input):
+    name: Name = Field(examples=["Intégration SI bailleur"])
+    expires_in_days: Integer = Field(
+        default=90, ge=1, le=730, description="Days until the token expires.", examples=[90]
+    )
+
+
+class TokenCreated(Output):
+    token_id: uuid.UUID
+    token: str = Field(
+        description="The secret, shown only in this response.",
+        examples=["gpo_Xq3v9LrT0w2m1yZk8sJd4hF6bN5cA7eG"],
+    )
+    prefix: str = Field(examples=["gpo_Xq3v9L"])
+    name: str = Field(examples=["Intégration SI bailleur"])
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class TokenOut(Output):
+    token_id: uuid.UUID
+    user_id: uuid.UUID
+    name: str = Field(examples=["Intégration SI bailleur"])
+    prefix: str = Field(examples=["gpo_Xq3v9L"])
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    active: bool = Field(description="Neither revoked nor expired.")
+
+
+class Me(Output):
+    user: UserOut
+    organisation: OrganisationOut | None
+    role: Role

@@ -1,0 +1,240 @@
+"""Users and tokens: authentication, the bootstrap admin, user and token management."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.core import audit
+from app.core.clock import utcnow
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from app.identity import tokens
+from app.identity.models import ApiToken, Role, User
+from app.identity.principal import Principal
+from app.identity.schemas import TokenCreate, UserCreate, UserUpdate
+from app.reference.models import Organisation
+from app.reference.service import require_organisation
+
+BUILTIN_ADMIN_EMAIL = "bootstrap-admin@gpo.invalid"
+
+
+async def principal_for_token(session: AsyncSession, secret_key: str, token: str) -> Principal:
+    """The principal of a valid token, in one indexed lookup; otherwise 401."""
+    row = (
+        await session.execute(
+            select(ApiToken, User, Organisation.kind)
+            .join(User, User.id == ApiToken.user_id)
+            .outerjoin(Organisation, Organisation.id == User.organisation_id)
+            .where(ApiToken.token_hash == tokens.token_hash(secret_key, token))
+        )
+    ).one_or_none()
+    if row is None:
+        raise Unauthorized("The token is not valid.")
+    api_token, user, organisation_kind = row
+    if api_token.revoked_at is not None:
+        raise Unauthorized("The token has been revoked.")
+    if api_token.expires_at is not None and api_token.expires_at <= utcnow():
+        raise Unauthorized("The token has expired.")
+    if not user.active:
+        raise Unauthorized("The user of this token is disabled.")
+    return Principal(
+        user_id=user.id,
+        token_id=api_token.id,
+        role=user.role,
+        organisation_id=user.organisation_id,
+        organisation_kind=organisation_kind.value if organisation_kind else None,
+        display_name=user.display_name,
+    )
+
+
+async def sync_bootstrap_admin(session: AsyncSession, settings: Settings) -> None:
+    """Make GPO_BOOTSTRAP_ADMIN_TOKEN the one live token of the built-in admin.
+
+    Run at start-up by every worker; a worker that loses the race to insert the same
+    rows sees an integrity error and leaves the work to the winner.
+    """
+    secret = settings.gpo_bootstrap_admin_token
+    key = settings.gpo_secret_key.get_secret_value()
+    wanted = tokens.token_hash(key, secret.get_secret_value()) if secret else None
+    now = utcnow()
+    revoke = update(ApiToken).where(ApiToken.bootstrap.is_(True), ApiToken.revoked_at.is_(None))
+    if wanted is not None:
+        revoke = revoke.where(ApiToken.token_hash != wanted)
+    await session.execute(revoke.values(revoked_at=now))
+    if wanted is None or secret is None:
+        return
+    admin = await session.scalar(select(User).where(User.builtin.is_(True)))
+    if admin is None:
+        admin = User(
+            email=BUILTIN_ADMIN_EMAIL,
+            display_name="Administrateur (amorçage)",
+            role=Role.admin,
+            builtin=True,
+        )
+        await audit.add_created(
+            session,
+            None,
+            admin,
+            resource_type="user",
+            summary="Administrateur d'amorçage créé",
+            values={"email": admin.email, "role": admin.role},
+        )
+    existing = await session.scalar(select(ApiToken).where(ApiToken.token_hash == wanted))
+    if existing is None:
+        session.add(
+            ApiToken(
+                user_id=admin.id,
+                name="GPO_BOOTSTRAP_ADMIN_TOKEN",
+                prefix=tokens.display_prefix(secret.get_secret_value()),
+                token_hash=wanted,
+                bootstrap=True,
+            )
+        )
+    elif existing.user_id == admin.id:
+        existing.revoked_at = None
+        existing.expires_at = None
+        existing.bootstrap = True
+    await session.flush()
+
+
+def visible_users(principal: Principal) -> Select[User]:
+    """Admins see every user; anyone else only itself."""
+    statement = select(User)
+    if not principal.is_admin:
+        statement = statement.where(User.id == principal.user_id)
+    return statement
+
+
+async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
+    user = await session.scalar(visible_users(principal).where(User.id == user_id))
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+async def _check_organisation(
+    session: AsyncSession, role: Role, organisation_id: uuid.UUID | None
+) -> None:
+    if organisation_id is not None:
+        await require_organisation(session, organisation_id, loc=("body", "organisation_id"))
+    elif role is Role.partner:
+        raise Invalid(["body", "organisation_id"], "a partner must belong to an organisation")
+
+
+async def create_user(session: AsyncSession, principal: Principal, data: UserCreate) -> User:
+    await _check_organisation(session, data.role, data.organisation_id)
+    user = User(**data.model_dump())
+    await audit.add_created(
+        session,
+        principal,
+        user,
+        resource_type="user",
+        summary=f"Utilisateur {user.display_name} créé ({user.role.value})",
+        values=data.model_dump(),
+    )
+    return user
+
+
+async def update_user(
+    session: AsyncSession, principal: Principal, user: User, data: UserUpdate
+) -> User:
+    values: dict[str, Any] = data.provided()
+    if "role" in values or "organisation_id" in values:
+        await _check_organisation(
+            session,
+            values.get("role", user.role),
+            values.get("organisation_id", user.organisation_id),
+        )
+    if user.builtin and ("role" in values or values.get("active") is False):
+        raise Conflict("The built-in admin keeps its role and stays active.")
+    await audit.update(
+        session,
+        principal,
+        user,
+        values,
+        resource_type="user",
+        summary=f"Utilisateur {user.display_name} modifié",
+    )
+    return user
+
+
+async def create_token(
+    session: AsyncSession, principal: Principal, user: User, data: TokenCreate, secret_key: str
+) -> tuple[ApiToken, str]:
+    if not user.active:
+        raise Conflict("The user is disabled; enable it before giving it a token.")
+    secret = tokens.new_secret()
+    api_token = ApiToken(
+        user_id=user.id,
+        name=data.name,
+        prefix=tokens.display_prefix(secret),
+        token_hash=tokens.token_hash(secret_key, secret),
+        created_at=utcnow(),
+        expires_at=utcnow() + timedelta(days=data.expires_in_days),
+    )
+    session.add(api_token)
+    await session.flush()
+    audit.record(
+        session,
+        principal,
+        action="token.create",
+        resource_type="token",
+        resource_id=api_token.id,
+        summary=f"Jeton « {data.name} » créé pour {user.display_name}",
+        changes={"user_id": [None, str(user.id)], "expires_at": [None, api_token.expires_at]},
+    )
+    return api_token, secret
+
+
+async def list_tokens(session: AsyncSession, user: User) -> list[ApiToken]:
+    result = await session.scalars(
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    )
+    return list(result)
+
+
+async def revoke_token(session: AsyncSession, principal: Principal, token_id: uuid.UUID) -> None:
+    statement = select(ApiToken).where(ApiToken.id == token_id)
+    if not principal.is_admin:
+        statement = statement.where(ApiToken.user_id == principal.user_id)
+    api_token = await session.scalar(statement)
+    if api_token is None:
+        raise NotFound("No such token.")
+    if api_token.bootstrap:
+        raise Forbidden("The bootstrap token is managed by GPO_BOOTSTRAP_ADMIN_TOKEN.")
+    if api_token.revoked_at is None:
+        api_token.revoked_at = utcnow()
+        audit.record(
+            session,
+            principal,
+            action="token.revoke",
+            resource_type="token",
+            resource_id=api_token.id,
+            summary=f"Jeton « {api_token.name} » révoqué",
+            changes={"revoked_at": [None, api_token.revoked_at]},
+        )
+    await session.flush()
+
+
+def users_query(
+    principal: Principal,
+    *,
+    role: Role | None,
+    organisation_id: uuid.UUID | None,
+    active: bool | None,
+) -> Select[User]:
+    statement = visible_users(principal)
+    if role is not None:
+        statement = statement.where(User.role == role)
+    if organisation_id is not None:
+        statement = statement.where(User.organisation_id == organisation_id)
+    if active is not None:
+        statement = statement.where(User.active.is_(active))
+    return statement

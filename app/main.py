@@ -1,0 +1,158 @@
+"""The application: configuration, middleware, routers, start-up and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from app.actions.router import router as actions_router
+from app.config import Settings
+from app.core import idempotency
+from app.core.db import Database
+from app.core.errors import install_error_handlers
+from app.core.openapi import install_openapi
+from app.core.pagination import Paginator
+from app.core.ratelimit import RateLimiter
+from app.core.requests import RequestContextMiddleware, configure_logging
+from app.gpos.router import router as gpos_router
+from app.identity import service as identity
+from app.identity.router import router as identity_router
+from app.problems.router import router as problems_router
+from app.reference.router import router as reference_router
+
+logger = logging.getLogger("app")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PURGE_EVERY_SECONDS = 3600
+
+DESCRIPTION = """
+Case management for the GPOs (*groupes de partenariat opérationnel*) of the Metz security
+contract: problems raised in meetings, landlords' and partners' reports, actions assigned to
+partners, meetings, indicators and the annual evaluation.
+
+Every `/api/v1` call needs `Authorization: Bearer gpo_...`. Errors are RFC 9457
+`application/problem+json`. Lists are keyset-paginated (`limit`, `cursor`, `next_cursor`).
+Mutable resources carry a `version` served as a strong `ETag`; send it back in `If-Match`.
+Every `POST` honours `Idempotency-Key`.
+"""
+
+
+def migrations_head() -> str | None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+async def _sync_bootstrap_admin(database: Database) -> None:
+    try:
+        async with database.session(write=True) as session:
+            await identity.sync_bootstrap_admin(session, database.settings)
+            await session.commit()
+    except IntegrityError:
+        # Another worker created the same rows at the same moment.
+        logger.info("bootstrap admin already synchronised by another worker")
+
+
+async def _purge_idempotency_keys(database: Database) -> None:
+    while True:
+        try:
+            async with database.session(write=True) as session:
+                purged = await idempotency.purge_expired(session)
+                await session.commit()
+            if purged:
+                logger.info("purged expired idempotency keys", extra={"fields": {"count": purged}})
+        except Exception:
+            logger.exception("idempotency purge failed")
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.gpo_log_level)
+    database = Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await _sync_bootstrap_admin(database)
+        purge = asyncio.create_task(_purge_idempotency_keys(database))
+        try:
+            yield
+        finally:
+            purge.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purge
+            await database.dispose()
+
+    app = FastAPI(
+        title="GPO case management — Metz security contract",
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.paginator = Paginator(settings.gpo_secret_key.get_secret_value().encode())
+    app.state.rate_limiter = RateLimiter(settings.gpo_rate_limit_per_minute)
+    app.state.migrations_head = migrations_head()
+
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.gpo_max_body_bytes)
+
+    api = APIRouter(prefix="/api/v1")
+    for router in (
+        identity_router,
+        reference_router,
+        gpos_router,
+        problems_router,
+        actions_router,
+    ):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(_health_router())
+    install_openapi(app, description=DESCRIPTION)
+    return app
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/health", summary="Liveness")
+    async def health() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @router.get(
+        "/health/ready",
+        summary="Readiness",
+        responses={503: {"description": "Database unreachable or migrations not at head."}},
+    )
+    async def ready(request: Request) -> JSONResponse:
+        """The database answers and its schema is at the migrations' head."""
+        database: Database = request.app.state.database
+        head = request.app.state.migrations_head
+        try:
+            async with database.session(write=False) as session:
+                current = await session.scalar(text("SELECT version_num FROM alembic_version"))
+        except Exception:
+            logger.warning("readiness: database unreachable", exc_info=True)
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        body = {"status": "ready", "database": "ok", "migration": current, "head": head}
+        if current != head:
+            body["status"] = "migrations pending"
+            return JSONResponse(body, 503)
+        return JSONResponse(body)
+
+    return router

@@ -1,0 +1,1 @@
+"""GPO meetings: scheduling, attendance, reviews of problems, agenda and minutes."""

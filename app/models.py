@@ -1,0 +1,37 @@
+"""Every table, imported once so that the metadata is complete (Alembic, tests)."""
+
+from app.actions.models import Action
+from app.core.audit import AuditEvent
+from app.core.db import Base
+from app.core.idempotency import IdempotencyKey
+from app.core.references import Counter
+from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
+from app.identity.models import ApiToken, User
+from app.meetings.models import Meeting, MeetingAttendee, Review
+from app.problems.models import Problem, ProblemComment
+from app.reference.models import ActionKind, Category, Commune, Organisation
+
+metadata = Base.metadata
+
+__all__ = [
+    "Action",
+    "ActionKind",
+    "ApiToken",
+    "AuditEvent",
+    "Category",
+    "Commune",
+    "Counter",
+    "Gpo",
+    "GpoCommune",
+    "GpoFacilitator",
+    "GpoMember",
+    "IdempotencyKey",
+    "Meeting",
+    "MeetingAttendee",
+    "Organisation",
+    "Problem",
+    "ProblemComment",
+    "Review",
+    "User",
+    "metadata",
+]

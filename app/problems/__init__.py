@@ -1,0 +1,1 @@
+"""Problems raised in GPOs: their lifecycle, visibility, comments and timeline."""

@@ -1,0 +1,337 @@
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.core.audit import AuditEvent
+from app.core.clock import parse_instant
+from app.core.concurrency import IfMatch, check_if_match, set_etag
+from app.core.errors import Invalid
+from app.core.pagination import Ordering, Page, PageParams, SortKey
+from app.core.routing import DbSession
+from app.core.schemas import Code, CommuneCode
+from app.identity.dependencies import ApiRoute, CurrentUser
+from app.problems import service
+from app.problems.models import Priority, Problem, ProblemComment, ProblemStatus
+from app.problems.schemas import (
+    CommentCreate,
+    CommentOut,
+    ProblemCreate,
+    ProblemOut,
+    ProblemUpdate,
+    TimelineEvent,
+    TransitionIn,
+)
+
+router = APIRouter(route_class=ApiRoute, tags=["problems"])
+
+ProblemSort = Literal["-created_at", "created_at", "-updated_at", "-priority"]
+ORDERINGS: dict[str, Ordering] = {
+    "-created_at": Ordering(
+        "-created_at", (SortKey(Problem.created_at, True), SortKey(Problem.id, True))
+    ),
+    "created_at": Ordering("created_at", (SortKey(Problem.created_at), SortKey(Problem.id))),
+    "-updated_at": Ordering(
+        "-updated_at", (SortKey(Problem.updated_at, True), SortKey(Problem.id, True))
+    ),
+    "-priority": Ordering(
+        "-priority",
+        (
+            SortKey(Problem.priority_rank, True),
+            SortKey(Problem.created_at, True),
+            SortKey(Problem.id, True),
+        ),
+    ),
+}
+COMMENTS_ORDER = Ordering(
+    "created_at", (SortKey(ProblemComment.created_at), SortKey(ProblemComment.id))
+)
+TIMELINE_ORDER = Ordering("at", (SortKey(AuditEvent.at), SortKey(AuditEvent.id)))
+GEOJSON = "application/geo+json"
+INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2}))?$"
+Instant = Annotated[
+    str | None,
+    Query(
+        pattern=INSTANT_PATTERN,
+        description="A date (Europe/Paris day) or an RFC 3339 date-time with offset.",
+        examples=["2026-03-01"],
+    ),
+]
+
+FEATURE_COLLECTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "GeoJSON FeatureCollection of the located problems; each feature is a "
+    "`Point [lon, lat]` with the problem's list fields as properties.",
+    "required": ["type", "features", "next_cursor"],
+    "properties": {
+        "type": {"const": "FeatureCollection"},
+        "features": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "geometry", "properties"],
+                "properties": {
+                    "type": {"const": "Feature"},
+                    "id": {"type": "string"},
+                    "geometry": {
+                        "type": "object",
+                        "properties": {
+                            "type": {"const": "Point"},
+                            "coordinates": {"type": "array", "items": {"type": "number"}},
+                        },
+                    },
+                    "properties": {"$ref": "#/components/schemas/ProblemOut"},
+                },
+            },
+        },
+        "next_cursor": {"type": ["string", "null"]},
+    },
+}
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    error = Invalid(["query", "bbox"], "expected minLon,minLat,maxLon,maxLat")
+    try:
+        min_lon, min_lat, max_lon, max_lat = (float(part) for part in value.split(","))
+    except ValueError:
+        raise error from None
+    if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
+        raise error
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def _instant(value: str | None, name: str, *, end_of_day: bool = False) -> Any:
+    if value is None:
+        return None
+    try:
+        return parse_instant(value, end_of_day=end_of_day)
+    except ValueError as exc:
+        raise Invalid(["query", name], str(exc)) from None
+
+
+def _wants_geojson(request: Request) -> bool:
+    return GEOJSON in request.headers.get("accept", "")
+
+
+@router.post("/problems", status_code=201, summary="Record a problem")
+async def create_problem(
+    data: ProblemCreate, session: DbSession, principal: CurrentUser, response: Response
+) -> ProblemOut:
+    """Facilitators of the GPO (and admins). The problem starts `new`, with a reference
+    `P-YYYY-NNNNNN`; its visibility defaults to the category's."""
+    problem = await service.create_problem(session, principal, data)
+    set_etag(response, problem.version)
+    response.headers["Location"] = f"/api/v1/problems/{problem.id}"
+    return await service.view(session, principal, problem.id)
+
+
+@router.get(
+    "/problems",
+    summary="List problems",
+    response_model=Page[ProblemOut],
+    responses={200: {"content": {GEOJSON: {"schema": FEATURE_COLLECTION_SCHEMA}}}},
+)
+async def list_problems(
+    request: Request,
+    session: DbSession,
+    principal: CurrentUser,
+    paging: PageParams,
+    status: Annotated[
+        list[ProblemStatus] | None, Query(description="Repeatable: any of these statuses.")
+    ] = None,
+    gpo_id: Annotated[uuid.UUID | None, Query()] = None,
+    commune_code: Annotated[CommuneCode | None, Query()] = None,
+    category: Annotated[Code | None, Query()] = None,
+    priority: Annotated[Priority | None, Query()] = None,
+    assignee_organisation_id: Annotated[
+        uuid.UUID | None, Query(description="Problems with actions assigned to it.")
+    ] = None,
+    has_overdue_actions: Annotated[bool | None, Query()] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Words in the reference, title or description; case and accents "
+            "are ignored.",
+            examples=["hall"],
+        ),
+    ] = None,
+    created_from: Instant = None,
+    created_to: Instant = None,
+    bbox: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[^,]+,[^,]+,[^,]+,[^,]+$",
+            description="minLon,minLat,maxLon,maxLat: located problems inside the box.",
+            examples=["6.15,49.10,6.20,49.13"],
+        ),
+    ] = None,
+    sort: Annotated[ProblemSort, Query(description="Sort order.")] = "-created_at",
+) -> Any:
+    """Problems the caller may see. With `Accept: application/geo+json`, a GeoJSON
+    FeatureCollection of the located ones, same filters and cursor."""
+    geojson = _wants_geojson(request)
+    filters = service.Filters(
+        statuses=status or (),
+        gpo_id=gpo_id,
+        commune_code=commune_code,
+        category=category,
+        priority=priority,
+        assignee_organisation_id=assignee_organisation_id,
+        has_overdue_actions=has_overdue_actions,
+        q=q,
+        created_from=_instant(created_from, "created_from"),
+        created_to=_instant(created_to, "created_to", end_of_day=True),
+        bbox=_bbox(bbox),
+        located_only=geojson,
+    )
+    ordering = ORDERINGS[sort]
+    if geojson:
+        ordering = replace(ordering, name="geojson" + ordering.name)
+    statement = service.filtered(service.with_counts(principal), filters)
+    rows, next_cursor = await paging.fetch(session, statement, ordering)
+    items = [service.row_out(row) for row in rows]
+    if not geojson:
+        return Page(items=items, next_cursor=next_cursor)
+    features = [
+        {
+            "type": "Feature",
+            "id": str(item.id),
+            "geometry": {
+                "type": "Point",
+                "coordinates": [item.location.lon, item.location.lat] if item.location else [],
+            },
+            "properties": item.model_dump(mode="json"),
+        }
+        for item in items
+    ]
+    return JSONResponse(
+        {"type": "FeatureCollection", "features": features, "next_cursor": next_cursor},
+        media_type=GEOJSON,
+    )
+
+
+@router.get("/problems/{problem_id}", summary="Read a problem")
+async def get_problem(
+    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser, response: Response
+) -> ProblemOut:
+    """404 for a problem the caller may not see (its existence is not revealed)."""
+    problem = await service.view(session, principal, problem_id)
+    set_etag(response, problem.version)
+    return problem
+
+
+@router.patch("/problems/{problem_id}", summary="Edit a problem")
+async def update_problem(
+    problem_id: uuid.UUID,
+    data: ProblemUpdate,
+    session: DbSession,
+    principal: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ProblemOut:
+    """Facilitators of the GPO (and admins): descriptive fields and `displacement`.
+    The status changes only through transitions."""
+    problem = await service.get_problem(session, principal, problem_id, for_update=True)
+    check_if_match(if_match, problem.version)
+    await service.update_problem(session, principal, problem, data)
+    view = await service.view(session, principal, problem.id)
+    set_etag(response, view.version)
+    return view
+
+
+@router.post("/problems/{problem_id}/transitions", summary="Move a problem to another status")
+async def transition_problem(
+    problem_id: uuid.UUID,
+    data: TransitionIn,
+    session: DbSession,
+    principal: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ProblemOut:
+    """new → open; open → monitoring; open or monitoring → closed; monitoring → open;
+    closed → open (note required); new → closed (outcome `duplicate` or `not_in_scope`).
+    Closing needs an `outcome`; an illegal move gives 409."""
+    problem = await service.get_problem(session, principal, problem_id, for_update=True)
+    check_if_match(if_match, problem.version)
+    await service.transition(session, principal, problem, data)
+    view = await service.view(session, principal, problem.id)
+    set_etag(response, view.version)
+    return view
+
+
+@router.get("/problems/{problem_id}/timeline", summary="A problem's timeline")
+async def problem_timeline(
+    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser, paging: PageParams
+) -> Page[TimelineEvent]:
+    """Every recorded event on the problem, oldest first, within what the caller may read."""
+    problem = await service.get_problem(session, principal, problem_id)
+    rows, next_cursor = await paging.fetch(
+        session, service.timeline_query(principal, problem), TIMELINE_ORDER
+    )
+    return Page(
+        items=[
+            TimelineEvent(
+                id=event.id,
+                at=event.at,
+                actor_id=event.actor_id,
+                actor_name=actor_name,
+                kind=event.action,
+                summary=event.summary,
+                changes=event.changes,
+            )
+            for event, actor_name in rows
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+@router.post("/problems/{problem_id}/comments", status_code=201, summary="Comment on a problem")
+async def add_comment(
+    problem_id: uuid.UUID, data: CommentCreate, session: DbSession, principal: CurrentUser
+) -> CommentOut:
+    """Anyone who sees the problem may comment."""
+    problem = await service.get_problem(session, principal, problem_id)
+    comment = await service.add_comment(session, principal, problem, data)
+    return CommentOut(
+        id=comment.id,
+        problem_id=comment.problem_id,
+        author_id=comment.author_id,
+        author_name=principal.display_name,
+        body=comment.body,
+        visibility=comment.visibility,
+        created_at=comment.created_at,
+    )
+
+
+@router.get("/problems/{problem_id}/comments", summary="A problem's comments")
+async def list_comments(
+    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser, paging: PageParams
+) -> Page[CommentOut]:
+    """Oldest first, within what the caller may read."""
+    problem = await service.get_problem(session, principal, problem_id)
+    rows, next_cursor = await paging.fetch(
+        session, service.comments_query(principal, problem), COMMENTS_ORDER
+    )
+    return Page(
+        items=[
+            CommentOut(
+                id=comment.id,
+                problem_id=comment.problem_id,
+                author_id=comment.author_id,
+                author_name=author_name,
+                body=comment.body,
+                visibility=comment.visibility,
+                created_at=comment.created_at,
+            )
+            for comment, author_name in rows
+        ],
+        next_cursor=next_cursor,
+    )

@@ -1,0 +1,483 @@
+"""Problems: who sees them (in the query), their lifecycle, comments and timeline."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.actions.models import OPEN_STATUSES, Action
+from app.core import audit
+from app.core.audit import AuditEvent
+from app.core.clock import today_in_paris, utcnow
+from app.core.db import AnySelect, SelectT
+from app.core.errors import Conflict, Invalid, NotFound
+from app.core.references import next_reference
+from app.core.search import contains, normalise
+from app.core.visibility import Visibility, at_least, readable_levels
+from app.gpos import service as gpos
+from app.gpos.models import Gpo
+from app.identity.models import Role, User
+from app.identity.principal import Principal
+from app.meetings.models import Meeting
+from app.problems.models import (
+    Displacement,
+    Outcome,
+    Problem,
+    ProblemComment,
+    ProblemStatus,
+)
+from app.problems.schemas import (
+    CommentCreate,
+    LocationOut,
+    ProblemCreate,
+    ProblemOut,
+    ProblemUpdate,
+    TransitionIn,
+)
+from app.reference.service import require_category, require_commune
+
+S = ProblemStatus
+LOCATION_FIELDS = ("address", "sector", "lat", "lon", "transport_line", "station")
+
+
+# --- Who sees what ------------------------------------------------------------------
+
+
+def problem_visibility(principal: Principal) -> ColumnElement[bool] | None:
+    """The condition a problem meets to be seen by the principal (None: all problems)."""
+    if principal.sees_everything:
+        return None
+    if principal.role is Role.facilitator:
+        return Problem.gpo_id.in_(gpos.facilitated_gpo_ids(principal))
+    if principal.role is Role.partner and principal.organisation_id is not None:
+        return and_(
+            Problem.gpo_id.in_(gpos.member_gpo_ids(principal)),
+            Problem.visibility.in_(readable_levels(principal.member_clearance)),
+        )
+    return false()
+
+
+def visible(principal: Principal, statement: SelectT) -> SelectT:
+    condition = problem_visibility(principal)
+    return statement if condition is None else statement.where(condition)
+
+
+def clearance_on(principal: Principal) -> Visibility:
+    """The strictest level the principal reads on a problem it sees (comments, timeline)."""
+    if principal.role is Role.partner:
+        return principal.member_clearance
+    return Visibility.restricted
+
+
+# --- Reading ------------------------------------------------------------------------
+
+
+def action_counts(today: date) -> tuple[Any, Any]:
+    open_actions = (
+        select(func.count(Action.id))
+        .where(Action.problem_id == Problem.id, Action.status.in_(OPEN_STATUSES))
+        .scalar_subquery()
+    )
+    overdue_actions = (
+        select(func.count(Action.id))
+        .where(
+            Action.problem_id == Problem.id,
+            Action.status.in_(OPEN_STATUSES),
+            Action.due_date < today,
+        )
+        .scalar_subquery()
+    )
+    return open_actions, overdue_actions
+
+
+def report_count() -> Any:
+    """Reports attached to the problem: none until the intake arrives."""
+    return literal(0)
+
+
+def with_counts(principal: Principal, today: date | None = None) -> AnySelect:
+    """Visible problems with the counts a response shows, in one statement."""
+    open_actions, overdue_actions = action_counts(today or today_in_paris())
+    return visible(
+        principal,
+        select(
+            Problem,
+            open_actions.label("open_action_count"),
+            overdue_actions.label("overdue_action_count"),
+            report_count().label("report_count"),
+        ),
+    )
+
+
+def to_out(problem: Problem, open_actions: int, overdue_actions: int, reports: int) -> ProblemOut:
+    location = None
+    if any(getattr(problem, name) is not None for name in LOCATION_FIELDS):
+        location = LocationOut(**{name: getattr(problem, name) for name in LOCATION_FIELDS})
+    return ProblemOut(
+        id=problem.id,
+        reference=problem.reference,
+        gpo_id=problem.gpo_id,
+        title=problem.title,
+        description=problem.description,
+        category=problem.category,
+        commune_code=problem.commune_code,
+        location=location,
+        priority=problem.priority,
+        visibility=problem.visibility,
+        objective=problem.objective,
+        time_pattern=problem.time_pattern,
+        raised_at_meeting_id=problem.raised_at_meeting_id,
+        status=problem.status,
+        outcome=problem.outcome,
+        outcome_note=problem.outcome_note,
+        displacement=problem.displacement,
+        report_count=reports,
+        open_action_count=open_actions,
+        overdue_action_count=overdue_actions,
+        created_by=problem.created_by,
+        created_at=problem.created_at,
+        updated_at=problem.updated_at,
+        closed_at=problem.closed_at,
+        version=problem.version,
+    )
+
+
+def row_out(row: Sequence[Any]) -> ProblemOut:
+    problem, open_actions, overdue_actions, reports = row
+    return to_out(problem, open_actions, overdue_actions, reports)
+
+
+async def get_problem(
+    session: AsyncSession, principal: Principal, problem_id: uuid.UUID, *, for_update: bool = False
+) -> Problem:
+    statement = visible(principal, select(Problem).where(Problem.id == problem_id))
+    if for_update:
+        statement = statement.with_for_update()
+    problem = await session.scalar(statement)
+    if problem is None:
+        raise NotFound("No such problem.")
+    return problem
+
+
+async def view(session: AsyncSession, principal: Principal, problem_id: uuid.UUID) -> ProblemOut:
+    row = (
+        await session.execute(with_counts(principal).where(Problem.id == problem_id))
+    ).one_or_none()
+    if row is None:
+        raise NotFound("No such problem.")
+    return row_out(row)
+
+
+@dataclass(frozen=True)
+class Filters:
+    statuses: Sequence[ProblemStatus] = ()
+    gpo_id: uuid.UUID | None = None
+    commune_code: str | None = None
+    category: str | None = None
+    priority: str | None = None
+    assignee_organisation_id: uuid.UUID | None = None
+    has_overdue_actions: bool | None = None
+    q: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    located_only: bool = False
+
+
+def filtered(statement: AnySelect, filters: Filters, today: date | None = None) -> AnySelect:
+    f = filters
+    if f.statuses:
+        statement = statement.where(Problem.status.in_(f.statuses))
+    if f.gpo_id is not None:
+        statement = statement.where(Problem.gpo_id == f.gpo_id)
+    if f.commune_code is not None:
+        statement = statement.where(Problem.commune_code == f.commune_code)
+    if f.category is not None:
+        statement = statement.where(Problem.category == f.category)
+    if f.priority is not None:
+        statement = statement.where(Problem.priority == f.priority)
+    if f.assignee_organisation_id is not None:
+        statement = statement.where(
+            exists().where(
+                Action.problem_id == Problem.id,
+                Action.assignee_organisation_id == f.assignee_organisation_id,
+            )
+        )
+    if f.has_overdue_actions is not None:
+        overdue = exists().where(
+            Action.problem_id == Problem.id,
+            Action.status.in_(OPEN_STATUSES),
+            Action.due_date < (today or today_in_paris()),
+        )
+        statement = statement.where(overdue if f.has_overdue_actions else ~overdue)
+    if f.q:
+        statement = statement.where(contains(Problem.search_text, f.q))
+    if f.created_from is not None:
+        statement = statement.where(Problem.created_at >= f.created_from)
+    if f.created_to is not None:
+        statement = statement.where(Problem.created_at <= f.created_to)
+    if f.bbox is not None:
+        min_lon, min_lat, max_lon, max_lat = f.bbox
+        statement = statement.where(
+            Problem.lat.between(min_lat, max_lat), Problem.lon.between(min_lon, max_lon)
+        )
+    if f.located_only:
+        statement = statement.where(Problem.lat.is_not(None), Problem.lon.is_not(None))
+    return statement
+
+
+# --- Writing ------------------------------------------------------------------------
+
+
+async def _visible_gpo(
+    session: AsyncSession, principal: Principal, gpo_id: uuid.UUID, loc: Sequence[str]
+) -> Gpo:
+    try:
+        return await gpos.get_gpo(session, principal, gpo_id)
+    except NotFound:
+        raise Invalid(loc, "unknown GPO") from None
+
+
+async def require_meeting_of(
+    session: AsyncSession, gpo_id: uuid.UUID, meeting_id: uuid.UUID, loc: Sequence[str]
+) -> Meeting:
+    meeting = await session.get(Meeting, meeting_id)
+    if meeting is None or meeting.gpo_id != gpo_id:
+        raise Invalid(loc, "not a meeting of this problem's GPO")
+    return meeting
+
+
+def _location_values(location: Any) -> dict[str, Any]:
+    if location is None:
+        return dict.fromkeys(LOCATION_FIELDS)
+    return {name: getattr(location, name) for name in LOCATION_FIELDS}
+
+
+async def create_problem(
+    session: AsyncSession,
+    principal: Principal,
+    data: ProblemCreate,
+    *,
+    audit_summary: str | None = None,
+) -> Problem:
+    gpo = await _visible_gpo(session, principal, data.gpo_id, ("body", "gpo_id"))
+    await gpos.require_runner(session, principal, gpo.id)
+    category = await require_category(session, data.category, loc=("body", "category"))
+    await require_commune(session, data.commune_code, loc=("body", "commune_code"))
+    if data.raised_at_meeting_id is not None:
+        await require_meeting_of(
+            session, gpo.id, data.raised_at_meeting_id, ("body", "raised_at_meeting_id")
+        )
+    now = utcnow()
+    reference = await next_reference(session, "P", now)
+    values = data.model_dump(exclude={"location", "visibility"}) | _location_values(data.location)
+    problem = Problem(
+        **values,
+        reference=reference,
+        visibility=data.visibility or category.default_visibility,
+        status=ProblemStatus.new,
+        displacement=Displacement.unknown,
+        created_by=principal.user_id,
+        created_at=now,
+        updated_at=now,
+        search_text=normalise(reference, data.title, data.description),
+    )
+    await audit.add_created(
+        session,
+        principal,
+        problem,
+        resource_type="problem",
+        summary=audit_summary or f"Problème {reference} créé : {problem.title}",
+        problem_id=problem.id,
+        values=values | {"visibility": problem.visibility, "reference": reference},
+    )
+    return problem
+
+
+async def update_problem(
+    session: AsyncSession, principal: Principal, problem: Problem, data: ProblemUpdate
+) -> Problem:
+    await gpos.require_runner(session, principal, problem.gpo_id)
+    values = data.provided()
+    if "category" in values:
+        await require_category(session, values["category"], loc=("body", "category"))
+    if "commune_code" in values:
+        await require_commune(session, values["commune_code"], loc=("body", "commune_code"))
+    if "location" in values:
+        values |= _location_values(values.pop("location"))
+    changes = await audit.update(
+        session,
+        principal,
+        problem,
+        values,
+        resource_type="problem",
+        summary=f"Problème {problem.reference} modifié",
+        problem_id=problem.id,
+    )
+    if {"title", "description"} & changes.keys():
+        problem.search_text = normalise(problem.reference, problem.title, problem.description)
+    return problem
+
+
+# --- Lifecycle: the state machine as data --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Move:
+    closes: bool = False
+    reopens: bool = False
+    outcomes: frozenset[Outcome] | None = None  # None: any outcome
+
+
+TRANSITIONS: dict[tuple[ProblemStatus, ProblemStatus], Move] = {
+    (S.new, S.open): Move(),
+    (S.open, S.monitoring): Move(),
+    (S.monitoring, S.open): Move(),
+    (S.open, S.closed): Move(closes=True),
+    (S.monitoring, S.closed): Move(closes=True),
+    (S.new, S.closed): Move(
+        closes=True, outcomes=frozenset({Outcome.duplicate, Outcome.not_in_scope})
+    ),
+    (S.closed, S.open): Move(reopens=True),
+}
+
+
+def _check_move(problem: Problem, data: TransitionIn) -> Move:
+    move = TRANSITIONS.get((problem.status, data.to))
+    if move is None:
+        allowed = sorted(to.value for (frm, to) in TRANSITIONS if frm is problem.status)
+        raise Conflict(
+            f"A {problem.status.value} problem cannot move to {data.to.value}; "
+            f"allowed: {', '.join(allowed) or 'none'}."
+        )
+    if move.closes:
+        if data.outcome is None:
+            raise Invalid(["body", "outcome"], "closing needs an outcome")
+        if move.outcomes is not None and data.outcome not in move.outcomes:
+            raise Conflict(
+                f"A {problem.status.value} problem can only be closed as "
+                f"{' or '.join(sorted(o.value for o in move.outcomes))}; open it first."
+            )
+    else:
+        if data.outcome is not None:
+            raise Invalid(["body", "outcome"], "an outcome is given only when closing")
+        if data.displacement is not None:
+            raise Invalid(["body", "displacement"], "displacement is set when closing")
+    if move.reopens and data.note is None:
+        raise Invalid(["body", "note"], "reopening needs a note saying why")
+    return move
+
+
+async def transition(
+    session: AsyncSession, principal: Principal, problem: Problem, data: TransitionIn
+) -> Problem:
+    await gpos.require_runner(session, principal, problem.gpo_id)
+    move = _check_move(problem, data)
+    before = audit.snapshot(
+        problem, ("status", "outcome", "outcome_note", "closed_at", "displacement")
+    )
+    problem.status = data.to
+    if move.closes:
+        problem.outcome = data.outcome
+        problem.outcome_note = data.note
+        problem.closed_at = utcnow()
+        if data.displacement is not None:
+            problem.displacement = data.displacement
+    if move.reopens:
+        problem.outcome = None
+        problem.outcome_note = None
+        problem.closed_at = None
+    problem.version += 1
+    problem.updated_at = utcnow()
+    changes = audit.diff(before, audit.snapshot(problem, before))
+    summary = f"Statut : {before['status']} → {data.to.value}"
+    if move.closes and data.outcome is not None:
+        summary += f" ({data.outcome.value})"
+    if data.note:
+        summary += f". {data.note}"
+    audit.record(
+        session,
+        principal,
+        action="problem.transition",
+        resource_type="problem",
+        resource_id=problem.id,
+        problem_id=problem.id,
+        summary=summary,
+        changes=changes,
+    )
+    await session.flush()
+    return problem
+
+
+# --- Comments and timeline ------------------------------------------------------------
+
+
+async def add_comment(
+    session: AsyncSession, principal: Principal, problem: Problem, data: CommentCreate
+) -> ProblemComment:
+    clearance = clearance_on(principal)
+    wanted = data.visibility or problem.visibility
+    if wanted not in readable_levels(clearance):
+        raise Invalid(["body", "visibility"], "you could not read a comment at this level")
+    comment = ProblemComment(
+        problem_id=problem.id,
+        author_id=principal.user_id,
+        body=data.body,
+        visibility=at_least(wanted, problem.visibility),
+        created_at=utcnow(),
+    )
+    session.add(comment)
+    await session.flush()
+    audit.record(
+        session,
+        principal,
+        action="comment.create",
+        resource_type="comment",
+        resource_id=comment.id,
+        problem_id=problem.id,
+        summary=f"Commentaire de {principal.display_name} : {data.body[:200]}",
+        visibility=comment.visibility,
+    )
+    return comment
+
+
+def comments_query(principal: Principal, problem: Problem) -> AnySelect:
+    clearance = clearance_on(principal)
+    return (
+        select(ProblemComment, User.display_name)
+        .join(User, User.id == ProblemComment.author_id)
+        .where(
+            ProblemComment.problem_id == problem.id,
+            ProblemComment.visibility.in_(readable_levels(clearance)),
+        )
+    )
+
+
+def timeline_query(principal: Principal, problem: Problem) -> AnySelect:
+    clearance = clearance_on(principal)
+    return (
+        select(AuditEvent, User.display_name)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(
+            AuditEvent.problem_id == problem.id,
+            or_(
+                AuditEvent.visibility.is_(None),
+                AuditEvent.visibility.in_(readable_levels(clearance)),
+            ),
+        )
+    )

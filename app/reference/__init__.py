@@ -1,0 +1,1 @@
+"""Reference data: communes, organisations, problem categories, action kinds."""
