@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -13,6 +12,7 @@ from app.core.clock import today_in_paris
 from app.core.concurrency import IfMatch, check_if_match, set_etag
 from app.core.pagination import Ordering, Page, PageParams, SortKey
 from app.core.routing import DbSession
+from app.core.schemas import Day
 from app.identity.dependencies import ApiRoute, CurrentUser
 from app.problems import service as problems
 
@@ -58,7 +58,7 @@ async def list_actions(
     problem_id: Annotated[uuid.UUID | None, Query()] = None,
     gpo_id: Annotated[uuid.UUID | None, Query()] = None,
     due_before: Annotated[
-        date | None, Query(description="Due strictly before this date.", examples=["2026-04-01"])
+        Day | None, Query(description="Due strictly before this date.", examples=["2026-04-01"])
     ] = None,
     sort: Annotated[ActionSort, Query(description="Sort order.")] = "due_date",
 ) -> Page[ActionOut]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, ClassVar
 
@@ -61,15 +62,17 @@ def _number(value: Any) -> Any:
     return value
 
 
-def _string(value: Any) -> Any:
-    if not isinstance(value, str):
-        raise ValueError("must be a string")
+def _iso_date(value: Any) -> Any:
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date, YYYY-MM-DD")
     return value
 
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # JSON scalars as JSON means them: no "5" for 5, no true for 1, no 0 for false, no
 # 1700000000 for a date (Pydantic's lax mode would accept each).
 Integer = Annotated[int, BeforeValidator(_integral), Strict()]
 Boolean = Annotated[bool, Strict()]
 Number = Annotated[float, BeforeValidator(_number)]
-Day = Annotated[date, BeforeValidator(_string)]
+Day = Annotated[date, BeforeValidator(_iso_date)]
