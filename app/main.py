@@ -26,8 +26,12 @@ from app.core.requests import RequestContextMiddleware, configure_logging
 from app.gpos.router import router as gpos_router
 from app.identity import service as identity
 from app.identity.router import router as identity_router
+from app.open311.router import router as open311_router
+from app.open311.router import write_router as open311_write_router
+from app.open311.schemas import Open311Error
 from app.problems.router import router as problems_router
 from app.reference.router import router as reference_router
+from app.reports.router import router as reports_router
 
 logger = logging.getLogger("app")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -118,11 +122,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gpos_router,
         problems_router,
         actions_router,
+        reports_router,
     ):
         api.include_router(router)
     app.include_router(api)
+    app.include_router(open311_router)
+    app.include_router(open311_write_router)
     app.include_router(_health_router())
-    install_openapi(app, description=DESCRIPTION)
+    install_openapi(app, description=DESCRIPTION, extra_models=(Open311Error,))
     return app
 
 

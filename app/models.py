@@ -10,6 +10,7 @@ from app.identity.models import ApiToken, User
 from app.meetings.models import Meeting, MeetingAttendee, Review
 from app.problems.models import Problem, ProblemComment
 from app.reference.models import ActionKind, Category, Commune, Organisation
+from app.reports.models import Report
 
 metadata = Base.metadata
 
@@ -31,6 +32,7 @@ __all__ = [
     "Organisation",
     "Problem",
     "ProblemComment",
+    "Report",
     "Review",
     "User",
     "metadata",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -11,7 +12,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from app.core.requests import current_request_id
 
@@ -198,13 +198,19 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> set[str]:
-    """Every method some route serves at this path (Starlette names only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return methods
+    """The methods the OpenAPI document gives for this path (what the app serves)."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "allowed_methods", None
+    )
+    if table is None:
+        table = []
+        for template, operations in request.app.openapi().get("paths", {}).items():
+            pattern = re.escape(template)
+            pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", pattern)
+            table.append((re.compile(f"^{pattern}$"), {m.upper() for m in operations}))
+        request.app.state.allowed_methods = table
+    path = request.scope["path"]
+    return {method for pattern, methods in table if pattern.match(path) for method in methods}
 
 
 async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -84,7 +84,9 @@ def default_statuses(
     return sorted(statuses)
 
 
-def install_openapi(app: FastAPI, *, description: str) -> None:
+def install_openapi(
+    app: FastAPI, *, description: str, extra_models: tuple[type[BaseModel], ...] = ()
+) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
@@ -96,8 +98,9 @@ def install_openapi(app: FastAPI, *, description: str) -> None:
                 tags=app.openapi_tags,
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
+            models: list[type[BaseModel]] = [FieldError, ProblemDetails, *extra_models]
             _, definitions = models_json_schema(
-                [(FieldError, "serialization"), (ProblemDetails, "serialization")],
+                [(model, "serialization") for model in models],
                 ref_template="#/components/schemas/{model}",
             )
             components.update(definitions["$defs"])

@@ -89,10 +89,11 @@ def _decode_value(value: Any, sample: type) -> Any:
 
 
 def filters_digest(request: Request) -> str:
+    """The list (its path) and its filters: a cursor is valid only for the same ones."""
     items = sorted(
         (k, v) for k, v in request.query_params.multi_items() if k not in ("cursor", "limit")
     )
-    return hashlib.sha256(json.dumps(items).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps([request.url.path, items]).encode()).hexdigest()[:16]
 
 
 class Paginator:

@@ -17,12 +17,18 @@ from fastapi import Depends, Header, Request, Response, params
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
 from app.core import idempotency
-from app.core.errors import ApiError, Conflict, UnsupportedMediaType, api_error_response
+from app.core.errors import (
+    ApiError,
+    Conflict,
+    Invalid,
+    UnsupportedMediaType,
+    api_error_response,
+)
 from app.core.errors import problem_response as problem
 from app.core.openapi import default_statuses, problem_responses
 
@@ -70,7 +76,10 @@ def _takes_query_param(dependant: Dependant, name: str) -> bool:
 
 
 class TransactionalRoute(APIRoute):
-    """Subclassed with `owner` set: the dependency naming who owns an Idempotency-Key."""
+    """Subclassed with `owner` set: the dependency naming who owns an Idempotency-Key.
+
+    A subclass may also render errors its own way (the Open311 facade does).
+    """
 
     owner: OwnerDependency | None = None
 
@@ -82,6 +91,11 @@ class TransactionalRoute(APIRoute):
                 Depends(_claim_dependency(self.owner)),
             ]
         super().__init__(path, endpoint, **kwargs)
+        for status, response in self.error_responses(methods, path).items():
+            self.responses.setdefault(status, response)
+
+    def error_responses(self, methods: set[str], path: str) -> dict[int | str, dict[str, Any]]:
+        """The error answers this route documents in the OpenAPI document."""
         statuses = default_statuses(
             methods=methods,
             path=path,
@@ -89,8 +103,14 @@ class TransactionalRoute(APIRoute):
             paginated=_takes_query_param(self.dependant, "cursor"),
             authenticated=self.owner is not None,
         )
-        for status, response in problem_responses(*statuses).items():
-            self.responses.setdefault(status, response)
+        return problem_responses(*statuses)
+
+    def render_error(self, exc: ApiError) -> Response:
+        return api_error_response(exc)
+
+    def render_invalid(self, exc: RequestValidationError) -> Response | None:
+        """A response for invalid input, or None to let the app's handler answer."""
+        return None
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
@@ -104,65 +124,76 @@ class TransactionalRoute(APIRoute):
                 try:
                     _check_content_type(request, accepted)
                 except ApiError as exc:
-                    return api_error_response(exc)
+                    return self.render_error(exc)
             database = request.app.state.database
             async with database.session(write=request.method in WRITE_METHODS) as session:
                 request.state.session = session
                 request.state.idempotency = None
-                return await _run(handle, request, session)
+                return await self._run(handle, request, session)
 
         return transactional_handler
 
-
-async def _run(
-    handle: Callable[[Request], Coroutine[Any, Any, Response]],
-    request: Request,
-    session: AsyncSession,
-) -> Response:
-    try:
-        response = await handle(request)
-    except idempotency.Replay as replay:
-        await session.rollback()
-        return replay.response()
-    except IntegrityError as exc:
-        # A uniqueness race the service's own checks could not see: a state conflict.
-        await session.rollback()
-        logger.info("integrity error turned into 409", exc_info=exc)
-        return await _refuse(request, session, Conflict("This conflicts with a stored record."))
-    except ApiError as exc:
-        return await _refuse(request, session, exc)
-    except (HTTPException, RequestValidationError):
-        await session.rollback()
-        raise
-    except Exception:
-        await session.rollback()
-        logger.exception("unhandled error")
-        return problem(
-            500,
-            slug="internal-error",
-            title="Internal Server Error",
-            detail="The server failed to answer; the request id identifies it in the logs.",
-        )
-    if response.status_code >= 400:
-        await session.rollback()
-        return response
-    held: idempotency.Claim | None = request.state.idempotency
-    if held is not None:
-        await idempotency.remember(session, held, response)
-    await session.commit()
-    return response
-
-
-async def _refuse(request: Request, session: AsyncSession, exc: ApiError) -> Response:
-    response = api_error_response(exc)
-    held: idempotency.Claim | None = request.state.idempotency
-    if held is not None and exc.status in STORED_REFUSALS and held.savepoint.is_active:
-        await held.savepoint.rollback()
-        await idempotency.remember(session, held, response)
+    async def _run(
+        self,
+        handle: Callable[[Request], Coroutine[Any, Any, Response]],
+        request: Request,
+        session: AsyncSession,
+    ) -> Response:
+        try:
+            response = await handle(request)
+        except idempotency.Replay as replay:
+            await session.rollback()
+            return replay.response()
+        except IntegrityError as exc:
+            # A uniqueness race the service's own checks could not see: a state conflict.
+            await session.rollback()
+            logger.info("integrity error turned into 409", exc_info=exc)
+            return await self._refuse(
+                request, session, Conflict("This conflicts with a stored record.")
+            )
+        except DataError as exc:
+            # A value the schema let through but the column cannot hold: still bad input.
+            await session.rollback()
+            logger.warning("data error turned into 422", exc_info=exc)
+            return self.render_error(Invalid(["body"], "a value does not fit its field"))
+        except ApiError as exc:
+            return await self._refuse(request, session, exc)
+        except RequestValidationError as exc:
+            await session.rollback()
+            if (rendered := self.render_invalid(exc)) is not None:
+                return rendered
+            raise
+        except HTTPException:
+            await session.rollback()
+            raise
+        except Exception:
+            await session.rollback()
+            logger.exception("unhandled error")
+            return problem(
+                500,
+                slug="internal-error",
+                title="Internal Server Error",
+                detail="The server failed to answer; the request id identifies it in the logs.",
+            )
+        if response.status_code >= 400:
+            await session.rollback()
+            return response
+        held: idempotency.Claim | None = request.state.idempotency
+        if held is not None:
+            await idempotency.remember(session, held, response)
         await session.commit()
-    else:
-        await session.rollback()
-    return response
+        return response
+
+    async def _refuse(self, request: Request, session: AsyncSession, exc: ApiError) -> Response:
+        response = self.render_error(exc)
+        held: idempotency.Claim | None = request.state.idempotency
+        if held is not None and exc.status in STORED_REFUSALS and held.savepoint.is_active:
+            await held.savepoint.rollback()
+            await idempotency.remember(session, held, response)
+            await session.commit()
+        else:
+            await session.rollback()
+        return response
 
 
 def _claim_dependency(owner: OwnerDependency) -> Callable[..., Awaitable[None]]:

@@ -157,7 +157,12 @@ async def _check_references(
         checks.append(("member_organisation_ids", list(organisation_ids), Organisation.id, None))
     if facilitator_ids is not None:
         checks.append(
-            ("facilitator_user_ids", list(facilitator_ids), User.id, User.role == Role.facilitator)
+            (
+                "facilitator_user_ids",
+                list(facilitator_ids),
+                User.id,
+                (User.role == Role.facilitator) & User.active,
+            )
         )
     for name, wanted, column, condition in checks:
         if not wanted:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.core.errors import Forbidden, TooManyRequests, Unauthorized
@@ -31,16 +32,11 @@ def get_settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
-async def authenticate(
-    request: Request,
-    session: DbSession,
-    settings: AppSettings,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("A bearer token is required (Authorization: Bearer gpo_...).")
+async def principal_of(request: Request, session: AsyncSession, token: str) -> Principal:
+    """The principal behind a token, counted against its rate limit."""
+    settings: Settings = request.app.state.settings
     principal = await service.principal_for_token(
-        session, settings.gpo_secret_key.get_secret_value(), credentials.credentials
+        session, settings.gpo_secret_key.get_secret_value(), token
     )
     request.state.user_id = str(principal.user_id)
     retry_after = request.app.state.rate_limiter.retry_after(principal.token_id)
@@ -49,6 +45,16 @@ async def authenticate(
             "Too many requests for this token.", headers={"Retry-After": str(retry_after)}
         )
     return principal
+
+
+async def authenticate(
+    request: Request,
+    session: DbSession,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("A bearer token is required (Authorization: Bearer gpo_...).")
+    return await principal_of(request, session, credentials.credentials)
 
 
 CurrentUser = Annotated[Principal, Depends(authenticate)]

@@ -40,7 +40,7 @@ class ApiToken(UUIDPrimaryKey, Base):
     __table_args__ = (Index("ix_api_tokens_user_id_created_at", "user_id", "created_at"),)
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
     prefix: Mapped[str] = mapped_column(String(16))
     # HMAC-SHA256 of the secret under GPO_SECRET_KEY; the secret itself is never stored.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -72,7 +72,7 @@ class Problem(UUIDPrimaryKey, Timestamps, Versioned, Base):
     sector: Mapped[str | None] = mapped_column(String(200))
     lat: Mapped[float | None]
     lon: Mapped[float | None]
-    transport_line: Mapped[str | None] = mapped_column(String(100))
+    transport_line: Mapped[str | None] = mapped_column(String(200))
     station: Mapped[str | None] = mapped_column(String(200))
     priority: Mapped[Priority] = mapped_column(str_enum(Priority, "problem_priority"))
     # Order of `priority`, kept with it, for the `-priority` sort and its keyset.

@@ -14,7 +14,6 @@ from sqlalchemy import (
     exists,
     false,
     func,
-    literal,
     or_,
     select,
 )
@@ -50,6 +49,7 @@ from app.problems.schemas import (
     TransitionIn,
 )
 from app.reference.service import require_category, require_commune
+from app.reports.models import Report
 
 S = ProblemStatus
 LOCATION_FIELDS = ("address", "sector", "lat", "lon", "transport_line", "station")
@@ -106,8 +106,8 @@ def action_counts(today: date) -> tuple[Any, Any]:
 
 
 def report_count() -> Any:
-    """Reports attached to the problem: none until the intake arrives."""
-    return literal(0)
+    """Reports accepted into the problem (created from one, or attached)."""
+    return select(func.count(Report.id)).where(Report.problem_id == Problem.id).scalar_subquery()
 
 
 def with_counts(principal: Principal, today: date | None = None) -> AnySelect:

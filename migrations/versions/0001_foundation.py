@@ -86,7 +86,7 @@ def upgrade() -> None:
 
     op.create_table('api_tokens',
     sa.Column('user_id', sa.Uuid(), nullable=False),
-    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -229,7 +229,7 @@ def upgrade() -> None:
     sa.Column('sector', sa.String(length=200), nullable=True),
     sa.Column('lat', sa.Double(), nullable=True),
     sa.Column('lon', sa.Double(), nullable=True),
-    sa.Column('transport_line', sa.String(length=100), nullable=True),
+    sa.Column('transport_line', sa.String(length=200), nullable=True),
     sa.Column('station', sa.String(length=200), nullable=True),
     sa.Column('priority', sa.Enum('low', 'normal', 'high', 'urgent', name='problem_priority', native_enum=False, create_constraint=True), nullable=False),
     sa.Column('priority_rank', sa.Integer(), nullable=False),

@@ -1,0 +1,315 @@
+"""Open311 GeoReport v2 (JSON) under /open311/v2.
+
+Deviation from the specification, stated in discovery.json: reading requests needs an
+`api_key` too, and shows only the caller's organisation's requests. The key is a partner's
+API token, taken from `api_key`, or from `Authorization` (Bearer, or Basic with the token as
+password, so a client that cannot add parameters can carry it in the endpoint URL).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
+
+from app.core.clock import parse_instant
+from app.core.errors import ApiError, Forbidden, Invalid, NotFound
+from app.core.openapi import problem_responses
+from app.core.routing import DbSession, TransactionalRoute
+from app.identity.dependencies import principal_of
+from app.identity.principal import Principal
+from app.open311 import service
+from app.open311.schemas import (
+    Discovery,
+    Endpoint,
+    RequestCreated,
+    Service,
+    ServiceDefinition,
+    ServiceRequest,
+)
+from app.problems.schemas import Latitude, Longitude
+from app.reports.models import Report
+
+CHANGESET = datetime.fromisoformat("2026-11-28T00:00:00+00:00")
+DEVIATIONS = [
+    "GET requests.json and GET requests/{service_request_id}.json need an api_key (a "
+    "partner's API token) and show only the requests of the caller's organisation.",
+    "The api_key may also be sent as `Authorization: Bearer <token>` or as the password of "
+    "HTTP Basic authentication.",
+    "Only the JSON format is served.",
+]
+# The specification's error codes: invalid parameters are 400, a bad key 403.
+OPEN311_STATUS = {401: 403, 415: 400, 422: 400}
+ERROR_DESCRIPTIONS = {
+    400: "A parameter is missing or invalid.",
+    403: "The api_key is missing, invalid, or not a partner's.",
+    404: "No such service or service request (or not one of the caller's).",
+    409: "The Idempotency-Key is in use by a request still running, or was used for a token.",
+    429: "Too many requests for this api_key; retry after `Retry-After` seconds.",
+}
+
+
+def _errors(message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse([{"code": status, "description": message}], status, headers=headers)
+
+
+class Open311Route(TransactionalRoute):
+    """Open311 errors are `[{"code", "description"}]`, with the specification's codes."""
+
+    def error_responses(self, methods: set[str], path: str) -> dict[int | str, dict[str, Any]]:
+        statuses = [400, 404, 429]
+        if "/requests" in path:
+            statuses.append(403)
+        if "POST" in methods:
+            statuses.append(409)
+        responses: dict[int | str, dict[str, Any]] = {
+            status: {
+                "description": ERROR_DESCRIPTIONS[status],
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Open311Error"},
+                        }
+                    }
+                },
+            }
+            for status in sorted(statuses)
+        }
+        if "POST" in methods:
+            responses |= problem_responses(413)
+        return responses
+
+    def render_error(self, exc: ApiError) -> Response:
+        status = OPEN311_STATUS.get(exc.status, exc.status)
+        message = exc.detail
+        if exc.errors:
+            message = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors
+            )
+        headers = {k: v for k, v in exc.headers.items() if k.lower() == "retry-after"}
+        return _errors(message, status, headers)
+
+    def render_invalid(self, exc: RequestValidationError) -> Response | None:
+        messages = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error.get("loc", ())[1:]) or "request"
+            messages.append(f"{field}: {error.get('msg', 'invalid')}")
+        return _errors("; ".join(messages), 400)
+
+
+async def _caller(request: Request, session: DbSession, api_key: str | None) -> Principal:
+    token = api_key or _token_from_authorization(request.headers.get("authorization", ""))
+    if not token:
+        raise Forbidden("api_key is required.")
+    return await principal_of(request, session, token)
+
+
+def _token_from_authorization(header: str) -> str | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip() or None
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2] or None
+    return None
+
+
+ApiKeyDescription = "A partner's API token (`gpo_...`)."
+
+
+async def caller_from_query(
+    request: Request,
+    session: DbSession,
+    api_key: Annotated[str | None, Query(max_length=200, description=ApiKeyDescription)] = None,
+) -> Principal:
+    return await _caller(request, session, api_key)
+
+
+async def caller_from_form(
+    request: Request,
+    session: DbSession,
+    api_key: Annotated[str | None, Form(max_length=200, description=ApiKeyDescription)] = None,
+) -> Principal:
+    return await _caller(request, session, api_key)
+
+
+async def form_caller_id(principal: Annotated[Principal, Depends(caller_from_form)]) -> uuid.UUID:
+    return principal.user_id
+
+
+class Open311WriteRoute(Open311Route):
+    owner = staticmethod(form_caller_id)
+
+
+router = APIRouter(prefix="/open311/v2", route_class=Open311Route, tags=["open311"])
+write_router = APIRouter(prefix="/open311/v2", route_class=Open311WriteRoute, tags=["open311"])
+Jurisdiction = Annotated[
+    str | None, Query(max_length=100, description="Accepted and ignored: one jurisdiction.")
+]
+QueryCaller = Annotated[Principal, Depends(caller_from_query)]
+
+
+@router.get("/discovery.json", summary="Open311 service discovery")
+async def discovery(request: Request) -> Discovery:
+    """Where the GeoReport v2 endpoint is, and how this server departs from it."""
+    url = str(request.url_for("discovery")).removesuffix("/discovery.json")
+    return Discovery(
+        changeset=CHANGESET,
+        contact="Animateurs GPO, DDSP Moselle — contrat de sécurité intégrée de Metz",
+        key_service="Ask a GPO admin for a partner account and an API token.",
+        endpoints=[
+            Endpoint(
+                specification="http://wiki.open311.org/GeoReport_v2",
+                url=url,
+                changeset=CHANGESET,
+                type="production",
+                formats=["application/json"],
+            )
+        ],
+        deviations=DEVIATIONS,
+    )
+
+
+@router.get("/services.json", summary="Open311 services (reportable categories)")
+async def list_services(session: DbSession, jurisdiction_id: Jurisdiction = None) -> list[Service]:
+    """One service per category partners may report."""
+    return await service.services(session)
+
+
+@router.get("/services/{service_code}.json", summary="Open311 service definition")
+async def service_definition(
+    service_code: str, session: DbSession, jurisdiction_id: Jurisdiction = None
+) -> ServiceDefinition:
+    """The `commune_code` attribute: a single-value list of the communes."""
+    return await service.definition(session, service_code)
+
+
+@write_router.post("/requests.json", status_code=201, summary="Open311: create a service request")
+async def create_request(
+    session: DbSession,
+    principal: Annotated[Principal, Depends(caller_from_form)],
+    service_code: Annotated[str, Form(max_length=50, examples=["hall_occupation"])],
+    lat: Annotated[Latitude | None, Form()] = None,
+    long: Annotated[Longitude | None, Form()] = None,
+    address_string: Annotated[str | None, Form(min_length=1, max_length=500)] = None,
+    description: Annotated[str | None, Form(min_length=1, max_length=10_000)] = None,
+    media_url: Annotated[str | None, Form(max_length=2000)] = None,
+    commune_code: Annotated[
+        str | None,
+        Form(
+            alias="attribute[commune_code]",
+            pattern=r"^[0-9]{5}$",
+            description="INSEE code; else the commune whose centre is nearest the point.",
+        ),
+    ] = None,
+    jurisdiction_id: Annotated[str | None, Form(max_length=100)] = None,
+    email: Annotated[str | None, Form(max_length=254)] = None,
+    device_id: Annotated[str | None, Form(max_length=200)] = None,
+    account_id: Annotated[str | None, Form(max_length=200)] = None,
+    first_name: Annotated[str | None, Form(max_length=200)] = None,
+    last_name: Annotated[str | None, Form(max_length=200)] = None,
+    phone: Annotated[str | None, Form(max_length=50)] = None,
+) -> list[RequestCreated]:
+    """Form-encoded, as GeoReport v2 says. Creates a report (`service_request_id` is its
+    id), routed like any report. Location by `lat` + `long` or `address_string`. Personal
+    details of a reporter (email, names, phone) are not stored."""
+    report = await service.create_request(
+        session,
+        principal,
+        service.NewRequest(
+            service_code=service_code,
+            lat=lat,
+            long=long,
+            address_string=address_string.strip() if address_string else None,
+            description=description.strip() if description else None,
+            media_url=media_url,
+            commune_code=commune_code,
+        ),
+    )
+    return [
+        RequestCreated(
+            service_request_id=str(report.id),
+            service_notice=f"Signalement {report.reference} reçu.",
+        )
+    ]
+
+
+def _instant(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise Invalid([name], str(exc)) from None
+
+
+@router.get("/requests.json", summary="Open311: the caller's service requests")
+async def list_requests(
+    session: DbSession,
+    principal: QueryCaller,
+    service_request_id: Annotated[
+        str | None, Query(max_length=4000, description="Comma-separated ids; overrides all.")
+    ] = None,
+    service_code: Annotated[
+        str | None, Query(max_length=1000, description="Comma-separated.")
+    ] = None,
+    start_date: Annotated[
+        str | None, Query(max_length=40, examples=["2026-03-01T00:00:00Z"])
+    ] = None,
+    end_date: Annotated[str | None, Query(max_length=40, examples=["2026-03-31T23:59:59Z"])] = None,
+    status: Annotated[str | None, Query(max_length=20, description="open, closed or both.")] = None,
+    jurisdiction_id: Jurisdiction = None,
+) -> list[ServiceRequest]:
+    """The caller's organisation's requests, newest first (at most 200)."""
+    ids = []
+    for part in filter(None, (service_request_id or "").split(",")):
+        try:
+            ids.append(uuid.UUID(part.strip()))
+        except ValueError:
+            raise Invalid(["service_request_id"], f"not a request id: {part!r}") from None
+    statuses = [s.strip() for s in (status or "").split(",") if s.strip()]
+    if any(s not in ("open", "closed") for s in statuses):
+        raise Invalid(["status"], "open, closed, or both comma-separated")
+    filters = service.RequestFilters(
+        ids=ids,
+        service_codes=[c.strip() for c in (service_code or "").split(",") if c.strip()],
+        start=_instant(start_date, "start_date"),
+        end=_instant(end_date, "end_date"),
+        statuses=statuses,
+    )
+    statement = service.filtered(service.requests_query(principal), filters)
+    rows = await session.execute(
+        statement.order_by(Report.created_at.desc(), Report.id.desc()).limit(service.MAX_REQUESTS)
+    )
+    return [service.to_service_request(row) for row in rows]
+
+
+@router.get("/requests/{service_request_id}.json", summary="Open311: one service request")
+async def get_request(
+    service_request_id: str,
+    session: DbSession,
+    principal: QueryCaller,
+    jurisdiction_id: Jurisdiction = None,
+) -> list[ServiceRequest]:
+    """A one-element array, as the specification says."""
+    try:
+        report_id = uuid.UUID(service_request_id)
+    except ValueError:
+        raise NotFound("No such service request.") from None
+    row = (
+        await session.execute(service.requests_query(principal).where(Report.id == report_id))
+    ).one_or_none()
+    if row is None:
+        raise NotFound("No such service request.")
+    return [service.to_service_request(row)]

@@ -1,0 +1,207 @@
+"""GeoReport v2 over reports: services are reportable categories, requests are reports."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import AnySelect
+from app.core.errors import Forbidden, Invalid, NotFound
+from app.gpos.models import Gpo
+from app.identity.models import Role
+from app.identity.principal import Principal
+from app.open311.schemas import (
+    Attribute,
+    AttributeValue,
+    Service,
+    ServiceDefinition,
+    ServiceRequest,
+)
+from app.problems.models import Problem, ProblemStatus
+from app.problems.schemas import Location
+from app.reference.models import Category, Commune
+from app.reports import service as reports
+from app.reports.models import Report, ReportSource, ReportStatus
+from app.reports.schemas import ReportCreate
+
+COMMUNE_ATTRIBUTE = "commune_code"
+MAX_REQUESTS = 200
+
+
+def _service(category: Category) -> Service:
+    return Service(
+        service_code=category.code,
+        service_name=category.label_fr,
+        description=f"{category.label_fr} ({category.label_en})",
+        metadata=True,
+        type="realtime",
+        keywords=f"{category.family.value}, {category.code}",
+        group=category.family.value,
+    )
+
+
+async def services(session: AsyncSession) -> list[Service]:
+    categories = await session.scalars(
+        select(Category).where(Category.reportable.is_(True)).order_by(Category.code)
+    )
+    return [_service(category) for category in categories]
+
+
+async def find_service(session: AsyncSession, code: str) -> Category | None:
+    category = await session.get(Category, code)
+    return category if category is not None and category.reportable else None
+
+
+async def definition(session: AsyncSession, code: str) -> ServiceDefinition:
+    if await find_service(session, code) is None:
+        raise NotFound(f"No service {code!r}.")
+    communes = await session.scalars(select(Commune).order_by(Commune.name))
+    return ServiceDefinition(
+        service_code=code,
+        attributes=[
+            Attribute(
+                variable=True,
+                code=COMMUNE_ATTRIBUTE,
+                datatype="singlevaluelist",
+                required=False,
+                datatype_description="Code INSEE de la commune ; à défaut, la commune dont le "
+                "centre est le plus proche du point signalé.",
+                order=1,
+                description="Commune",
+                values=[AttributeValue(key=c.code, name=c.name) for c in communes],
+            )
+        ],
+    )
+
+
+async def nearest_commune(session: AsyncSession, lat: float, lon: float) -> str:
+    communes = (await session.scalars(select(Commune))).all()
+    nearest = min(communes, key=lambda c: reports.distance_m(lat, lon, c.lat, c.lon))
+    return nearest.code
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    service_code: str
+    lat: float | None
+    long: float | None
+    address_string: str | None
+    description: str | None
+    media_url: str | None
+    commune_code: str | None
+
+
+def require_partner(principal: Principal) -> None:
+    if principal.role is not Role.partner or principal.organisation_id is None:
+        raise Forbidden("This api_key is not a partner's: Open311 serves partners' reports.")
+
+
+async def create_request(
+    session: AsyncSession, principal: Principal, request: NewRequest
+) -> Report:
+    require_partner(principal)
+    category = await find_service(session, request.service_code)
+    if category is None:
+        raise Invalid(["service_code"], f"unknown service {request.service_code!r}")
+    if (request.lat is None) != (request.long is None):
+        raise Invalid(["lat"], "lat and long go together")
+    if request.lat is None and not request.address_string:
+        raise Invalid(["lat"], "a location is required: lat and long, or address_string")
+    commune_code = request.commune_code
+    if commune_code is None:
+        if request.lat is None or request.long is None:
+            raise Invalid(
+                [f"attribute[{COMMUNE_ATTRIBUTE}]"],
+                "required when the location is only an address",
+            )
+        commune_code = await nearest_commune(session, request.lat, request.long)
+    elif await session.get(Commune, commune_code) is None:
+        raise Invalid([f"attribute[{COMMUNE_ATTRIBUTE}]"], f"unknown commune {commune_code!r}")
+    location = Location(address=request.address_string, lat=request.lat, lon=request.long)
+    data = ReportCreate(
+        category=category.code,
+        commune_code=commune_code,
+        description=request.description or f"{category.label_fr} (signalé via Open311)",
+        location=location,
+    )
+    return await reports.submit(
+        session, principal, data, source=ReportSource.open311, media_url=request.media_url
+    )
+
+
+def _closed() -> Any:
+    return or_(Report.status == ReportStatus.rejected, Problem.status == ProblemStatus.closed)
+
+
+def _open() -> Any:
+    problem_open = or_(Problem.status.is_(None), Problem.status != ProblemStatus.closed)
+    return and_(Report.status != ReportStatus.rejected, problem_open)
+
+
+def requests_query(principal: Principal) -> AnySelect:
+    """The caller's organisation's reports, as service requests."""
+    require_partner(principal)
+    return (
+        select(Report, Problem.status, Problem.updated_at, Category.label_fr, Gpo.name)
+        .join(Category, Category.code == Report.category)
+        .outerjoin(Problem, Problem.id == Report.problem_id)
+        .outerjoin(Gpo, Gpo.id == Report.gpo_id)
+        .where(Report.submitted_by_organisation_id == principal.organisation_id)
+    )
+
+
+@dataclass(frozen=True)
+class RequestFilters:
+    ids: Sequence[uuid.UUID] = ()
+    service_codes: Sequence[str] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    statuses: Sequence[str] = ()
+
+
+def filtered(statement: AnySelect, f: RequestFilters) -> AnySelect:
+    if f.ids:
+        # As the specification says, ids override every other filter.
+        return statement.where(Report.id.in_(f.ids))
+    if f.service_codes:
+        statement = statement.where(Report.category.in_(f.service_codes))
+    if f.start is not None:
+        statement = statement.where(Report.created_at >= f.start)
+    if f.end is not None:
+        statement = statement.where(Report.created_at <= f.end)
+    if set(f.statuses) == {"closed"}:
+        statement = statement.where(_closed())
+    elif set(f.statuses) == {"open"}:
+        statement = statement.where(_open())
+    return statement
+
+
+def to_service_request(row: Sequence[Any]) -> ServiceRequest:
+    report, problem_status, problem_updated_at, service_name, gpo_name = row
+    closed = report.status is ReportStatus.rejected or problem_status is ProblemStatus.closed
+    updated = max(filter(None, (report.updated_at, problem_updated_at)))
+    return ServiceRequest(
+        service_request_id=str(report.id),
+        status="closed" if closed else "open",
+        status_notes=report.public_note,
+        service_name=service_name,
+        service_code=report.category,
+        description=report.description,
+        agency_responsible=gpo_name or "GPO à désigner",
+        service_notice=f"Signalement {report.reference}",
+        requested_datetime=report.created_at,
+        updated_datetime=updated,
+        expected_datetime=None,
+        address=report.address,
+        address_id=None,
+        zipcode=None,
+        lat=report.lat,
+        long=report.lon,
+        media_url=report.media_url,
+    )

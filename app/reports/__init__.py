@@ -1,0 +1,1 @@
+"""Reports (signalements): landlords' and partners' intake, routing and triage."""

@@ -1,0 +1,387 @@
+"""Reports: submission and routing to a GPO, possible duplicates, reading, triage."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import audit
+from app.core.clock import utcnow
+from app.core.db import AnySelect
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.references import next_reference
+from app.gpos import service as gpos
+from app.gpos.models import Gpo, GpoCommune, GpoKind
+from app.identity.models import Role
+from app.identity.principal import Principal
+from app.problems import service as problems
+from app.problems.models import Priority, Problem, ProblemStatus
+from app.problems.schemas import Location, LocationOut, ProblemCreate
+from app.reference.models import Category, CategoryFamily, Commune
+from app.reference.service import require_category, require_commune
+from app.reports.models import Report, ReportSource, ReportStatus
+from app.reports.schemas import (
+    Decision,
+    DuplicateOut,
+    ReportCreate,
+    ReportOut,
+    ReportUpdate,
+    TriageIn,
+)
+
+DUPLICATE_RADIUS_M = 250.0
+MAX_DUPLICATES = 20
+EARTH_RADIUS_M = 6_371_008.8
+LOCATION_FIELDS = ("address", "sector", "lat", "lon", "transport_line", "station")
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine)."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    d_phi, d_lambda = phi2 - phi1, math.radians(lon2 - lon1)
+    a = math.sin(d_phi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lambda / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+# --- Who sees which report ------------------------------------------------------------
+
+
+def report_visibility(principal: Principal) -> ColumnElement[bool] | None:
+    """Admins and commanders: all; facilitators: reports routed to their GPOs;
+    partners: their own organisation's reports. None means no restriction."""
+    if principal.sees_everything:
+        return None
+    if principal.role is Role.facilitator:
+        return Report.gpo_id.in_(gpos.facilitated_gpo_ids(principal))
+    if principal.role is Role.partner and principal.organisation_id is not None:
+        return Report.submitted_by_organisation_id == principal.organisation_id
+    return false()
+
+
+def with_problem(principal: Principal) -> AnySelect:
+    """Visible reports with the status and outcome of the problem behind them.
+
+    The problem is joined without its own visibility rule on purpose: a reporter learns
+    what became of its report even when the problem is restricted police business.
+    """
+    statement = select(Report, Problem.status, Problem.outcome).outerjoin(
+        Problem, Problem.id == Report.problem_id
+    )
+    condition = report_visibility(principal)
+    return statement if condition is None else statement.where(condition)
+
+
+def location_of(report: Report) -> LocationOut | None:
+    if all(getattr(report, name) is None for name in LOCATION_FIELDS):
+        return None
+    return LocationOut(**{name: getattr(report, name) for name in LOCATION_FIELDS})
+
+
+def to_out(report: Report, problem_status: Any, problem_outcome: Any) -> ReportOut:
+    return ReportOut(
+        id=report.id,
+        reference=report.reference,
+        status=report.status,
+        category=report.category,
+        commune_code=report.commune_code,
+        description=report.description,
+        location=location_of(report),
+        observed_at=report.observed_at,
+        time_pattern=report.time_pattern,
+        external_ref=report.external_ref,
+        gpo_id=report.gpo_id,
+        submitted_by_organisation_id=report.submitted_by_organisation_id,
+        problem_id=report.problem_id,
+        problem_status=problem_status,
+        problem_outcome=problem_outcome,
+        public_note=report.public_note,
+        created_at=report.created_at,
+        updated_at=report.updated_at,
+        version=report.version,
+    )
+
+
+async def view(session: AsyncSession, principal: Principal, report_id: uuid.UUID) -> ReportOut:
+    row = (
+        await session.execute(with_problem(principal).where(Report.id == report_id))
+    ).one_or_none()
+    if row is None:
+        raise NotFound("No such report.")
+    return to_out(*row)
+
+
+async def get_report(
+    session: AsyncSession, principal: Principal, report_id: uuid.UUID, *, for_update: bool = False
+) -> Report:
+    statement = select(Report).where(Report.id == report_id)
+    if (condition := report_visibility(principal)) is not None:
+        statement = statement.where(condition)
+    if for_update:
+        statement = statement.with_for_update()
+    report = await session.scalar(statement)
+    if report is None:
+        raise NotFound("No such report.")
+    return report
+
+
+# --- Submission -----------------------------------------------------------------------
+
+
+async def route(session: AsyncSession, category: Category, commune_code: str) -> uuid.UUID | None:
+    """The GPO that covers a report: the transport GPO for a transport-family category
+    (the one covering the commune, else the oldest), else the oldest general GPO whose
+    communes include the report's."""
+    covers = Gpo.id.in_(select(GpoCommune.gpo_id).where(GpoCommune.commune_code == commune_code))
+    oldest = (Gpo.created_at, Gpo.id)
+    if category.family is CategoryFamily.transport:
+        statement = (
+            select(Gpo.id)
+            .where(Gpo.kind == GpoKind.transport)
+            .order_by(covers.desc(), *oldest)
+            .limit(1)
+        )
+    else:
+        statement = (
+            select(Gpo.id).where(Gpo.kind == GpoKind.general, covers).order_by(*oldest).limit(1)
+        )
+    return await session.scalar(statement)
+
+
+async def possible_duplicates(
+    session: AsyncSession,
+    principal: Principal,
+    category: str,
+    commune_code: str,
+    lat: float | None,
+    lon: float | None,
+) -> list[DuplicateOut]:
+    """Open problems of the same category and commune the caller may see; when both are
+    located, only those within 250 m. A bounding box narrows the rows in SQL; the exact
+    distance is then measured on the few that remain."""
+    statement = problems.visible(
+        principal,
+        select(
+            Problem.id, Problem.reference, Problem.title, Problem.status, Problem.lat, Problem.lon
+        ).where(
+            Problem.category == category,
+            Problem.commune_code == commune_code,
+            Problem.status != ProblemStatus.closed,
+        ),
+    )
+    if lat is not None and lon is not None:
+        d_lat = DUPLICATE_RADIUS_M / 111_320
+        d_lon = d_lat / max(math.cos(math.radians(lat)), 0.01)
+        statement = statement.where(
+            or_(
+                Problem.lat.is_(None),
+                Problem.lon.is_(None),
+                and_(
+                    Problem.lat.between(lat - d_lat, lat + d_lat),
+                    Problem.lon.between(lon - d_lon, lon + d_lon),
+                ),
+            )
+        )
+    candidates = []
+    for problem_id, reference, title, status, p_lat, p_lon in await session.execute(statement):
+        distance = None
+        if None not in (lat, lon, p_lat, p_lon):
+            distance = round(distance_m(lat, lon, p_lat, p_lon), 1)  # type: ignore[arg-type]
+            if distance > DUPLICATE_RADIUS_M:
+                continue
+        candidates.append(
+            DuplicateOut(
+                id=problem_id, reference=reference, title=title, status=status, distance_m=distance
+            )
+        )
+    candidates.sort(key=lambda d: (d.distance_m is None, d.distance_m or 0.0, d.reference))
+    return candidates[:MAX_DUPLICATES]
+
+
+def _location_values(location: Location | None) -> dict[str, Any]:
+    return {name: getattr(location, name) if location else None for name in LOCATION_FIELDS}
+
+
+async def submit(
+    session: AsyncSession,
+    principal: Principal,
+    data: ReportCreate,
+    *,
+    source: ReportSource = ReportSource.api,
+    media_url: str | None = None,
+) -> Report:
+    if principal.role is not Role.partner or principal.organisation_id is None:
+        raise Forbidden("Reports are submitted by partners, for their organisation.")
+    category = await require_category(session, data.category, loc=("body", "category"))
+    if not category.reportable:
+        raise Invalid(["body", "category"], f"category {category.code!r} is not reportable")
+    await require_commune(session, data.commune_code, loc=("body", "commune_code"))
+    now = utcnow()
+    reference = await next_reference(session, "R", now)
+    values = data.model_dump(exclude={"location"}) | _location_values(data.location)
+    report = Report(
+        **values,
+        reference=reference,
+        status=ReportStatus.received,
+        source=source,
+        media_url=media_url,
+        gpo_id=await route(session, category, data.commune_code),
+        submitted_by_organisation_id=principal.organisation_id,
+        submitted_by_user_id=principal.user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    await audit.add_created(
+        session,
+        principal,
+        report,
+        resource_type="report",
+        summary=f"Signalement {reference} reçu ({category.label_fr})",
+        values=values | {"gpo_id": report.gpo_id, "source": source},
+    )
+    return report
+
+
+# --- Routing and triage ------------------------------------------------------------------
+
+
+async def reroute(
+    session: AsyncSession, principal: Principal, report: Report, data: ReportUpdate
+) -> Report:
+    if not principal.is_admin:
+        raise Forbidden("Only an admin routes reports.")
+    values = data.provided()
+    if "gpo_id" in values:
+        if report.status is not ReportStatus.received:
+            raise Conflict("The report has been triaged already; it stays with its GPO.")
+        if await session.get(Gpo, values["gpo_id"]) is None:
+            raise Invalid(["body", "gpo_id"], "unknown GPO")
+    await audit.update(
+        session,
+        principal,
+        report,
+        values,
+        resource_type="report",
+        summary=f"Signalement {report.reference} orienté",
+    )
+    return report
+
+
+async def _problem_of_gpo(
+    session: AsyncSession, principal: Principal, report: Report, problem_id: uuid.UUID
+) -> Problem:
+    try:
+        problem = await problems.get_problem(session, principal, problem_id, for_update=True)
+    except NotFound:
+        raise Invalid(["body", "problem_id"], "unknown problem") from None
+    if problem.gpo_id != report.gpo_id:
+        raise Invalid(["body", "problem_id"], "the problem belongs to another GPO")
+    return problem
+
+
+async def _default_title(session: AsyncSession, report: Report) -> str:
+    category = await session.get_one(Category, report.category)
+    commune = await session.get_one(Commune, report.commune_code)
+    return f"{category.label_fr} — {report.address or commune.name}"[:200]
+
+
+async def triage(
+    session: AsyncSession, principal: Principal, report: Report, data: TriageIn
+) -> Report:
+    if report.gpo_id is None:
+        raise Conflict("The report is not routed to a GPO yet; an admin routes it first.")
+    await gpos.require_runner(session, principal, report.gpo_id)
+    if report.status is not ReportStatus.received:
+        raise Conflict(f"The report has been triaged already ({report.status.value}).")
+    before = audit.snapshot(report, ("status", "problem_id", "public_note"))
+    if data.decision is Decision.reject:
+        if data.public_note is None:
+            raise Invalid(["body", "public_note"], "rejecting needs a public note for the reporter")
+        report.status = ReportStatus.rejected
+    else:
+        if data.decision is Decision.attach:
+            if data.problem_id is None:
+                raise Invalid(["body", "problem_id"], "attaching needs the problem")
+            problem = await _problem_of_gpo(session, principal, report, data.problem_id)
+        else:
+            location = location_of(report)
+            problem = await problems.create_problem(
+                session,
+                principal,
+                ProblemCreate(
+                    gpo_id=report.gpo_id,
+                    title=data.title or await _default_title(session, report),
+                    description=report.description,
+                    category=report.category,
+                    commune_code=report.commune_code,
+                    location=Location(**location.model_dump()) if location else None,
+                    priority=data.priority or Priority.normal,
+                    time_pattern=report.time_pattern,
+                ),
+                audit_summary=f"Problème créé depuis le signalement {report.reference}",
+            )
+        report.status = ReportStatus.accepted
+        report.problem_id = problem.id
+        audit.record(
+            session,
+            principal,
+            action="report.attach",
+            resource_type="report",
+            resource_id=report.id,
+            problem_id=problem.id,
+            summary=f"Signalement {report.reference} rattaché au problème {problem.reference}",
+            changes={"report": [None, report.reference]},
+        )
+    report.public_note = data.public_note
+    report.triaged_at = utcnow()
+    report.triaged_by = principal.user_id
+    report.version += 1
+    report.updated_at = utcnow()
+    audit.record(
+        session,
+        principal,
+        action="report.triage",
+        resource_type="report",
+        resource_id=report.id,
+        summary=f"Signalement {report.reference} trié : {data.decision.value}",
+        changes=audit.diff(before, audit.snapshot(report, before)),
+    )
+    await session.flush()
+    return report
+
+
+@dataclass(frozen=True)
+class Filters:
+    statuses: Sequence[ReportStatus] = ()
+    gpo_id: uuid.UUID | None = None
+    unrouted: bool | None = None
+    category: str | None = None
+    commune_code: str | None = None
+    external_ref: str | None = None
+    problem_id: uuid.UUID | None = None
+
+
+def filtered(statement: AnySelect, filters: Filters) -> AnySelect:
+    f = filters
+    if f.statuses:
+        statement = statement.where(Report.status.in_(f.statuses))
+    if f.gpo_id is not None:
+        statement = statement.where(Report.gpo_id == f.gpo_id)
+    if f.unrouted is not None:
+        statement = statement.where(
+            Report.gpo_id.is_(None) if f.unrouted else Report.gpo_id.is_not(None)
+        )
+    if f.category is not None:
+        statement = statement.where(Report.category == f.category)
+    if f.commune_code is not None:
+        statement = statement.where(Report.commune_code == f.commune_code)
+    if f.external_ref is not None:
+        statement = statement.where(Report.external_ref == f.external_ref)
+    if f.problem_id is not None:
+        statement = statement.where(Report.problem_id == f.problem_id)
+    return statement
