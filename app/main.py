@@ -23,9 +23,12 @@ from app.core.openapi import install_openapi
 from app.core.pagination import Paginator
 from app.core.ratelimit import RateLimiter
 from app.core.requests import RequestContextMiddleware, configure_logging
+from app.figures.router import router as figures_router
 from app.gpos.router import router as gpos_router
 from app.identity import service as identity
 from app.identity.router import router as identity_router
+from app.indicators.router import router as indicators_router
+from app.meetings.router import router as meetings_router
 from app.open311.router import router as open311_router
 from app.open311.router import write_router as open311_write_router
 from app.open311.schemas import Open311Error
@@ -122,7 +125,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gpos_router,
         problems_router,
         actions_router,
+        meetings_router,
+        indicators_router,
         reports_router,
+        figures_router,
     ):
         api.include_router(router)
     app.include_router(api)

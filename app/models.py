@@ -7,6 +7,7 @@ from app.core.idempotency import IdempotencyKey
 from app.core.references import Counter
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
 from app.identity.models import ApiToken, User
+from app.indicators.models import Indicator, Measurement
 from app.meetings.models import Meeting, MeetingAttendee, Review
 from app.problems.models import Problem, ProblemComment
 from app.reference.models import ActionKind, Category, Commune, Organisation
@@ -27,6 +28,8 @@ __all__ = [
     "GpoFacilitator",
     "GpoMember",
     "IdempotencyKey",
+    "Indicator",
+    "Measurement",
     "Meeting",
     "MeetingAttendee",
     "Organisation",

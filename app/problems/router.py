@@ -106,7 +106,7 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     return min_lon, min_lat, max_lon, max_lat
 
 
-def _instant(value: str | None, name: str, *, end_of_day: bool = False) -> Any:
+def instant_param(value: str | None, name: str, *, end_of_day: bool = False) -> Any:
     if value is None:
         return None
     try:
@@ -187,8 +187,8 @@ async def list_problems(
         assignee_organisation_id=assignee_organisation_id,
         has_overdue_actions=has_overdue_actions,
         q=q,
-        created_from=_instant(created_from, "created_from"),
-        created_to=_instant(created_to, "created_to", end_of_day=True),
+        created_from=instant_param(created_from, "created_from"),
+        created_to=instant_param(created_to, "created_to", end_of_day=True),
         bbox=_bbox(bbox),
         located_only=geojson,
     )

@@ -32,6 +32,7 @@ from app.gpos import service as gpos
 from app.gpos.models import Gpo
 from app.identity.models import Role, User
 from app.identity.principal import Principal
+from app.indicators.models import Indicator, has_improved_indicator, latest_rate
 from app.meetings.models import Meeting
 from app.problems.models import (
     Displacement,
@@ -357,6 +358,39 @@ TRANSITIONS: dict[tuple[ProblemStatus, ProblemStatus], Move] = {
 }
 
 
+# Closing with these outcomes claims a result: it needs an improved indicator.
+OUTCOMES_NEEDING_EVIDENCE = frozenset({Outcome.eliminated, Outcome.reduced, Outcome.harm_reduced})
+
+
+async def require_evidence(session: AsyncSession, problem: Problem, outcome: Outcome) -> None:
+    """An indicator whose latest measurement after its baseline shows a better rate."""
+    if outcome not in OUTCOMES_NEEDING_EVIDENCE:
+        return
+    if await session.scalar(select(has_improved_indicator(problem.id))):
+        return
+    indicators = (
+        await session.execute(
+            select(Indicator.name, latest_rate()).where(Indicator.problem_id == problem.id)
+        )
+    ).all()
+    claim = f"Closing as {outcome.value} needs evidence"
+    names = ", ".join(name for name, _ in indicators)
+    if not indicators:
+        raise Conflict(
+            f"{claim}: the problem has no indicator. Add one with a baseline, then a "
+            "measurement after the baseline period that shows a better rate."
+        )
+    if all(latest is None for _, latest in indicators):
+        raise Conflict(
+            f"{claim}: no indicator has a measurement after its baseline period ({names})."
+        )
+    raise Conflict(
+        f"{claim}: no indicator's latest measurement shows a better rate than its baseline "
+        f"({names}). Record the measurement that shows the result, or close with another "
+        "outcome (no_improvement, better_handled...)."
+    )
+
+
 def _check_move(problem: Problem, data: TransitionIn) -> Move:
     move = TRANSITIONS.get((problem.status, data.to))
     if move is None:
@@ -388,6 +422,8 @@ async def transition(
 ) -> Problem:
     await gpos.require_runner(session, principal, problem.gpo_id)
     move = _check_move(problem, data)
+    if move.closes and data.outcome is not None:
+        await require_evidence(session, problem, data.outcome)
     before = audit.snapshot(
         problem, ("status", "outcome", "outcome_note", "closed_at", "displacement")
     )

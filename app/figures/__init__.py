@@ -1,0 +1,1 @@
+"""Commanders' figures: the overview and the contract's annual evaluation, in SQL."""

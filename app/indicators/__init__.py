@@ -1,0 +1,1 @@
+"""Indicators of a problem's result: baseline, direction, target, measurements, evidence."""

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from pydantic import AwareDatetime, Field
+
+from app.core.schemas import Input, LongText, Output, Patch, ShortText
+from app.meetings.models import MeetingStatus
+from app.problems.schemas import Note
+
+
+class MeetingCreate(Input):
+    scheduled_at: AwareDatetime = Field(
+        description="A date-time with offset; a past one records a meeting already held.",
+        examples=["2026-03-14T18:30:00+01:00"],
+    )
+    location: ShortText | None = Field(default=None, examples=["Commissariat central de Metz"])
+    attendee_organisation_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
+    notes: LongText | None = None
+
+
+class MeetingUpdate(Patch):
+    nullable = frozenset({"location", "notes"})
+
+    scheduled_at: AwareDatetime | None = Field(default=None, examples=["2026-03-21T18:30:00+01:00"])
+    location: ShortText | None = None
+    status: MeetingStatus | None = Field(
+        default=None, description="planned → held | cancelled.", examples=["held"]
+    )
+    attendee_organisation_ids: list[uuid.UUID] | None = Field(default=None, max_length=100)
+    notes: LongText | None = None
+
+
+class MeetingOut(Output):
+    id: uuid.UUID
+    gpo_id: uuid.UUID
+    scheduled_at: datetime
+    location: str | None
+    status: MeetingStatus
+    attendee_organisation_ids: list[uuid.UUID]
+    notes: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(examples=[1])
+
+
+class ReviewCreate(Input):
+    problem_id: uuid.UUID
+    note: Note = Field(examples=["Baisse des regroupements depuis la pose du contrôle d'accès."])
+
+
+class ReviewOut(Output):
+    id: uuid.UUID
+    meeting_id: uuid.UUID
+    problem_id: uuid.UUID
+    problem_reference: str = Field(examples=["P-2026-000123"])
+    note: str
+    created_by: uuid.UUID | None
+    created_at: datetime
+
+
+class AgendaReport(Output):
+    id: uuid.UUID
+    reference: str = Field(examples=["R-2026-000045"])
+    category: str
+    commune_code: str
+    description: str
+    submitted_by_organisation_id: uuid.UUID
+    created_at: datetime
+
+
+class AgendaProblem(Output):
+    id: uuid.UUID
+    reference: str = Field(examples=["P-2026-000123"])
+    title: str
+    status: str = Field(examples=["open"])
+    priority: str = Field(examples=["urgent"])
+    category: str
+    commune_code: str
+    open_action_count: int
+    overdue_action_count: int
+    created_at: datetime
+
+
+class AgendaAction(Output):
+    id: uuid.UUID
+    title: str
+    problem_id: uuid.UUID
+    problem_reference: str
+    assignee_organisation_id: uuid.UUID
+    assignee_name: str
+    status: str = Field(examples=["planned"])
+    due_date: date
+    days_overdue: int
+
+
+class AgendaIndicator(Output):
+    id: uuid.UUID
+    name: str
+    unit: str
+    problem_id: uuid.UUID
+    problem_reference: str
+    last_period_end: date = Field(
+        description="End of the latest measurement, or of the baseline when none."
+    )
+    days_since: int
+
+
+class Agenda(Output):
+    meeting_id: uuid.UUID
+    gpo_id: uuid.UUID
+    new_reports: list[AgendaReport] = Field(description="Reports awaiting triage, oldest first.")
+    problems: list[AgendaProblem] = Field(
+        description="The GPO's problems not closed, most urgent first."
+    )
+    overdue_actions: list[AgendaAction] = Field(description="Actions past due, most late first.")
+    indicators_due: list[AgendaIndicator] = Field(
+        description="Indicators of open problems with no measurement in the GPO's interval."
+    )

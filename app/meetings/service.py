@@ -1,0 +1,446 @@
+"""Meetings: who runs them, their lifecycle, reviews, the agenda and the minutes' content."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.actions import service as actions
+from app.actions.models import Action
+from app.core import audit
+from app.core.clock import PARIS, today_in_paris, utcnow
+from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.gpos import service as gpos
+from app.gpos.models import Gpo
+from app.identity.models import Role
+from app.identity.principal import Principal
+from app.indicators.models import Indicator, Measurement
+from app.meetings.models import Meeting, MeetingAttendee, MeetingStatus, Review
+from app.meetings.schemas import (
+    Agenda,
+    AgendaAction,
+    AgendaIndicator,
+    AgendaProblem,
+    AgendaReport,
+    MeetingCreate,
+    MeetingOut,
+    MeetingUpdate,
+    ReviewCreate,
+)
+from app.problems import service as problems
+from app.problems.models import Outcome, Problem, ProblemStatus
+from app.reference.models import Organisation
+from app.reference.service import require_organisation
+from app.reports.models import Report, ReportStatus
+
+M = MeetingStatus
+MOVES: dict[MeetingStatus, frozenset[MeetingStatus]] = {
+    M.planned: frozenset({M.held, M.cancelled}),
+    M.held: frozenset(),
+    M.cancelled: frozenset(),
+}
+
+
+# --- Who runs and reads meetings ------------------------------------------------------------
+
+
+async def runs_meetings(session: AsyncSession, principal: Principal, gpo_id: uuid.UUID) -> bool:
+    """Facilitators of the GPO, commanders and admins manage and read its meetings."""
+    return principal.sees_everything or await gpos.facilitates(session, principal, gpo_id)
+
+
+async def require_meeting_runner(
+    session: AsyncSession, principal: Principal, gpo_id: uuid.UUID
+) -> None:
+    if not await runs_meetings(session, principal, gpo_id):
+        raise Forbidden("Meetings are run by the GPO's facilitators, commanders and admins.")
+
+
+async def get_meeting(
+    session: AsyncSession,
+    principal: Principal,
+    meeting_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> tuple[Meeting, Gpo]:
+    """A meeting of a GPO the principal sees (anyone else: 404)."""
+    statement = (
+        select(Meeting, Gpo).join(Gpo, Gpo.id == Meeting.gpo_id).where(Meeting.id == meeting_id)
+    )
+    if (condition := gpos.gpo_visibility(principal, Gpo.id)) is not None:
+        statement = statement.where(condition)
+    if for_update:
+        statement = statement.with_for_update(of=Meeting)
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        raise NotFound("No such meeting.")
+    return row[0], row[1]
+
+
+async def attendees_of(
+    session: AsyncSession, meeting_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    attendees: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    if meeting_ids:
+        for meeting_id, organisation_id in await session.execute(
+            select(MeetingAttendee.meeting_id, MeetingAttendee.organisation_id).where(
+                MeetingAttendee.meeting_id.in_(meeting_ids)
+            )
+        ):
+            attendees[meeting_id].append(organisation_id)
+    return attendees
+
+
+def to_out(meeting: Meeting, attendees: list[uuid.UUID]) -> MeetingOut:
+    return MeetingOut(
+        id=meeting.id,
+        gpo_id=meeting.gpo_id,
+        scheduled_at=meeting.scheduled_at,
+        location=meeting.location,
+        status=meeting.status,
+        attendee_organisation_ids=sorted(attendees, key=str),
+        notes=meeting.notes,
+        created_at=meeting.created_at,
+        updated_at=meeting.updated_at,
+        version=meeting.version,
+    )
+
+
+async def out(session: AsyncSession, meeting: Meeting) -> MeetingOut:
+    return to_out(meeting, (await attendees_of(session, [meeting.id]))[meeting.id])
+
+
+# --- Writing --------------------------------------------------------------------------------
+
+
+async def refresh_cadence(session: AsyncSession, gpo: Gpo) -> None:
+    await session.flush()
+    last = await session.scalar(
+        select(func.max(Meeting.scheduled_at)).where(
+            Meeting.gpo_id == gpo.id, Meeting.status == MeetingStatus.held
+        )
+    )
+    gpos.set_cadence(gpo, last)
+
+
+async def _check_attendees(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    unique = list(dict.fromkeys(ids))
+    for index, organisation_id in enumerate(unique):
+        await require_organisation(
+            session, organisation_id, loc=("body", "attendee_organisation_ids", index)
+        )
+    return unique
+
+
+async def _set_attendees(session: AsyncSession, meeting: Meeting, ids: list[uuid.UUID]) -> None:
+    await session.execute(delete(MeetingAttendee).where(MeetingAttendee.meeting_id == meeting.id))
+    session.add_all(MeetingAttendee(meeting_id=meeting.id, organisation_id=i) for i in ids)
+
+
+async def create_meeting(
+    session: AsyncSession, principal: Principal, gpo: Gpo, data: MeetingCreate
+) -> Meeting:
+    await require_meeting_runner(session, principal, gpo.id)
+    attendees = await _check_attendees(session, data.attendee_organisation_ids)
+    now = utcnow()
+    meeting = Meeting(
+        gpo_id=gpo.id,
+        scheduled_at=data.scheduled_at,
+        location=data.location,
+        # A meeting dated in the past is one already held, recorded afterwards.
+        status=MeetingStatus.held if data.scheduled_at <= now else MeetingStatus.planned,
+        notes=data.notes,
+        created_by=principal.user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    await audit.add_created(
+        session,
+        principal,
+        meeting,
+        resource_type="meeting",
+        summary=f"Réunion du GPO {gpo.name} enregistrée",
+        values=data.model_dump() | {"status": meeting.status},
+    )
+    await _set_attendees(session, meeting, attendees)
+    await refresh_cadence(session, gpo)
+    return meeting
+
+
+async def update_meeting(
+    session: AsyncSession, principal: Principal, meeting: Meeting, gpo: Gpo, data: MeetingUpdate
+) -> Meeting:
+    await require_meeting_runner(session, principal, gpo.id)
+    values: dict[str, Any] = data.provided()
+    status = values.get("status")
+    if status is not None and status is not meeting.status and status not in MOVES[meeting.status]:
+        raise Conflict(f"A {meeting.status.value} meeting cannot become {status.value}.")
+    attendees = values.pop("attendee_organisation_ids", None)
+    changes = audit.apply(meeting, values)  # raises the version if a field changed
+    if attendees is not None:
+        attendees = await _check_attendees(session, attendees)
+        current = (await attendees_of(session, [meeting.id]))[meeting.id]
+        old, new = sorted(map(str, current)), sorted(map(str, attendees))
+        if old != new:
+            await _set_attendees(session, meeting, attendees)
+            if not changes:
+                meeting.version += 1
+            changes["attendee_organisation_ids"] = [old, new]
+    if changes:
+        meeting.updated_at = utcnow()
+        audit.record(
+            session,
+            principal,
+            action="meeting.update",
+            resource_type="meeting",
+            resource_id=meeting.id,
+            summary=f"Réunion du GPO {gpo.name} modifiée",
+            changes=changes,
+        )
+    await refresh_cadence(session, gpo)
+    await session.flush()
+    return meeting
+
+
+async def add_review(
+    session: AsyncSession, principal: Principal, meeting: Meeting, gpo: Gpo, data: ReviewCreate
+) -> tuple[Review, Problem]:
+    await require_meeting_runner(session, principal, gpo.id)
+    if meeting.status is MeetingStatus.cancelled:
+        raise Conflict("The meeting was cancelled; nothing was reviewed at it.")
+    try:
+        problem = await problems.get_problem(session, principal, data.problem_id)
+    except NotFound:
+        raise Invalid(["body", "problem_id"], "unknown problem") from None
+    if problem.gpo_id != gpo.id:
+        raise Invalid(["body", "problem_id"], "the problem belongs to another GPO")
+    review = Review(
+        meeting_id=meeting.id,
+        problem_id=problem.id,
+        note=data.note,
+        created_by=principal.user_id,
+        created_at=utcnow(),
+    )
+    await audit.add_created(
+        session,
+        principal,
+        review,
+        resource_type="review",
+        summary=f"Examiné en réunion du {_paris(meeting.scheduled_at)} : {data.note}",
+        problem_id=problem.id,
+        values={"meeting_id": meeting.id, "note": data.note},
+    )
+    return review, problem
+
+
+# --- Agenda -------------------------------------------------------------------------------
+
+
+async def agenda(session: AsyncSession, principal: Principal, meeting: Meeting, gpo: Gpo) -> Agenda:
+    await require_meeting_runner(session, principal, gpo.id)
+    today = today_in_paris()
+    reports = await session.scalars(
+        select(Report)
+        .where(Report.gpo_id == gpo.id, Report.status == ReportStatus.received)
+        .order_by(Report.created_at, Report.id)
+    )
+    problem_rows = await session.execute(
+        problems.with_counts(principal, today)
+        .where(Problem.gpo_id == gpo.id, Problem.status != ProblemStatus.closed)
+        .order_by(Problem.priority_rank.desc(), Problem.created_at, Problem.id)
+    )
+    overdue = await session.execute(
+        actions.visible_actions(principal)
+        .add_columns(Problem.reference, Organisation.name)
+        .join(Organisation, Organisation.id == Action.assignee_organisation_id)
+        .where(Problem.gpo_id == gpo.id, actions.overdue_condition(today))
+        .order_by(Action.due_date, Action.id)
+    )
+    last_measured = (
+        select(func.max(Measurement.period_end))
+        .where(Measurement.indicator_id == Indicator.id)
+        .scalar_subquery()
+    )
+    last = func.coalesce(last_measured, Indicator.baseline_end)
+    cutoff = today - timedelta(days=gpo.meeting_interval_days)
+    indicators = await session.execute(
+        problems.visible(
+            principal,
+            select(Indicator, Problem.reference, last.label("last"))
+            .join(Problem, Problem.id == Indicator.problem_id)
+            .where(
+                Problem.gpo_id == gpo.id,
+                Problem.status != ProblemStatus.closed,
+                last < cutoff,
+            )
+            .order_by(last, Indicator.id),
+        )
+    )
+    return Agenda(
+        meeting_id=meeting.id,
+        gpo_id=gpo.id,
+        new_reports=[AgendaReport.model_validate(r) for r in reports],
+        problems=[
+            AgendaProblem(
+                id=p.id,
+                reference=p.reference,
+                title=p.title,
+                status=p.status.value,
+                priority=p.priority.value,
+                category=p.category,
+                commune_code=p.commune_code,
+                open_action_count=open_count,
+                overdue_action_count=overdue_count,
+                created_at=p.created_at,
+            )
+            for p, open_count, overdue_count, _reports in problem_rows
+        ],
+        overdue_actions=[
+            AgendaAction(
+                id=a.id,
+                title=a.title,
+                problem_id=a.problem_id,
+                problem_reference=reference,
+                assignee_organisation_id=a.assignee_organisation_id,
+                assignee_name=assignee,
+                status=a.status.value,
+                due_date=a.due_date,
+                days_overdue=(today - a.due_date).days,
+            )
+            for a, reference, assignee in overdue
+        ],
+        indicators_due=[
+            AgendaIndicator(
+                id=i.id,
+                name=i.name,
+                unit=i.unit,
+                problem_id=i.problem_id,
+                problem_reference=reference,
+                last_period_end=_as_date(last_end),
+                days_since=(today - _as_date(last_end)).days,
+            )
+            for i, reference, last_end in indicators
+        ],
+    )
+
+
+def _as_date(value: date | str) -> date:
+    # SQLite returns the coalesced date as text.
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+# --- Minutes: what they say, rendered elsewhere ----------------------------------------
+
+
+@dataclass
+class Minutes:
+    gpo_name: str
+    scheduled_at: datetime
+    location: str | None
+    status: MeetingStatus
+    notes: str | None
+    since: datetime | None
+    attendees: list[str] = field(default_factory=list)
+    reviewed: list[tuple[str, str, str]] = field(default_factory=list)
+    opened: list[tuple[str, str, ProblemStatus]] = field(default_factory=list)
+    closed: list[tuple[str, str, Outcome | None, str | None]] = field(default_factory=list)
+    decided: list[tuple[str, str, str, date]] = field(default_factory=list)
+    overdue_by_organisation: dict[str, list[tuple[str, str, date]]] = field(default_factory=dict)
+
+
+async def can_read_minutes(session: AsyncSession, principal: Principal, gpo: Gpo) -> bool:
+    """Meeting runners, and the GPO's member partners (within what they may see)."""
+    return await runs_meetings(session, principal, gpo.id) or principal.role is Role.partner
+
+
+async def minutes(
+    session: AsyncSession, principal: Principal, meeting: Meeting, gpo: Gpo
+) -> Minutes:
+    if not await can_read_minutes(session, principal, gpo):
+        raise Forbidden("The minutes are read by the GPO's members and those who run it.")
+    since = await session.scalar(
+        select(func.max(Meeting.scheduled_at)).where(
+            Meeting.gpo_id == gpo.id,
+            Meeting.status == MeetingStatus.held,
+            Meeting.scheduled_at < meeting.scheduled_at,
+        )
+    )
+    start = since or gpo.created_at
+    end = meeting.scheduled_at
+    result = Minutes(
+        gpo_name=gpo.name,
+        scheduled_at=meeting.scheduled_at,
+        location=meeting.location,
+        status=meeting.status,
+        notes=meeting.notes,
+        since=since,
+    )
+    result.attendees = list(
+        await session.scalars(
+            select(Organisation.name)
+            .join(MeetingAttendee, MeetingAttendee.organisation_id == Organisation.id)
+            .where(MeetingAttendee.meeting_id == meeting.id)
+            .order_by(Organisation.name)
+        )
+    )
+    result.reviewed = [
+        (reference, title, note)
+        for reference, title, note in await session.execute(
+            problems.visible(
+                principal,
+                select(Problem.reference, Problem.title, Review.note)
+                .join(Review, Review.problem_id == Problem.id)
+                .where(Review.meeting_id == meeting.id)
+                .order_by(Review.created_at, Review.id),
+            )
+        )
+    ]
+    in_gpo = problems.visible(principal, select(Problem).where(Problem.gpo_id == gpo.id))
+    result.opened = [
+        (p.reference, p.title, p.status)
+        for p in await session.scalars(
+            in_gpo.where(Problem.created_at > start, Problem.created_at <= end).order_by(
+                Problem.created_at
+            )
+        )
+    ]
+    result.closed = [
+        (p.reference, p.title, p.outcome, p.outcome_note)
+        for p in await session.scalars(
+            in_gpo.where(
+                Problem.status == ProblemStatus.closed,
+                Problem.closed_at > start,
+                Problem.closed_at <= end,
+            ).order_by(Problem.closed_at)
+        )
+    ]
+    visible = actions.visible_actions(principal).add_columns(Problem.reference, Organisation.name)
+    visible = visible.join(Organisation, Organisation.id == Action.assignee_organisation_id)
+    result.decided = [
+        (a.title, name, reference, a.due_date)
+        for a, reference, name in await session.execute(
+            visible.where(Action.decided_at_meeting_id == meeting.id).order_by(
+                Action.due_date, Action.id
+            )
+        )
+    ]
+    overdue: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
+    for a, reference, name in await session.execute(
+        visible.where(
+            Problem.gpo_id == gpo.id, actions.overdue_condition(today_in_paris())
+        ).order_by(Organisation.name, Action.due_date, Action.id)
+    ):
+        overdue[name].append((a.title, reference, a.due_date))
+    result.overdue_by_organisation = dict(overdue)
+    return result
+
+
+def _paris(moment: datetime) -> str:
+    return moment.astimezone(PARIS).strftime("%d/%m/%Y")
