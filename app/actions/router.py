@@ -82,6 +82,8 @@ async def list_actions(
 async def get_action(
     action_id: uuid.UUID, session: DbSession, principal: CurrentUser, response: Response
 ) -> ActionOut:
+    """Visible with its problem, and to its assignee organisation even when the problem is
+    not (the problem then stays 404 to it)."""
     action = await service.get_action(session, principal, action_id)
     set_etag(response, action.version)
     return service.to_out(action)

@@ -53,21 +53,24 @@ class IdempotencyKey(UUIDPrimaryKey, Base):
 
 
 class Replay(Exception):
-    """Raised to answer with a stored response instead of running the operation."""
+    """Raised to answer with a stored response instead of running the operation.
+
+    The stored answer is copied out of the row at once: the transaction is rolled back
+    before the response is built, and a rolled-back row cannot be read any more.
+    """
 
     def __init__(self, row: IdempotencyKey) -> None:
         super().__init__(row.key)
-        self.row = row
+        self.status_code = row.status_code or 200
+        self.body = (row.response_body or "").encode()
+        self.headers = dict(row.response_headers or {})
 
     def response(self) -> Response:
-        headers = dict(self.row.response_headers or {})
+        headers = dict(self.headers)
         media_type = headers.pop("content-type", "application/json")
         headers["Idempotent-Replayed"] = "true"
         return Response(
-            content=(self.row.response_body or "").encode(),
-            status_code=self.row.status_code or 200,
-            headers=headers,
-            media_type=media_type,
+            content=self.body, status_code=self.status_code, headers=headers, media_type=media_type
         )
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
 from app.core.errors import PROBLEM_JSON
+from app.core.glossary import document
 
 
 class FieldError(BaseModel):
@@ -106,6 +107,7 @@ def install_openapi(
             components.update(definitions["$defs"])
             components.pop("HTTPValidationError", None)
             components.pop("ValidationError", None)
+            document(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -66,6 +66,7 @@ async def list_gpos(
 async def get_gpo(
     gpo_id: uuid.UUID, session: DbSession, principal: CurrentUser, response: Response
 ) -> GpoOut:
+    """With its cadence: `last_meeting_at`, `next_meeting_due`, `cadence_breached`."""
     gpo = await service.get_gpo(session, principal, gpo_id)
     set_etag(response, gpo.version)
     return await service.out(session, gpo)

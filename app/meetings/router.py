@@ -67,6 +67,7 @@ async def list_meetings(
 async def get_meeting(
     meeting_id: uuid.UUID, session: DbSession, principal: CurrentUser, response: Response
 ) -> MeetingOut:
+    """Facilitators of the GPO, commanders and admins."""
     meeting, gpo = await service.get_meeting(session, principal, meeting_id)
     await service.require_meeting_runner(session, principal, gpo.id)
     set_etag(response, meeting.version)

@@ -34,7 +34,7 @@ from app.open311.schemas import (
     ServiceDefinition,
     ServiceRequest,
 )
-from app.problems.schemas import Latitude, Longitude
+from app.problems.schemas import LAT_MAX, LAT_MIN, LON_MAX, LON_MIN
 from app.reports.models import Report
 
 CHANGESET = datetime.fromisoformat("2026-11-28T00:00:00+00:00")
@@ -200,8 +200,8 @@ async def create_request(
     session: DbSession,
     principal: Annotated[Principal, Depends(caller_from_form)],
     service_code: Annotated[str, Form(max_length=50, examples=["hall_occupation"])],
-    lat: Annotated[Latitude | None, Form()] = None,
-    long: Annotated[Longitude | None, Form()] = None,
+    lat: Annotated[float | None, Form(ge=LAT_MIN, le=LAT_MAX, examples=[49.1072])] = None,
+    long: Annotated[float | None, Form(ge=LON_MIN, le=LON_MAX, examples=[6.2105])] = None,
     address_string: Annotated[str | None, Form(min_length=1, max_length=500)] = None,
     description: Annotated[str | None, Form(min_length=1, max_length=10_000)] = None,
     media_url: Annotated[str | None, Form(max_length=2000)] = None,

@@ -21,8 +21,9 @@ from app.core.visibility import Visibility
 from app.problems.models import Displacement, Outcome, Priority, ProblemStatus
 
 # Metropolitan France, overseas excluded: the contract covers the Metz district.
-Latitude = Annotated[Number, Field(ge=41.0, le=51.5, examples=[49.1072])]
-Longitude = Annotated[Number, Field(ge=-5.5, le=10.0, examples=[6.2105])]
+LAT_MIN, LAT_MAX, LON_MIN, LON_MAX = 41.0, 51.5, -5.5, 10.0
+Latitude = Annotated[Number, Field(ge=LAT_MIN, le=LAT_MAX, examples=[49.1072])]
+Longitude = Annotated[Number, Field(ge=LON_MIN, le=LON_MAX, examples=[6.2105])]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 
 

@@ -83,6 +83,7 @@ async def create_organisation(
 async def get_organisation(
     organisation_id: uuid.UUID, session: DbSession, _principal: CurrentUser, response: Response
 ) -> OrganisationOut:
+    """Any authenticated user."""
     organisation = await service.get_organisation(session, organisation_id)
     set_etag(response, organisation.version)
     return OrganisationOut.model_validate(organisation)
@@ -139,6 +140,7 @@ async def create_category(
 async def get_category(
     code: CodePath, session: DbSession, _principal: CurrentUser, response: Response
 ) -> CategoryOut:
+    """Any authenticated user."""
     category = await service.get_category(session, code)
     set_etag(response, category.version)
     return CategoryOut.model_validate(category)
@@ -184,6 +186,7 @@ async def create_action_kind(
 async def get_action_kind(
     code: CodePath, session: DbSession, _principal: CurrentUser, response: Response
 ) -> ActionKindOut:
+    """Any authenticated user."""
     kind = await service.get_action_kind(session, code)
     set_etag(response, kind.version)
     return ActionKindOut.model_validate(kind)
