@@ -33,7 +33,10 @@ async def _post(client: httpx.AsyncClient, path: str, token: str, body: dict[str
 async def seed(client: httpx.AsyncClient, admin: str, problems: int) -> dict[str, Any]:
     suffix = uuid.uuid4().hex[:6]
     police = await _post(
-        client, "/api/v1/organisations", admin, {"name": f"DDSP {suffix}", "kind": "national_police"}
+        client,
+        "/api/v1/organisations",
+        admin,
+        {"name": f"DDSP {suffix}", "kind": "national_police"},
     )
     landlord = await _post(
         client, "/api/v1/organisations", admin, {"name": f"Bailleur {suffix}", "kind": "landlord"}
@@ -64,7 +67,7 @@ async def seed(client: httpx.AsyncClient, admin: str, problems: int) -> dict[str
             "member_organisation_ids": [police["id"], landlord["id"]],
         },
     )
-    rng = random.Random(7)
+    rng = random.Random(7)  # noqa: S311 - reproducible test data
     semaphore = asyncio.Semaphore(8)
     ids: list[str] = []
 
@@ -139,11 +142,13 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
     async with httpx.AsyncClient(base_url=args.base_url, timeout=60, limits=limits) as client:
         world = await seed(client, args.token, args.problems)
         people, gpo = world["people"], world["gpo"]
-        rng = random.Random(11)
+        rng = random.Random(11)  # noqa: S311 - reproducible choices
 
         def get(token: str, path: str, **params: Any) -> Callable[[], Awaitable[httpx.Response]]:
             headers = {"Authorization": f"Bearer {token}"}
@@ -178,9 +183,15 @@ async def main() -> None:
                 "GET /problems?status=new&sort=-priority",
                 get(people["facilitator"], "/api/v1/problems", status="new", sort="-priority"),
             ),
-            ("GET /problems?q=allemands", get(people["facilitator"], "/api/v1/problems", q="allemands")),
+            (
+                "GET /problems?q=allemands",
+                get(people["facilitator"], "/api/v1/problems", q="allemands"),
+            ),
             ("GET /problems/{id} (partner)", one_problem),
-            ("GET /actions?overdue=true", get(people["commander"], "/api/v1/actions", overdue="true")),
+            (
+                "GET /actions?overdue=true",
+                get(people["commander"], "/api/v1/actions", overdue="true"),
+            ),
             ("POST /reports (idempotent)", report),
             ("GET /stats/overview", get(people["commander"], "/api/v1/stats/overview")),
             (
