@@ -15,8 +15,8 @@ from app.actions.models import OPEN_STATUSES, Action, ActionStatus
 from app.actions.schemas import ActionCreate, ActionOut, ActionUpdate
 from app.core import audit
 from app.core.clock import today_in_paris, utcnow
-from app.core.db import AnySelect
-from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.db import AnySelect, one_entity
+from app.core.errors import Conflict, Forbidden
 from app.gpos import service as gpos
 from app.identity.models import Role
 from app.identity.principal import Principal
@@ -64,11 +64,8 @@ async def get_action(
     session: AsyncSession, principal: Principal, action_id: uuid.UUID, *, for_update: bool = False
 ) -> Action:
     statement = visible_actions(principal).where(Action.id == action_id)
-    if for_update:
-        statement = statement.with_for_update(of=Action)
-    action = await session.scalar(statement)
-    if action is None:
-        raise NotFound("No such action.")
+    lock = Action if for_update else False
+    action: Action = await one_entity(session, statement, missing="No such action.", lock=lock)
     return action
 
 

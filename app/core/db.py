@@ -24,6 +24,7 @@ from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
 from app.core.clock import utcnow
+from app.core.errors import NotFound
 
 # A SELECT of any columns, for helpers that filter, sort or page whatever they are given.
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
@@ -173,3 +174,27 @@ def dialect_insert(session: AsyncSession) -> Any:
 
     bind = session.get_bind()
     return postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+
+
+async def one_row(
+    session: AsyncSession, statement: AnySelect, *, missing: str, lock: Any = False
+) -> AnyRow:
+    """The one row `statement` finds, or 404 (`missing` says what: "No such problem.").
+
+    `lock` takes the row for update (True), or only the rows of the table given; callers
+    use it before a change, so that concurrent changes queue instead of overwriting.
+    """
+    if lock is not False:
+        statement = (
+            statement.with_for_update() if lock is True else statement.with_for_update(of=lock)
+        )
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        raise NotFound(missing)
+    return row
+
+
+async def one_entity(
+    session: AsyncSession, statement: AnySelect, *, missing: str, lock: Any = False
+) -> Any:
+    return (await one_row(session, statement, missing=missing, lock=lock))[0]

@@ -15,7 +15,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from app.core import audit
 from app.core.clock import utcnow
-from app.core.errors import Forbidden, Invalid, NotFound
+from app.core.db import one_entity
+from app.core.errors import Forbidden, Invalid
 from app.gpos.models import DEFAULT_INTERVAL_DAYS, Gpo, GpoCommune, GpoFacilitator, GpoMember
 from app.gpos.schemas import GpoCreate, GpoOut, GpoUpdate
 from app.identity.models import Role, User
@@ -54,11 +55,7 @@ async def get_gpo(
     session: AsyncSession, principal: Principal, gpo_id: uuid.UUID, *, for_update: bool = False
 ) -> Gpo:
     statement = visible_gpos(principal).where(Gpo.id == gpo_id)
-    if for_update:
-        statement = statement.with_for_update()
-    gpo = await session.scalar(statement)
-    if gpo is None:
-        raise NotFound("No such GPO.")
+    gpo: Gpo = await one_entity(session, statement, missing="No such GPO.", lock=for_update)
     return gpo
 
 

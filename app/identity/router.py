@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.core.clock import utcnow
 from app.core.concurrency import IfMatch, check_if_match, set_etag
+from app.core.errors import Forbidden
 from app.core.pagination import Ordering, Page, PageParams, SortKey
 from app.core.routing import DbSession
 from app.identity import service
@@ -100,12 +101,15 @@ async def update_user(
     user_id: uuid.UUID,
     data: UserUpdate,
     session: DbSession,
-    principal: AdminUser,
+    principal: CurrentUser,
     response: Response,
     if_match: IfMatch = None,
 ) -> UserOut:
-    """Admins only; `active: false` disables the user and every token it holds."""
-    user = await service.get_user(session, principal, user_id)
+    """Admins only (a user reading itself gets 403; anyone else's id, 404); `active: false`
+    disables the user and every token it holds."""
+    user = await service.get_user(session, principal, user_id, lock=True)
+    if not principal.is_admin:
+        raise Forbidden("Only an admin changes users.")
     check_if_match(if_match, user.version)
     user = await service.update_user(session, principal, user, data)
     set_etag(response, user.version)

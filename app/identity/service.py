@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.core import audit
 from app.core.clock import utcnow
-from app.core.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from app.core.db import one_entity
+from app.core.errors import Conflict, Forbidden, Invalid, Unauthorized
 from app.identity import tokens
 from app.identity.models import ApiToken, Role, User
 from app.identity.principal import Principal
@@ -110,10 +111,11 @@ def visible_users(principal: Principal) -> Select[User]:
     return statement
 
 
-async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
-    user = await session.scalar(visible_users(principal).where(User.id == user_id))
-    if user is None:
-        raise NotFound("No such user.")
+async def get_user(
+    session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, lock: bool = False
+) -> User:
+    statement = visible_users(principal).where(User.id == user_id)
+    user: User = await one_entity(session, statement, missing="No such user.", lock=lock)
     return user
 
 
@@ -204,9 +206,7 @@ async def revoke_token(session: AsyncSession, principal: Principal, token_id: uu
     statement = select(ApiToken).where(ApiToken.id == token_id)
     if not principal.is_admin:
         statement = statement.where(ApiToken.user_id == principal.user_id)
-    api_token = await session.scalar(statement)
-    if api_token is None:
-        raise NotFound("No such token.")
+    api_token: ApiToken = await one_entity(session, statement, missing="No such token.", lock=True)
     if api_token.bootstrap:
         raise Forbidden("The bootstrap token is managed by GPO_BOOTSTRAP_ADMIN_TOKEN.")
     if api_token.revoked_at is None:

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import audit
 from app.core.clock import utcnow
-from app.core.errors import Invalid, NotFound
+from app.core.db import one_row
+from app.core.errors import Invalid
 from app.gpos import service as gpos
 from app.identity.principal import Principal
 from app.indicators.models import Direction, Indicator, Measurement, improved, latest_rate
@@ -112,11 +113,8 @@ async def views(session: AsyncSession, rows: Sequence[Any]) -> list[IndicatorOut
 async def view(
     session: AsyncSession, principal: Principal, indicator_id: uuid.UUID
 ) -> IndicatorOut:
-    row = (
-        await session.execute(visible_indicators(principal).where(Indicator.id == indicator_id))
-    ).one_or_none()
-    if row is None:
-        raise NotFound("No such indicator.")
+    statement = visible_indicators(principal).where(Indicator.id == indicator_id)
+    row = await one_row(session, statement, missing="No such indicator.")
     return (await views(session, [row]))[0]
 
 
@@ -146,11 +144,8 @@ async def get_indicator(
         .join(Problem, Problem.id == Indicator.problem_id)
         .where(Indicator.id == indicator_id),
     )
-    if for_update:
-        statement = statement.with_for_update(of=Indicator)
-    row = (await session.execute(statement)).one_or_none()
-    if row is None:
-        raise NotFound("No such indicator.")
+    lock = Indicator if for_update else False
+    row = await one_row(session, statement, missing="No such indicator.", lock=lock)
     return row[0], row[1]
 
 

@@ -43,6 +43,11 @@ def _day(value: date) -> str:
     return value.strftime("%d/%m/%Y")
 
 
+def _of(reference: str | None) -> str:
+    """The problem an action belongs to, unless the reader may not see it."""
+    return f" ({reference})" if reference else ""
+
+
 def _moment(value: datetime) -> str:
     local = value.astimezone(PARIS)
     return f"{local.strftime('%d/%m/%Y')} à {local.strftime('%H h %M')}"
@@ -108,7 +113,9 @@ def _sections(m: Minutes) -> tuple[list[tuple[str, str]], list[Section]]:
         Section(
             "Actions décidées",
             [
-                Line([(title, True), (f" ({ref}) — confiée à {who}, échéance {_day(due)}", False)])
+                Line(
+                    [(title, True), (f"{_of(ref)} — confiée à {who}, échéance {_day(due)}", False)]
+                )
                 for title, who, ref, due in m.decided
             ],
         ),
@@ -118,7 +125,7 @@ def _sections(m: Minutes) -> tuple[list[tuple[str, str]], list[Section]]:
             Section(
                 "Actions en retard",
                 [
-                    Line([(title, True), (f" ({ref}) — échéance {_day(due)}", False)])
+                    Line([(title, True), (f"{_of(ref)} — échéance {_day(due)}", False)])
                     for title, ref, due in late
                 ],
                 subtitle=organisation,
@@ -136,7 +143,8 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 
 
 def _md(text: str) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    # One line per item: line breaks become spaces; spaces around the parts are kept.
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", re.sub(r"\s+", " ", text))
 
 
 def markdown(m: Minutes) -> str:

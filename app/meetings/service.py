@@ -16,6 +16,7 @@ from app.actions import service as actions
 from app.actions.models import Action
 from app.core import audit
 from app.core.clock import PARIS, today_in_paris, utcnow
+from app.core.db import one_row
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.gpos import service as gpos
 from app.gpos.models import Gpo
@@ -76,11 +77,8 @@ async def get_meeting(
     )
     if (condition := gpos.gpo_visibility(principal, Gpo.id)) is not None:
         statement = statement.where(condition)
-    if for_update:
-        statement = statement.with_for_update(of=Meeting)
-    row = (await session.execute(statement)).one_or_none()
-    if row is None:
-        raise NotFound("No such meeting.")
+    lock = Meeting if for_update else False
+    row = await one_row(session, statement, missing="No such meeting.", lock=lock)
     return row[0], row[1]
 
 
@@ -131,12 +129,12 @@ async def refresh_cadence(session: AsyncSession, gpo: Gpo) -> None:
 
 
 async def _check_attendees(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-    unique = list(dict.fromkeys(ids))
-    for index, organisation_id in enumerate(unique):
+    """The attendees, each checked at its place in the request, without repeats."""
+    for index, organisation_id in enumerate(ids):
         await require_organisation(
             session, organisation_id, loc=("body", "attendee_organisation_ids", index)
         )
-    return unique
+    return list(dict.fromkeys(ids))
 
 
 async def _set_attendees(session: AsyncSession, meeting: Meeting, ids: list[uuid.UUID]) -> None:
@@ -351,8 +349,11 @@ class Minutes:
     reviewed: list[tuple[str, str, str]] = field(default_factory=list)
     opened: list[tuple[str, str, ProblemStatus]] = field(default_factory=list)
     closed: list[tuple[str, str, Outcome | None, str | None]] = field(default_factory=list)
-    decided: list[tuple[str, str, str, date]] = field(default_factory=list)
-    overdue_by_organisation: dict[str, list[tuple[str, str, date]]] = field(default_factory=dict)
+    # Actions as (title, [assignee,] problem reference or None when hidden, due date).
+    decided: list[tuple[str, str, str | None, date]] = field(default_factory=list)
+    overdue_by_organisation: dict[str, list[tuple[str, str | None, date]]] = field(
+        default_factory=dict
+    )
 
 
 async def can_read_minutes(session: AsyncSession, principal: Principal, gpo: Gpo) -> bool:
@@ -421,7 +422,9 @@ async def minutes(
             ).order_by(Problem.closed_at)
         )
     ]
-    visible = actions.visible_actions(principal).add_columns(Problem.reference, Organisation.name)
+    visible = actions.visible_actions(principal).add_columns(
+        problems.reference_if_visible(principal), Organisation.name
+    )
     visible = visible.join(Organisation, Organisation.id == Action.assignee_organisation_id)
     result.decided = [
         (a.title, name, reference, a.due_date)
@@ -431,7 +434,7 @@ async def minutes(
             )
         )
     ]
-    overdue: dict[str, list[tuple[str, str, date]]] = defaultdict(list)
+    overdue: dict[str, list[tuple[str, str | None, date]]] = defaultdict(list)
     for a, reference, name in await session.execute(
         visible.where(
             Problem.gpo_id == gpo.id, actions.overdue_condition(today_in_paris())

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from app.core.clock import parse_instant
+from app.core.db import one_row
 from app.core.errors import ApiError, Forbidden, Invalid, NotFound
 from app.core.openapi import problem_responses
 from app.core.routing import DbSession, TransactionalRoute
@@ -307,9 +308,6 @@ async def get_request(
         report_id = uuid.UUID(service_request_id)
     except ValueError:
         raise NotFound("No such service request.") from None
-    row = (
-        await session.execute(service.requests_query(principal).where(Report.id == report_id))
-    ).one_or_none()
-    if row is None:
-        raise NotFound("No such service request.")
+    statement = service.requests_query(principal).where(Report.id == report_id)
+    row = await one_row(session, statement, missing="No such service request.")
     return [service.to_service_request(row)]

@@ -107,6 +107,22 @@ class LocationOut(Output):
     station: str | None = None
 
 
+# Problems and reports store a location as these columns.
+LOCATION_FIELDS = ("address", "sector", "lat", "lon", "transport_line", "station")
+
+
+def location_columns(location: Location | None) -> dict[str, Any]:
+    """The columns of a location given in a request (all null for none)."""
+    return {name: getattr(location, name) if location else None for name in LOCATION_FIELDS}
+
+
+def location_out(row: Any) -> LocationOut | None:
+    """The location of a stored problem or report, or null when it has none."""
+    if all(getattr(row, name) is None for name in LOCATION_FIELDS):
+        return None
+    return LocationOut(**{name: getattr(row, name) for name in LOCATION_FIELDS})
+
+
 class ProblemOut(Output):
     id: uuid.UUID
     reference: str = Field(examples=["P-2026-000123"])

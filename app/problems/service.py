@@ -11,9 +11,11 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     and_,
+    case,
     exists,
     false,
     func,
+    null,
     or_,
     select,
 )
@@ -23,7 +25,7 @@ from app.actions.models import OPEN_STATUSES, Action
 from app.core import audit
 from app.core.audit import AuditEvent
 from app.core.clock import today_in_paris, utcnow
-from app.core.db import AnySelect, SelectT
+from app.core.db import AnySelect, SelectT, one_row
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.references import next_reference
 from app.core.search import contains, normalise
@@ -43,17 +45,17 @@ from app.problems.models import (
 )
 from app.problems.schemas import (
     CommentCreate,
-    LocationOut,
     ProblemCreate,
     ProblemOut,
     ProblemUpdate,
     TransitionIn,
+    location_columns,
+    location_out,
 )
 from app.reference.service import require_category, require_commune
 from app.reports.models import Report
 
 S = ProblemStatus
-LOCATION_FIELDS = ("address", "sector", "lat", "lon", "transport_line", "station")
 
 
 # --- Who sees what ------------------------------------------------------------------
@@ -71,6 +73,15 @@ def problem_visibility(principal: Principal) -> ColumnElement[bool] | None:
             Problem.visibility.in_(readable_levels(principal.member_clearance)),
         )
     return false()
+
+
+def reference_if_visible(principal: Principal) -> Any:
+    """The problem's reference where the principal sees the problem, else null (an
+    assignee reads its action on a problem hidden from it, not the problem)."""
+    condition = problem_visibility(principal)
+    if condition is None:
+        return Problem.reference
+    return case((condition, Problem.reference), else_=null())
 
 
 def visible(principal: Principal, statement: SelectT) -> SelectT:
@@ -126,9 +137,6 @@ def with_counts(principal: Principal, today: date | None = None) -> AnySelect:
 
 
 def to_out(problem: Problem, open_actions: int, overdue_actions: int, reports: int) -> ProblemOut:
-    location = None
-    if any(getattr(problem, name) is not None for name in LOCATION_FIELDS):
-        location = LocationOut(**{name: getattr(problem, name) for name in LOCATION_FIELDS})
     return ProblemOut(
         id=problem.id,
         reference=problem.reference,
@@ -137,7 +145,7 @@ def to_out(problem: Problem, open_actions: int, overdue_actions: int, reports: i
         description=problem.description,
         category=problem.category,
         commune_code=problem.commune_code,
-        location=location,
+        location=location_out(problem),
         priority=problem.priority,
         visibility=problem.visibility,
         objective=problem.objective,
@@ -176,12 +184,8 @@ async def get_problem(
 
 
 async def view(session: AsyncSession, principal: Principal, problem_id: uuid.UUID) -> ProblemOut:
-    row = (
-        await session.execute(with_counts(principal).where(Problem.id == problem_id))
-    ).one_or_none()
-    if row is None:
-        raise NotFound("No such problem.")
-    return row_out(row)
+    statement = with_counts(principal).where(Problem.id == problem_id)
+    return row_out(await one_row(session, statement, missing="No such problem."))
 
 
 @dataclass(frozen=True)
@@ -263,12 +267,6 @@ async def require_meeting_of(
     return meeting
 
 
-def _location_values(location: Any) -> dict[str, Any]:
-    if location is None:
-        return dict.fromkeys(LOCATION_FIELDS)
-    return {name: getattr(location, name) for name in LOCATION_FIELDS}
-
-
 async def create_problem(
     session: AsyncSession,
     principal: Principal,
@@ -286,9 +284,11 @@ async def create_problem(
         )
     now = utcnow()
     reference = await next_reference(session, "P", now)
-    values = data.model_dump(exclude={"location", "visibility"}) | _location_values(data.location)
+    values = data.model_dump(exclude={"location", "visibility"}) | location_columns(data.location)
     problem = Problem(
         **values,
+        # The id is given now, not at flush: the creation event below already needs it.
+        id=uuid.uuid4(),
         reference=reference,
         visibility=data.visibility or category.default_visibility,
         status=ProblemStatus.new,
@@ -320,8 +320,15 @@ async def update_problem(
     if "commune_code" in values:
         await require_commune(session, values["commune_code"], loc=("body", "commune_code"))
     if "location" in values:
-        values |= _location_values(values.pop("location"))
-    changes = await audit.update(
+        values |= location_columns(values.pop("location"))
+    if {"title", "description"} & values.keys():
+        # Kept with the text it indexes, in the same UPDATE.
+        problem.search_text = normalise(
+            problem.reference,
+            values.get("title", problem.title),
+            values.get("description", problem.description),
+        )
+    await audit.update(
         session,
         principal,
         problem,
@@ -330,8 +337,6 @@ async def update_problem(
         summary=f"Problème {problem.reference} modifié",
         problem_id=problem.id,
     )
-    if {"title", "description"} & changes.keys():
-        problem.search_text = normalise(problem.reference, problem.title, problem.description)
     return problem
 
 

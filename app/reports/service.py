@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import audit
 from app.core.clock import utcnow
-from app.core.db import AnySelect
+from app.core.db import AnySelect, one_entity, one_row
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.references import next_reference
 from app.gpos import service as gpos
@@ -22,7 +22,7 @@ from app.identity.models import Role
 from app.identity.principal import Principal
 from app.problems import service as problems
 from app.problems.models import Priority, Problem, ProblemStatus
-from app.problems.schemas import Location, LocationOut, ProblemCreate
+from app.problems.schemas import Location, ProblemCreate, location_columns, location_out
 from app.reference.models import Category, CategoryFamily, Commune
 from app.reference.service import require_category, require_commune
 from app.reports.models import Report, ReportSource, ReportStatus
@@ -38,7 +38,6 @@ from app.reports.schemas import (
 DUPLICATE_RADIUS_M = 250.0
 MAX_DUPLICATES = 20
 EARTH_RADIUS_M = 6_371_008.8
-LOCATION_FIELDS = ("address", "sector", "lat", "lon", "transport_line", "station")
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -77,12 +76,6 @@ def with_problem(principal: Principal) -> AnySelect:
     return statement if condition is None else statement.where(condition)
 
 
-def location_of(report: Report) -> LocationOut | None:
-    if all(getattr(report, name) is None for name in LOCATION_FIELDS):
-        return None
-    return LocationOut(**{name: getattr(report, name) for name in LOCATION_FIELDS})
-
-
 def to_out(report: Report, problem_status: Any, problem_outcome: Any) -> ReportOut:
     return ReportOut(
         id=report.id,
@@ -91,7 +84,7 @@ def to_out(report: Report, problem_status: Any, problem_outcome: Any) -> ReportO
         category=report.category,
         commune_code=report.commune_code,
         description=report.description,
-        location=location_of(report),
+        location=location_out(report),
         observed_at=report.observed_at,
         time_pattern=report.time_pattern,
         external_ref=report.external_ref,
@@ -108,12 +101,8 @@ def to_out(report: Report, problem_status: Any, problem_outcome: Any) -> ReportO
 
 
 async def view(session: AsyncSession, principal: Principal, report_id: uuid.UUID) -> ReportOut:
-    row = (
-        await session.execute(with_problem(principal).where(Report.id == report_id))
-    ).one_or_none()
-    if row is None:
-        raise NotFound("No such report.")
-    return to_out(*row)
+    statement = with_problem(principal).where(Report.id == report_id)
+    return to_out(*await one_row(session, statement, missing="No such report."))
 
 
 async def get_report(
@@ -122,11 +111,9 @@ async def get_report(
     statement = select(Report).where(Report.id == report_id)
     if (condition := report_visibility(principal)) is not None:
         statement = statement.where(condition)
-    if for_update:
-        statement = statement.with_for_update()
-    report = await session.scalar(statement)
-    if report is None:
-        raise NotFound("No such report.")
+    report: Report = await one_entity(
+        session, statement, missing="No such report.", lock=for_update
+    )
     return report
 
 
@@ -203,10 +190,6 @@ async def possible_duplicates(
     return candidates[:MAX_DUPLICATES]
 
 
-def _location_values(location: Location | None) -> dict[str, Any]:
-    return {name: getattr(location, name) if location else None for name in LOCATION_FIELDS}
-
-
 async def submit(
     session: AsyncSession,
     principal: Principal,
@@ -223,7 +206,7 @@ async def submit(
     await require_commune(session, data.commune_code, loc=("body", "commune_code"))
     now = utcnow()
     reference = await next_reference(session, "R", now)
-    values = data.model_dump(exclude={"location"}) | _location_values(data.location)
+    values = data.model_dump(exclude={"location"}) | location_columns(data.location)
     report = Report(
         **values,
         reference=reference,
@@ -309,7 +292,7 @@ async def triage(
                 raise Invalid(["body", "problem_id"], "attaching needs the problem")
             problem = await _problem_of_gpo(session, principal, report, data.problem_id)
         else:
-            location = location_of(report)
+            location = location_out(report)
             problem = await problems.create_problem(
                 session,
                 principal,
