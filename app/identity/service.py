@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -63,11 +63,22 @@ async def sync_bootstrap_admin(session: AsyncSession, settings: Settings) -> Non
     key = settings.gpo_secret_key.get_secret_value()
     wanted = tokens.token_hash(key, secret.get_secret_value()) if secret else None
     now = utcnow()
-    revoke = update(ApiToken).where(ApiToken.bootstrap.is_(True), ApiToken.revoked_at.is_(None))
+    stale = select(ApiToken).where(ApiToken.bootstrap.is_(True), ApiToken.revoked_at.is_(None))
     if wanted is not None:
-        revoke = revoke.where(ApiToken.token_hash != wanted)
-    await session.execute(revoke.values(revoked_at=now))
+        stale = stale.where(ApiToken.token_hash != wanted)
+    for replaced in await session.scalars(stale.with_for_update()):
+        replaced.revoked_at = now
+        audit.record(
+            session,
+            None,
+            action="token.revoke",
+            resource_type="token",
+            resource_id=replaced.id,
+            summary="Jeton d'amorçage révoqué (GPO_BOOTSTRAP_ADMIN_TOKEN a changé)",
+            changes={"revoked_at": [None, now]},
+        )
     if wanted is None or secret is None:
+        await session.flush()
         return
     admin = await session.scalar(select(User).where(User.builtin.is_(True)))
     if admin is None:
@@ -87,19 +98,31 @@ async def sync_bootstrap_admin(session: AsyncSession, settings: Settings) -> Non
         )
     existing = await session.scalar(select(ApiToken).where(ApiToken.token_hash == wanted))
     if existing is None:
-        session.add(
+        await audit.add_created(
+            session,
+            None,
             ApiToken(
                 user_id=admin.id,
                 name="GPO_BOOTSTRAP_ADMIN_TOKEN",
                 prefix=tokens.display_prefix(secret.get_secret_value()),
                 token_hash=wanted,
                 bootstrap=True,
-            )
+            ),
+            resource_type="token",
+            summary="Jeton d'amorçage enregistré (GPO_BOOTSTRAP_ADMIN_TOKEN)",
+            values={"user_id": admin.id},
         )
-    elif existing.user_id == admin.id:
-        existing.revoked_at = None
-        existing.expires_at = None
-        existing.bootstrap = True
+    elif existing.user_id == admin.id and existing.revoked_at is not None:
+        revoked_at, existing.revoked_at, existing.expires_at = existing.revoked_at, None, None
+        audit.record(
+            session,
+            None,
+            action="token.restore",
+            resource_type="token",
+            resource_id=existing.id,
+            summary="Jeton d'amorçage rétabli (GPO_BOOTSTRAP_ADMIN_TOKEN)",
+            changes={"revoked_at": [revoked_at, None]},
+        )
     await session.flush()
 
 

@@ -180,8 +180,8 @@ class TimelineEvent(Output):
     actor_name: str | None = Field(examples=["Claire Martin"])
     kind: str = Field(
         description="What happened: problem.create, problem.update, problem.transition, "
-        "comment.create, action.create, action.update, report.attach, meeting.review, "
-        "indicator.create, measurement.create.",
+        "comment.create, action.create, action.update, report.attach, review.create, "
+        "indicator.create, indicator.update, measurement.create.",
         examples=["problem.transition"],
     )
     summary: str = Field(examples=["Statut : open → closed (reduced)"])
