@@ -50,9 +50,7 @@ async def test_changing_the_variable_replaces_the_token(api: Api, settings: Sett
         me = expect(await client.get("/api/v1/me", headers=bearer(NEW_TOKEN)), 200)
         assert me["role"] == "admin"
         listed = expect(
-            await client.get(
-                f"/api/v1/users/{me['user']['id']}/tokens", headers=bearer(NEW_TOKEN)
-            ),
+            await client.get(f"/api/v1/users/{me['user']['id']}/tokens", headers=bearer(NEW_TOKEN)),
             200,
         )
         states = sorted((t["prefix"], t["active"]) for t in listed["items"])
