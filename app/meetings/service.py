@@ -250,7 +250,7 @@ async def agenda(session: AsyncSession, principal: Principal, meeting: Meeting, 
         .order_by(Report.created_at, Report.id)
     )
     problem_rows = await session.execute(
-        problems.with_counts(principal, today)
+        problems.with_counts(principal)
         .where(Problem.gpo_id == gpo.id, Problem.status != ProblemStatus.closed)
         .order_by(Problem.priority_rank.desc(), Problem.created_at, Problem.id)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,7 +11,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Date,
     and_,
+    bindparam,
     case,
     exists,
     false,
@@ -99,11 +102,16 @@ def clearance_on(principal: Principal) -> Visibility:
 # --- Reading ------------------------------------------------------------------------
 
 
-def action_counts(today: date) -> tuple[Any, Any]:
+@functools.cache
+def _counts() -> tuple[Any, Any, Any]:
+    """The correlated counts a problem response shows, built once (statement building is
+    a large share of a request); "today" is bound when the statement runs."""
+    today = bindparam("today", callable_=today_in_paris, type_=Date())
     open_actions = (
         select(func.count(Action.id))
         .where(Action.problem_id == Problem.id, Action.status.in_(OPEN_STATUSES))
         .scalar_subquery()
+        .label("open_action_count")
     )
     overdue_actions = (
         select(func.count(Action.id))
@@ -113,27 +121,20 @@ def action_counts(today: date) -> tuple[Any, Any]:
             Action.due_date < today,
         )
         .scalar_subquery()
+        .label("overdue_action_count")
     )
-    return open_actions, overdue_actions
+    reports = (
+        select(func.count(Report.id))
+        .where(Report.problem_id == Problem.id)
+        .scalar_subquery()
+        .label("report_count")
+    )
+    return open_actions, overdue_actions, reports
 
 
-def report_count() -> Any:
-    """Reports accepted into the problem (created from one, or attached)."""
-    return select(func.count(Report.id)).where(Report.problem_id == Problem.id).scalar_subquery()
-
-
-def with_counts(principal: Principal, today: date | None = None) -> AnySelect:
+def with_counts(principal: Principal) -> AnySelect:
     """Visible problems with the counts a response shows, in one statement."""
-    open_actions, overdue_actions = action_counts(today or today_in_paris())
-    return visible(
-        principal,
-        select(
-            Problem,
-            open_actions.label("open_action_count"),
-            overdue_actions.label("overdue_action_count"),
-            report_count().label("report_count"),
-        ),
-    )
+    return visible(principal, select(Problem, *_counts()))
 
 
 def to_out(problem: Problem, open_actions: int, overdue_actions: int, reports: int) -> ProblemOut:
