@@ -445,3 +445,10 @@ async def test_user_version_rises_on_change_only(world: World) -> None:
     assert same["version"] == before["version"]
     changed = expect(await api.patch(world.admin, path, json={"active": False}), 200)
     assert changed["version"] == before["version"] + 1
+
+
+async def test_a_malformed_id_in_the_path_is_404_but_in_a_query_422(api: Api) -> None:
+    for path in ("/problems/P-2026-000001", "/gpos/42", "/actions/x", "/reports/%20"):
+        problem_of(await api.get(api.admin, path), 404)
+    problem = problem_of(await api.get(api.admin, "/problems", params={"gpo_id": "42"}), 422)
+    assert problem["errors"][0]["loc"] == ["query", "gpo_id"]

@@ -26,6 +26,7 @@ from app.core.errors import (
     ApiError,
     Conflict,
     Invalid,
+    NotFound,
     UnsupportedMediaType,
     api_error_response,
 )
@@ -66,6 +67,14 @@ def _check_content_type(request: Request, accepted: tuple[str, ...]) -> None:
         return
     raise UnsupportedMediaType(
         f"Content-Type must be {' or '.join(accepted)}, not {media_type or 'missing'}."
+    )
+
+
+def _only_malformed_path_ids(exc: RequestValidationError) -> bool:
+    errors = exc.errors()
+    return bool(errors) and all(
+        error.get("loc", ("",))[0] == "path" and error.get("type") == "uuid_parsing"
+        for error in errors
     )
 
 
@@ -160,6 +169,9 @@ class TransactionalRoute(APIRoute):
             return await self._refuse(request, session, exc)
         except RequestValidationError as exc:
             await session.rollback()
+            if _only_malformed_path_ids(exc):
+                # Ids are opaque: one that cannot exist is simply not found.
+                return self.render_error(NotFound("No such resource."))
             if (rendered := self.render_invalid(exc)) is not None:
                 return rendered
             raise
