@@ -17,6 +17,7 @@ from app.core import audit
 from app.core.clock import today_in_paris, utcnow
 from app.core.db import AnySelect, one_entity
 from app.core.errors import Conflict, Forbidden
+from app.core.schemas import shape
 from app.gpos import service as gpos
 from app.identity.models import Role
 from app.identity.principal import Principal
@@ -56,8 +57,7 @@ def visible_actions(principal: Principal) -> Select[Action]:
 
 
 def to_out(action: Action, today: date | None = None) -> ActionOut:
-    fields = {name: getattr(action, name) for name in ActionOut.model_fields if name != "overdue"}
-    return ActionOut(**fields, overdue=is_overdue(action, today or today_in_paris()))
+    return shape(ActionOut, action, overdue=is_overdue(action, today or today_in_paris()))
 
 
 async def get_action(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -76,3 +76,12 @@ Integer = Annotated[int, BeforeValidator(_integral), Strict()]
 Boolean = Annotated[bool, Strict()]
 Number = Annotated[float, BeforeValidator(_number)]
 Day = Annotated[date, BeforeValidator(_iso_date)]
+
+
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+
+def shape(model: type[OutputT], obj: object, **computed: Any) -> OutputT:
+    """A response model from a stored row's attributes, plus the fields it computes."""
+    fields = {name: getattr(obj, name) for name in model.model_fields if name not in computed}
+    return model(**fields, **computed)

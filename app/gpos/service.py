@@ -17,6 +17,7 @@ from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import one_entity
 from app.core.errors import Forbidden, Invalid
+from app.core.schemas import shape
 from app.gpos.models import DEFAULT_INTERVAL_DAYS, Gpo, GpoCommune, GpoFacilitator, GpoMember
 from app.gpos.schemas import GpoCreate, GpoOut, GpoUpdate
 from app.identity.models import Role, User
@@ -112,21 +113,13 @@ async def load_links(session: AsyncSession, gpo_ids: Sequence[uuid.UUID]) -> dic
 
 
 def to_out(gpo: Gpo, links: Links, now: datetime | None = None) -> GpoOut:
-    now = now or utcnow()
-    return GpoOut(
-        id=gpo.id,
-        name=gpo.name,
-        kind=gpo.kind,
+    return shape(
+        GpoOut,
+        gpo,
         commune_codes=links.commune_codes,
         member_organisation_ids=sorted(links.member_organisation_ids, key=str),
         facilitator_user_ids=sorted(links.facilitator_user_ids, key=str),
-        meeting_interval_days=gpo.meeting_interval_days,
-        last_meeting_at=gpo.last_meeting_at,
-        next_meeting_due=gpo.next_meeting_due,
-        cadence_breached=gpo.next_meeting_due < now,
-        created_at=gpo.created_at,
-        updated_at=gpo.updated_at,
-        version=gpo.version,
+        cadence_breached=gpo.next_meeting_due < (now or utcnow()),
     )
 
 

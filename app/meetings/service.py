@@ -18,6 +18,7 @@ from app.core import audit
 from app.core.clock import PARIS, today_in_paris, utcnow
 from app.core.db import one_row
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.schemas import shape
 from app.gpos import service as gpos
 from app.gpos.models import Gpo
 from app.identity.models import Role
@@ -97,18 +98,7 @@ async def attendees_of(
 
 
 def to_out(meeting: Meeting, attendees: list[uuid.UUID]) -> MeetingOut:
-    return MeetingOut(
-        id=meeting.id,
-        gpo_id=meeting.gpo_id,
-        scheduled_at=meeting.scheduled_at,
-        location=meeting.location,
-        status=meeting.status,
-        attendee_organisation_ids=sorted(attendees, key=str),
-        notes=meeting.notes,
-        created_at=meeting.created_at,
-        updated_at=meeting.updated_at,
-        version=meeting.version,
-    )
+    return shape(MeetingOut, meeting, attendee_organisation_ids=sorted(attendees, key=str))
 
 
 async def out(session: AsyncSession, meeting: Meeting) -> MeetingOut:

@@ -31,6 +31,7 @@ from app.core.clock import today_in_paris, utcnow
 from app.core.db import AnySelect, SelectT, one_row
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.references import next_reference
+from app.core.schemas import shape
 from app.core.search import contains, normalise
 from app.core.visibility import Visibility, at_least, readable_levels
 from app.gpos import service as gpos
@@ -138,32 +139,13 @@ def with_counts(principal: Principal) -> AnySelect:
 
 
 def to_out(problem: Problem, open_actions: int, overdue_actions: int, reports: int) -> ProblemOut:
-    return ProblemOut(
-        id=problem.id,
-        reference=problem.reference,
-        gpo_id=problem.gpo_id,
-        title=problem.title,
-        description=problem.description,
-        category=problem.category,
-        commune_code=problem.commune_code,
+    return shape(
+        ProblemOut,
+        problem,
         location=location_out(problem),
-        priority=problem.priority,
-        visibility=problem.visibility,
-        objective=problem.objective,
-        time_pattern=problem.time_pattern,
-        raised_at_meeting_id=problem.raised_at_meeting_id,
-        status=problem.status,
-        outcome=problem.outcome,
-        outcome_note=problem.outcome_note,
-        displacement=problem.displacement,
         report_count=reports,
         open_action_count=open_actions,
         overdue_action_count=overdue_actions,
-        created_by=problem.created_by,
-        created_at=problem.created_at,
-        updated_at=problem.updated_at,
-        closed_at=problem.closed_at,
-        version=problem.version,
     )
 
 

@@ -16,6 +16,7 @@ from app.core.clock import utcnow
 from app.core.db import AnySelect, one_entity, one_row
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.references import next_reference
+from app.core.schemas import shape
 from app.gpos import service as gpos
 from app.gpos.models import Gpo, GpoCommune, GpoKind
 from app.identity.models import Role
@@ -77,26 +78,12 @@ def with_problem(principal: Principal) -> AnySelect:
 
 
 def to_out(report: Report, problem_status: Any, problem_outcome: Any) -> ReportOut:
-    return ReportOut(
-        id=report.id,
-        reference=report.reference,
-        status=report.status,
-        category=report.category,
-        commune_code=report.commune_code,
-        description=report.description,
+    return shape(
+        ReportOut,
+        report,
         location=location_out(report),
-        observed_at=report.observed_at,
-        time_pattern=report.time_pattern,
-        external_ref=report.external_ref,
-        gpo_id=report.gpo_id,
-        submitted_by_organisation_id=report.submitted_by_organisation_id,
-        problem_id=report.problem_id,
         problem_status=problem_status,
         problem_outcome=problem_outcome,
-        public_note=report.public_note,
-        created_at=report.created_at,
-        updated_at=report.updated_at,
-        version=report.version,
     )
 
 
