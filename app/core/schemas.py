@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
@@ -63,6 +63,8 @@ def _number(value: Any) -> Any:
 
 
 def _iso_date(value: Any) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value  # built in code, not parsed from a request
     if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
         raise ValueError("must be a date, YYYY-MM-DD")
     return value
