@@ -239,10 +239,15 @@ async def agenda(session: AsyncSession, principal: Principal, meeting: Meeting, 
         .where(Report.gpo_id == gpo.id, Report.status == ReportStatus.received)
         .order_by(Report.created_at, Report.id)
     )
-    problem_rows = await session.execute(
-        problems.with_counts(principal)
-        .where(Problem.gpo_id == gpo.id, Problem.status != ProblemStatus.closed)
-        .order_by(Problem.priority_rank.desc(), Problem.created_at, Problem.id)
+    open_problems = await problems.outs(
+        session,
+        (
+            await session.scalars(
+                problems.visible(principal, select(Problem))
+                .where(Problem.gpo_id == gpo.id, Problem.status != ProblemStatus.closed)
+                .order_by(Problem.priority_rank.desc(), Problem.created_at, Problem.id)
+            )
+        ).all(),
     )
     overdue = await session.execute(
         actions.visible_actions(principal)
@@ -276,19 +281,8 @@ async def agenda(session: AsyncSession, principal: Principal, meeting: Meeting, 
         gpo_id=gpo.id,
         new_reports=[AgendaReport.model_validate(r) for r in reports],
         problems=[
-            AgendaProblem(
-                id=p.id,
-                reference=p.reference,
-                title=p.title,
-                status=p.status.value,
-                priority=p.priority.value,
-                category=p.category,
-                commune_code=p.commune_code,
-                open_action_count=open_count,
-                overdue_action_count=overdue_count,
-                created_at=p.created_at,
-            )
-            for p, open_count, overdue_count, _reports in problem_rows
+            shape(AgendaProblem, p, status=p.status.value, priority=p.priority.value)
+            for p in open_problems
         ],
         overdue_actions=[
             AgendaAction(

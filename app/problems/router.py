@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy import select
 
 from app.core.audit import AuditEvent
 from app.core.clock import parse_instant
@@ -195,9 +196,9 @@ async def list_problems(
     ordering = ORDERINGS[sort]
     if geojson:
         ordering = replace(ordering, name="geojson" + ordering.name)
-    statement = service.filtered(service.with_counts(principal), filters)
+    statement = service.filtered(service.visible(principal, select(Problem)), filters)
     rows, next_cursor = await paging.fetch(session, statement, ordering)
-    items = [service.row_out(row) for row in rows]
+    items = await service.outs(session, [row[0] for row in rows])
     if not geojson:
         return Page(items=items, next_cursor=next_cursor)
     features = [

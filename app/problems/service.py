@@ -28,7 +28,7 @@ from app.actions.models import OPEN_STATUSES, Action
 from app.core import audit
 from app.core.audit import AuditEvent
 from app.core.clock import today_in_paris, utcnow
-from app.core.db import AnySelect, SelectT, one_row
+from app.core.db import AnySelect, SelectT, one_entity, one_row
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.references import next_reference
 from app.core.schemas import shape
@@ -149,26 +149,38 @@ def to_out(problem: Problem, open_actions: int, overdue_actions: int, reports: i
     )
 
 
-def row_out(row: Sequence[Any]) -> ProblemOut:
-    problem, open_actions, overdue_actions, reports = row
-    return to_out(problem, open_actions, overdue_actions, reports)
+async def outs(session: AsyncSession, problems: Sequence[Problem]) -> list[ProblemOut]:
+    """Responses for a page of problems, their counts computed for these rows only.
+
+    Counting in the page's own statement would make the database count for every row
+    it sorts, before the LIMIT (SQLite does, on a sorted list).
+    """
+    if not problems:
+        return []
+    ids = [problem.id for problem in problems]
+    counts = {
+        problem_id: tuple(numbers)
+        for problem_id, *numbers in await session.execute(
+            select(Problem.id, *_counts()).where(Problem.id.in_(ids))
+        )
+    }
+    return [to_out(problem, *counts[problem.id]) for problem in problems]
 
 
 async def get_problem(
     session: AsyncSession, principal: Principal, problem_id: uuid.UUID, *, for_update: bool = False
 ) -> Problem:
     statement = visible(principal, select(Problem).where(Problem.id == problem_id))
-    if for_update:
-        statement = statement.with_for_update()
-    problem = await session.scalar(statement)
-    if problem is None:
-        raise NotFound("No such problem.")
+    problem: Problem = await one_entity(
+        session, statement, missing="No such problem.", lock=for_update
+    )
     return problem
 
 
 async def view(session: AsyncSession, principal: Principal, problem_id: uuid.UUID) -> ProblemOut:
     statement = with_counts(principal).where(Problem.id == problem_id)
-    return row_out(await one_row(session, statement, missing="No such problem."))
+    problem, *counts = await one_row(session, statement, missing="No such problem.")
+    return to_out(problem, *counts)
 
 
 @dataclass(frozen=True)
