@@ -293,16 +293,20 @@ async def test_admin_creates_a_token_shown_once(world: World) -> None:
 async def test_token_expiry_is_chosen_within_bounds(world: World) -> None:
     api = world.api
     path = f"/users/{world.commander.id}/tokens"
-    created = await new_token(api, world.admin, world.commander.id, expires_in_days=730)
-    assert when(created["expires_at"]) > datetime.now(UTC) + timedelta(days=729)
+    created = await new_token(api, world.admin, world.commander.id, expires_in_days=3650)
+    assert when(created["expires_at"]) > datetime.now(UTC) + timedelta(days=3649)
     created = await new_token(api, world.admin, world.commander.id, expires_in_days=1)
     assert when(created["expires_at"]) < datetime.now(UTC) + timedelta(days=1, minutes=1)
-    for days in (0, 731, -5, "30"):
+    for days in (0, 3651, -5, "30"):
         response = await api.post(world.admin, path, json={"name": "x", "expires_in_days": days})
         problem = problem_of(response, 422)
         assert ["body", "expires_in_days"] in [e["loc"] for e in problem["errors"]], days
-    problem = problem_of(await api.post(world.admin, path, json={}), 422)
+    problem = problem_of(await api.post(world.admin, path, json={"name": " "}), 422)
     assert ["body", "name"] in [e["loc"] for e in problem["errors"]]
+    # Both fields have defaults: a name, and 90 days.
+    default = expect(await api.post(world.admin, path, json={}), 201)
+    assert default["name"] == "API token"
+    assert when(default["expires_at"]) > datetime.now(UTC) + timedelta(days=89)
 
 
 async def test_a_user_creates_and_lists_its_own_tokens(world: World) -> None:

@@ -16,7 +16,7 @@ Email = Annotated[
         strip_whitespace=True,
         to_lower=True,
         max_length=254,
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        pattern=r"^[^@\s]+@[^@\s]+$",
     ),
 ]
 
@@ -59,9 +59,11 @@ class UserOut(Output):
 
 
 class TokenCreate(Input):
-    name: Name = Field(examples=["Intégration SI bailleur"])
+    name: Name = Field(
+        default="API token", description="What the token is for.", examples=["SI bailleur"]
+    )
     expires_in_days: Integer = Field(
-        default=90, ge=1, le=730, description="Days until the token expires.", examples=[90]
+        default=90, ge=1, le=3650, description="Days until the token expires.", examples=[90]
     )
 
 
