@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 
 _counter = itertools.count(1)
 
@@ -46,6 +53,54 @@ def problem_of(response: httpx.Response, status: int) -> dict[str, Any]:
     assert body["status"] == status
     assert {"type", "title", "detail", "request_id"} <= body.keys()
     return dict(body)
+
+
+async def every_page(
+    api: Api,
+    caller: Caller,
+    path: str,
+    params: Mapping[str, Any] | Sequence[tuple[str, str]] | None = None,
+    *,
+    limit: int = 200,
+    headers: dict[str, str] | None = None,
+    items: str = "items",
+) -> list[dict[str, Any]]:
+    """All items of a list, following `next_cursor`."""
+    given = list(params.items()) if isinstance(params, Mapping) else list(params or [])
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(100):
+        query = [*given, ("limit", str(limit))]
+        if cursor is not None:
+            query.append(("cursor", cursor))
+        body = expect(await api.get(caller, path, params=query, headers=headers or {}), 200)
+        found.extend(body[items])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return found
+    raise AssertionError("the list never ended")
+
+
+@contextmanager
+def live_server(app: FastAPI) -> Iterator[tuple[str, int]]:
+    """The app served by uvicorn on a free port, in a thread with its own event loop."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive(), "uvicorn stopped while starting"
+        assert time.monotonic() < deadline, "uvicorn did not start in time"
+        time.sleep(0.05)
+    try:
+        yield "127.0.0.1", port
+    finally:
+        server.should_exit = True
+        thread.join(20)
 
 
 class Api:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.api import Api, Caller, expect
+from tests.api import Api, Caller, every_page, expect
 
 METZ = (49.1193, 6.1757)
 WOIPPY = (49.1519, 6.1522)
@@ -48,24 +48,6 @@ async def triage(
     return await api.post(
         caller, f"/reports/{report['id']}/triage", json={"decision": decision, **body}
     )
-
-
-async def every_page(
-    api: Api, caller: Caller, path: str, params: list[tuple[str, str]] | None = None
-) -> list[dict[str, Any]]:
-    """All items of a list, following `next_cursor`."""
-    found: list[dict[str, Any]] = []
-    cursor: str | None = None
-    for _ in range(100):
-        query = [*(params or []), ("limit", "200")]
-        if cursor is not None:
-            query.append(("cursor", cursor))
-        body = expect(await api.get(caller, path, params=query), 200)
-        found.extend(body["items"])
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return found
-    raise AssertionError("the list never ended")
 
 
 async def report_ids(api: Api, caller: Caller) -> set[str]:

@@ -11,10 +11,9 @@ from typing import Any
 
 import httpx
 
-from tests.api import Api, Caller, World, expect, problem_of
+from tests.api import Api, Caller, World, every_page, expect, problem_of
 from tests.intake import (
     METZ,
-    every_page,
     moved,
     names_field,
     read_report,

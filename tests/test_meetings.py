@@ -18,7 +18,7 @@ from sqlalchemy import update
 
 from app.gpos.models import Gpo
 from app.problems.models import Problem
-from tests.api import Api, Caller, World, expect, problem_of, unique
+from tests.api import Api, Caller, World, every_page, expect, problem_of, unique
 from tests.intake import submit, triage
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -79,21 +79,6 @@ async def read_gpo(api: Api, caller: Caller, gpo: dict[str, Any]) -> dict[str, A
 
 async def read_meeting(api: Api, caller: Caller, meeting: dict[str, Any]) -> dict[str, Any]:
     return dict(expect(await api.get(caller, f"/meetings/{meeting['id']}"), 200))
-
-
-async def every_page(
-    api: Api, caller: Caller, path: str, params: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    cursor: str | None = None
-    for _ in range(100):
-        query = {**(params or {}), "limit": 200} | ({"cursor": cursor} if cursor else {})
-        body = expect(await api.get(caller, path, params=query), 200)
-        found.extend(body["items"])
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return found
-    raise AssertionError("the list never ended")
 
 
 async def gpo_ids(api: Api, caller: Caller, **params: Any) -> set[str]:

@@ -4,9 +4,6 @@ specification's error shape. The third-party client `georeport` runs against a l
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -15,12 +12,11 @@ from typing import Any
 import httpx
 import pytest
 import requests
-import uvicorn
 from georeport import GeoReport  # type: ignore[import-untyped]
 
 from app.config import Settings
 from app.main import create_app
-from tests.api import Api, Caller, World, expect
+from tests.api import Api, Caller, World, expect, live_server
 from tests.conftest import BOOTSTRAP_TOKEN
 from tests.intake import (
     METZ,
@@ -537,24 +533,9 @@ async def test_request_filters(world: World) -> None:
 
 
 @pytest.fixture(scope="module")
-def live_server(settings: Settings) -> Iterator[tuple[str, int]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, "uvicorn did not start in time"
-        time.sleep(0.05)
-    yield "127.0.0.1", port
-    server.should_exit = True
-    thread.join(20)
+def served(settings: Settings) -> Iterator[tuple[str, int]]:
+    with live_server(create_app(settings)) as address:
+        yield address
 
 
 def status_of(raised: pytest.ExceptionInfo[requests.HTTPError]) -> int:
@@ -587,8 +568,8 @@ def _user_token(
     return str(user["id"]), str(created["token"])
 
 
-def test_georeport_client_against_a_live_server(live_server: tuple[str, int]) -> None:
-    host, port = live_server
+def test_georeport_client_against_a_live_server(served: tuple[str, int]) -> None:
+    host, port = served
     root = f"http://{host}:{port}"
     tag = uuid.uuid4().hex[:8]
     admin = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}

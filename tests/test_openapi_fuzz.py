@@ -10,19 +10,16 @@ authentication not ignored, undocumented methods answered 405.
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
 
 from app.config import Settings
 from app.core.db import Database
 from app.main import create_app
+from tests.api import live_server
 from tests.conftest import BOOTSTRAP_TOKEN, reset
 
 MAX_EXAMPLES = 12
@@ -52,23 +49,8 @@ schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi(), config
 @pytest.fixture(scope="module")
 def base_url(settings: Settings) -> Iterator[str]:
     asyncio.run(_reset(settings))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, "uvicorn did not start in time"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(20)
+    with live_server(create_app(settings)) as (host, port):
+        yield f"http://{host}:{port}"
 
 
 async def _reset(settings: Settings) -> None:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.api import Api, Caller, World, expect, problem_of
+from tests.api import Api, Caller, World, every_page, expect, problem_of
 
 PARIS = ZoneInfo("Europe/Paris")
 REFERENCE = re.compile(r"^P-(\d{4})-(\d{6})$")
@@ -52,31 +52,6 @@ def creation_body(world: World, **overrides: Any) -> dict[str, Any]:
 
 async def read(api: Api, caller: Caller, problem: dict[str, Any]) -> dict[str, Any]:
     return dict(expect(await api.get(caller, f"/problems/{problem['id']}"), 200))
-
-
-async def every_page(
-    api: Api,
-    caller: Caller,
-    path: str,
-    params: list[tuple[str, str]] | None = None,
-    *,
-    limit: int = 200,
-    headers: dict[str, str] | None = None,
-    items: str = "items",
-) -> list[dict[str, Any]]:
-    """All items of a list, following `next_cursor`."""
-    found: list[dict[str, Any]] = []
-    cursor: str | None = None
-    for _ in range(100):
-        query = [*(params or []), ("limit", str(limit))]
-        if cursor is not None:
-            query.append(("cursor", cursor))
-        body = expect(await api.get(caller, path, params=query, headers=headers or {}), 200)
-        found.extend(body[items])
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return found
-    raise AssertionError("the list never ended")
 
 
 async def listed_ids(api: Api, caller: Caller, **params: Any) -> list[str]:

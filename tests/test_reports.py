@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
-from tests.api import Api, Caller, World, expect, problem_of
+from tests.api import Api, Caller, World, every_page, expect, problem_of
 from tests.intake import (
     METZ,
     MONTIGNY,
     WOIPPY,
-    every_page,
     moved,
     names_field,
     read_report,
