@@ -131,7 +131,7 @@ async def create_category(
     data: CategoryCreate, session: DbSession, principal: AdminUser, response: Response
 ) -> CategoryOut:
     """Admins only."""
-    category = await service.create_category(session, principal, data)
+    category = await service.create_coded(session, principal, Category, data)
     set_etag(response, category.version)
     return CategoryOut.model_validate(category)
 
@@ -141,7 +141,7 @@ async def get_category(
     code: CodePath, session: DbSession, _principal: CurrentUser, response: Response
 ) -> CategoryOut:
     """Any authenticated user."""
-    category = await service.get_category(session, code)
+    category = await service.get_coded(session, Category, code)
     set_etag(response, category.version)
     return CategoryOut.model_validate(category)
 
@@ -156,9 +156,9 @@ async def update_category(
     if_match: IfMatch = None,
 ) -> CategoryOut:
     """Admins only; the code is fixed."""
-    category = await service.get_category(session, code)
+    category = await service.get_coded(session, Category, code)
     check_if_match(if_match, category.version)
-    category = await service.update_category(session, principal, category, data)
+    category = await service.update_coded(session, principal, category, data)
     set_etag(response, category.version)
     return CategoryOut.model_validate(category)
 
@@ -177,7 +177,7 @@ async def create_action_kind(
     data: ActionKindCreate, session: DbSession, principal: AdminUser, response: Response
 ) -> ActionKindOut:
     """Admins only."""
-    kind = await service.create_action_kind(session, principal, data)
+    kind = await service.create_coded(session, principal, ActionKind, data)
     set_etag(response, kind.version)
     return ActionKindOut.model_validate(kind)
 
@@ -187,7 +187,7 @@ async def get_action_kind(
     code: CodePath, session: DbSession, _principal: CurrentUser, response: Response
 ) -> ActionKindOut:
     """Any authenticated user."""
-    kind = await service.get_action_kind(session, code)
+    kind = await service.get_coded(session, ActionKind, code)
     set_etag(response, kind.version)
     return ActionKindOut.model_validate(kind)
 
@@ -202,8 +202,8 @@ async def update_action_kind(
     if_match: IfMatch = None,
 ) -> ActionKindOut:
     """Admins only; the code is fixed."""
-    kind = await service.get_action_kind(session, code)
+    kind = await service.get_coded(session, ActionKind, code)
     check_if_match(if_match, kind.version)
-    kind = await service.update_action_kind(session, principal, kind, data)
+    kind = await service.update_coded(session, principal, kind, data)
     set_etag(response, kind.version)
     return ActionKindOut.model_validate(kind)

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import audit
 from app.core.errors import Conflict, Invalid, NotFound
+from app.core.schemas import Input, Patch
 from app.identity.principal import Principal
 from app.reference.models import ActionKind, Category, Commune, Organisation
-from app.reference.schemas import (
-    ActionKindCreate,
-    ActionKindUpdate,
-    CategoryCreate,
-    CategoryUpdate,
-    OrganisationCreate,
-    OrganisationUpdate,
-)
+from app.reference.schemas import OrganisationCreate, OrganisationUpdate
 
 Loc = Sequence[str | int]
 
@@ -97,81 +92,53 @@ async def update_organisation(
     return organisation
 
 
-async def get_category(session: AsyncSession, code: str) -> Category:
-    category = await session.get(Category, code)
-    if category is None:
-        raise NotFound("No such category.")
-    return category
+# Categories and action kinds are coded lists an admin extends and relabels: one set of
+# rules serves both.
+Coded = TypeVar("Coded", Category, ActionKind)
+CODED_NAMES: dict[type[Any], tuple[str, str]] = {
+    Category: ("category", "Catégorie"),
+    ActionKind: ("action_kind", "Type d'action"),
+}
 
 
-async def create_category(
-    session: AsyncSession, principal: Principal, data: CategoryCreate
-) -> Category:
-    if await session.get(Category, data.code) is not None:
-        raise Conflict(f"A category with code {data.code!r} exists already.")
-    category = Category(**data.model_dump())
+async def get_coded(session: AsyncSession, model: type[Coded], code: str) -> Coded:
+    found = await session.get(model, code)
+    if found is None:
+        raise NotFound(f"No such {CODED_NAMES[model][0].replace('_', ' ')}.")
+    return found
+
+
+async def create_coded(
+    session: AsyncSession, principal: Principal, model: type[Coded], data: Input
+) -> Coded:
+    resource_type, label = CODED_NAMES[model]
+    values = data.model_dump()
+    if await session.get(model, values["code"]) is not None:
+        raise Conflict(f"The code {values['code']!r} exists already.")
+    created = model(**values)
     await audit.add_created(
         session,
         principal,
-        category,
-        resource_type="category",
-        resource_id=category.code,
-        summary=f"Catégorie {category.label_fr} créée",
-        values=data.model_dump(),
+        created,
+        resource_type=resource_type,
+        resource_id=created.code,
+        summary=f"{label} « {created.label_fr} » créé(e)",
+        values=values,
     )
-    return category
+    return created
 
 
-async def update_category(
-    session: AsyncSession, principal: Principal, category: Category, data: CategoryUpdate
-) -> Category:
+async def update_coded(
+    session: AsyncSession, principal: Principal, row: Coded, data: Patch
+) -> Coded:
+    resource_type, label = CODED_NAMES[type(row)]
     await audit.update(
         session,
         principal,
-        category,
+        row,
         data.provided(),
-        resource_type="category",
-        resource_id=category.code,
-        summary=f"Catégorie {category.label_fr} modifiée",
+        resource_type=resource_type,
+        resource_id=row.code,
+        summary=f"{label} « {row.label_fr} » modifié(e)",
     )
-    return category
-
-
-async def get_action_kind(session: AsyncSession, code: str) -> ActionKind:
-    kind = await session.get(ActionKind, code)
-    if kind is None:
-        raise NotFound("No such action kind.")
-    return kind
-
-
-async def create_action_kind(
-    session: AsyncSession, principal: Principal, data: ActionKindCreate
-) -> ActionKind:
-    if await session.get(ActionKind, data.code) is not None:
-        raise Conflict(f"An action kind with code {data.code!r} exists already.")
-    kind = ActionKind(**data.model_dump())
-    await audit.add_created(
-        session,
-        principal,
-        kind,
-        resource_type="action_kind",
-        resource_id=kind.code,
-        summary=f"Type d'action {kind.label_fr} créé",
-        values=data.model_dump(),
-    )
-    return kind
-
-
-async def update_action_kind(
-    session: AsyncSession, principal: Principal, kind: ActionKind, data: ActionKindUpdate
-) -> ActionKind:
-    await audit.update(
-        session,
-        principal,
-        kind,
-        data.provided(),
-        resource_type="action_kind",
-        resource_id=kind.code,
-        summary=f"Type d'action {kind.label_fr} modifié",
-    )
-    return kind
+    return row
