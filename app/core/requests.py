@@ -138,6 +138,7 @@ class RequestContextMiddleware:
                 "request",
                 extra={
                     "fields": {
+                        "request_id": request_id,
                         "method": scope["method"],
                         "path": scope["path"],
                         "status": status,
