@@ -7,10 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import select, update
 
+from app.core.clock import utcnow
+from app.core.idempotency import IdempotencyKey, purge_expired
 from tests.api import Api, Caller, World, every_page, expect, problem_of
 from tests.intake import (
     METZ,
@@ -313,3 +317,44 @@ async def test_concurrent_different_keys_create_one_report_each(world: World) ->
     references = {r.json()["reference"] for r in responses}
     assert len(references) == 6
     assert len(await report_ids(api, api.admin)) == 6
+
+
+async def test_a_key_is_kept_24_hours_then_expires_and_is_purged(world: World, app: Any) -> None:
+    api, partner = world.api, world.landlord_partner
+    k = key()
+    first = await post_report(api, partner, k, report_body(external_ref="GMAO-TTL-1"))
+    assert first.status_code == 201
+    database = app.state.database
+
+    async def age(hours: int) -> None:
+        async with database.session(write=True) as session:
+            await session.execute(
+                update(IdempotencyKey)
+                .where(IdempotencyKey.key == k)
+                .values(created_at=utcnow() - timedelta(hours=hours))
+            )
+            await session.commit()
+
+    # Still within 24 hours: replayed.
+    await age(23)
+    again = await post_report(api, partner, k, report_body(external_ref="GMAO-TTL-1"))
+    assert replayed(again)
+    assert again.json()["id"] == first.json()["id"]
+
+    # Past 24 hours the key is free again: the same key makes a new report.
+    await age(25)
+    fresh = await post_report(api, partner, k, report_body(external_ref="GMAO-TTL-1"))
+    assert fresh.status_code == 201
+    assert not replayed(fresh)
+    assert fresh.json()["id"] != first.json()["id"]
+
+    # The hourly purge removes keys older than 24 hours, and only those.
+    await age(25)
+    other = key()
+    await post_report(api, partner, other, report_body(external_ref="GMAO-TTL-2"))
+    async with database.session(write=True) as session:
+        assert await purge_expired(session) == 1
+        await session.commit()
+    async with database.session(write=False) as session:
+        left = set(await session.scalars(select(IdempotencyKey.key)))
+    assert left == {other}

@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from app.core.audit import AuditEvent
 from app.core.requests import JsonFormatter
-from tests.api import World, expect, problem_of
+from app.reference import service as reference_service
+from tests.api import Api, World, expect, problem_of
 
 
 async def test_every_change_is_audited_with_who_when_what_and_the_request(
@@ -81,3 +82,22 @@ async def test_one_json_log_line_per_request(
     assert line["status"] == 200
     assert line["user_id"] == world.commander.id
     assert line["duration_ms"] >= 0
+
+
+async def test_an_unexpected_failure_is_a_500_problem_without_internals(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("connection string postgresql://secret@db")
+
+    monkeypatch.setattr(reference_service, "get_coded", broken)
+    caplog.set_level(logging.ERROR, logger="app.errors")
+    response = await api.get(api.admin, "/categories/rodeo", headers={"X-Request-ID": "boom-1"})
+    body = problem_of(response, 500)
+    assert body["request_id"] == "boom-1"
+    assert "secret" not in response.text
+    assert "Traceback" not in response.text
+    # The log keeps what the client does not see.
+    (record,) = [r for r in caplog.records if r.name == "app.errors"]
+    assert record.exc_info is not None
+    assert "secret" in str(record.exc_info[1])

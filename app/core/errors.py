@@ -213,14 +213,19 @@ def _allowed_methods(request: Request) -> set[str]:
     return {method for pattern, methods in table if pattern.match(path) for method in methods}
 
 
-async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error", exc_info=exc)
+def unexpected_error_response(exc: BaseException) -> JSONResponse:
+    """Log the failure with its traceback; tell the client only the request id."""
+    logger.error("unhandled error", exc_info=exc)
     return problem_response(
         500,
         slug="internal-error",
         title="Internal Server Error",
         detail="The server failed to answer; the request id identifies it in the logs.",
     )
+
+
+async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    return unexpected_error_response(exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -73,7 +73,10 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from app.core.errors import problem_response  # errors imports this module
+        from app.core.errors import (  # errors imports this module
+            problem_response,
+            unexpected_error_response,
+        )
 
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
@@ -124,13 +127,7 @@ class RequestContextMiddleware:
                     413, slug="payload-too-large", title="Content Too Large", detail=too_large
                 )
             else:
-                logging.getLogger("app.errors").exception("unhandled error", exc_info=exc)
-                response = problem_response(
-                    500,
-                    slug="internal-error",
-                    title="Internal Server Error",
-                    detail="The server failed to answer; the request id identifies it in the logs.",
-                )
+                response = unexpected_error_response(exc)
             await response(scope, receive, send_with_id)
         finally:
             state = scope.get("state", {})

@@ -29,8 +29,8 @@ from app.core.errors import (
     NotFound,
     UnsupportedMediaType,
     api_error_response,
+    unexpected_error_response,
 )
-from app.core.errors import problem_response as problem
 from app.core.openapi import default_statuses, problem_responses
 
 logger = logging.getLogger("app.errors")
@@ -178,15 +178,9 @@ class TransactionalRoute(APIRoute):
         except HTTPException:
             await session.rollback()
             raise
-        except Exception:
+        except Exception as exc:
             await session.rollback()
-            logger.exception("unhandled error")
-            return problem(
-                500,
-                slug="internal-error",
-                title="Internal Server Error",
-                detail="The server failed to answer; the request id identifies it in the logs.",
-            )
+            return unexpected_error_response(exc)
         if response.status_code >= 400:
             await session.rollback()
             return response
