@@ -80,7 +80,7 @@ def _principal(user: User, kind: OrganisationKind | None) -> Principal:
         token_id=None,
         role=user.role,
         organisation_id=user.organisation_id,
-        organisation_kind=kind.value if kind else None,
+        organisation_kind=kind,
         display_name=user.display_name,
     )
 

@@ -30,7 +30,6 @@ from app.identity.router import router as identity_router
 from app.indicators.router import router as indicators_router
 from app.meetings.router import router as meetings_router
 from app.open311.router import router as open311_router
-from app.open311.router import write_router as open311_write_router
 from app.open311.schemas import Open311Error
 from app.problems.router import router as problems_router
 from app.reference.router import router as reference_router
@@ -133,7 +132,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     app.include_router(open311_router)
-    app.include_router(open311_write_router)
     app.include_router(_health_router())
     install_openapi(app, description=DESCRIPTION, extra_models=(Open311Error,))
     return app

@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, Text, and_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, str_enum
@@ -45,3 +46,16 @@ class Action(UUIDPrimaryKey, Timestamps, Versioned, Base):
     completed_at: Mapped[datetime | None]
     decided_at_meeting_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("meetings.id"))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+
+# --- The overdue rule, once: planned or in progress, due before today (Europe/Paris) ---------
+# Actions, problems' counts, the agenda, the minutes and the figures all use these two.
+
+
+def is_overdue(action: Action, today: date) -> bool:
+    return action.status in OPEN_STATUSES and action.due_date < today
+
+
+def overdue(today: Any) -> ColumnElement[bool]:
+    """`today` is a date, or a bound parameter giving it when the statement runs."""
+    return and_(Action.status.in_(OPEN_STATUSES), Action.due_date < today)

@@ -1,4 +1,4 @@
-"""Actions: who sees and changes them, their status moves, and the overdue rule."""
+"""Actions: reading them (scoped by `app.access`), assigning them and their status moves."""
 
 from __future__ import annotations
 
@@ -8,52 +8,46 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.actions.models import OPEN_STATUSES, Action, ActionStatus
+from app import access, wording
+from app.actions.models import Action, ActionStatus, is_overdue, overdue
 from app.actions.schemas import ActionCreate, ActionOut, ActionUpdate
 from app.core import audit
 from app.core.clock import today_in_paris, utcnow
-from app.core.db import AnySelect, one_entity
-from app.core.errors import Conflict, Forbidden
+from app.core.db import one_row
+from app.core.errors import Conflict
+from app.core.lifecycle import Lifecycle, Move
+from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.core.schemas import shape
-from app.gpos import service as gpos
-from app.identity.models import Role
 from app.identity.principal import Principal
 from app.problems import service as problems
 from app.problems.models import Problem, ProblemStatus
 from app.reference.service import require_action_kind, require_organisation
 
 A = ActionStatus
-MOVES: dict[ActionStatus, frozenset[ActionStatus]] = {
-    A.planned: frozenset({A.in_progress, A.done, A.cancelled}),
-    A.in_progress: frozenset({A.done, A.cancelled}),
-    A.done: frozenset({A.in_progress}),
-    A.cancelled: frozenset({A.in_progress}),
-}
-# What a partner of the assignee organisation may change on its action.
-ASSIGNEE_FIELDS = frozenset({"status", "result_note"})
-
-
-def is_overdue(action: Action, today: date) -> bool:
-    return action.status in OPEN_STATUSES and action.due_date < today
-
-
-def overdue_condition(today: date) -> ColumnElement[bool]:
-    return Action.status.in_(OPEN_STATUSES) & (Action.due_date < today)
+# Actions move freely but for a finished one, which only goes back in progress.
+LIFECYCLE: Lifecycle[ActionStatus, None] = Lifecycle(
+    "action",
+    [
+        Move(A.planned, A.in_progress),
+        Move(A.planned, A.done),
+        Move(A.planned, A.cancelled),
+        Move(A.in_progress, A.done),
+        Move(A.in_progress, A.cancelled),
+        Move(A.done, A.in_progress),
+        Move(A.cancelled, A.in_progress),
+    ],
+)
 
 
 def visible_actions(principal: Principal) -> Select[Action]:
-    """Actions of problems the principal sees, and a partner's organisation's own actions
-    (even when their problem is hidden from it)."""
-    statement = select(Action).join(Problem, Problem.id == Action.problem_id)
-    condition = problems.problem_visibility(principal)
-    if condition is None:
-        return statement
-    if principal.role is Role.partner and principal.organisation_id is not None:
-        condition = or_(condition, Action.assignee_organisation_id == principal.organisation_id)
-    return statement.where(condition)
+    return (
+        select(Action)
+        .join(Problem, Problem.id == Action.problem_id)
+        .where(access.action_scope(principal))
+    )
 
 
 def to_out(action: Action, today: date | None = None) -> ActionOut:
@@ -62,17 +56,18 @@ def to_out(action: Action, today: date | None = None) -> ActionOut:
 
 async def get_action(
     session: AsyncSession, principal: Principal, action_id: uuid.UUID, *, for_update: bool = False
-) -> Action:
-    statement = visible_actions(principal).where(Action.id == action_id)
+) -> tuple[Action, Problem]:
+    """An action the principal sees, with its problem (which it may not see itself)."""
+    statement = visible_actions(principal).add_columns(Problem).where(Action.id == action_id)
     lock = Action if for_update else False
-    action: Action = await one_entity(session, statement, missing="No such action.", lock=lock)
-    return action
+    action, problem = await one_row(session, statement, missing="No such action.", lock=lock)
+    return action, problem
 
 
 async def create_action(
     session: AsyncSession, principal: Principal, problem: Problem, data: ActionCreate
 ) -> Action:
-    await gpos.require_runner(session, principal, problem.gpo_id)
+    """An action on a problem the principal runs, `planned`."""
     if problem.status is ProblemStatus.closed:
         raise Conflict("The problem is closed; reopen it before adding actions.")
     await require_action_kind(session, data.kind, loc=("body", "kind"))
@@ -97,8 +92,9 @@ async def create_action(
         principal,
         action,
         resource_type="action",
-        summary=f"Action « {action.title} » confiée à {assignee.name}, échéance "
-        f"{action.due_date.isoformat()}",
+        summary=wording.summary(
+            "action.create", title=action.title, assignee=assignee.name, due=action.due_date
+        ),
         problem_id=problem.id,
         values=data.model_dump(),
     )
@@ -106,22 +102,15 @@ async def create_action(
 
 
 async def update_action(
-    session: AsyncSession, principal: Principal, action: Action, data: ActionUpdate
+    session: AsyncSession,
+    principal: Principal,
+    action: Action,
+    problem: Problem,
+    data: ActionUpdate,
 ) -> Action:
+    """The GPO's runners change anything; the assignee its status and result note."""
     values: dict[str, Any] = data.provided()
-    problem = await session.get_one(Problem, action.problem_id)
-    runs_gpo = principal.is_admin or await gpos.facilitates(session, principal, problem.gpo_id)
-    if not runs_gpo:
-        is_assignee = (
-            principal.role is Role.partner
-            and principal.organisation_id == action.assignee_organisation_id
-        )
-        if not is_assignee:
-            raise Forbidden("Only the GPO's facilitators or the assignee may change this action.")
-        if extra := sorted(values.keys() - ASSIGNEE_FIELDS):
-            raise Forbidden(
-                f"The assignee may change only status and result_note, not {', '.join(extra)}."
-            )
+    await access.require_action_editor(session, principal, action, problem.gpo_id, values.keys())
     if "kind" in values:
         await require_action_kind(session, values["kind"], loc=("body", "kind"))
     if "assignee_organisation_id" in values:
@@ -135,24 +124,37 @@ async def update_action(
             values["decided_at_meeting_id"],
             ("body", "decided_at_meeting_id"),
         )
-    status = values.get("status")
-    if status is not None and status is not action.status:
-        if status not in MOVES[action.status]:
-            allowed = ", ".join(sorted(s.value for s in MOVES[action.status]))
-            raise Conflict(
-                f"A {action.status.value} action cannot move to {status.value}; allowed: {allowed}."
-            )
-        values["completed_at"] = utcnow() if status is ActionStatus.done else None
+    source, target = action.status, values.get("status")
+    moves = target is not None and target is not source
+    if moves:
+        assert target is not None
+        await LIFECYCLE.check(source, target, None)
+        values["completed_at"] = utcnow() if target is ActionStatus.done else None
+    summary = (
+        wording.summary("action.move", title=action.title, source=source, target=target)
+        if moves
+        else wording.summary("action.update", title=action.title)
+    )
     await audit.update(
         session,
         principal,
         action,
         values,
         resource_type="action",
-        summary=f"Action « {action.title} » modifiée",
+        summary=summary,
         problem_id=action.problem_id,
     )
     return action
+
+
+ORDERINGS = {
+    "due_date": Ordering("due_date", (SortKey(Action.due_date), SortKey(Action.id))),
+    "-due_date": Ordering("-due_date", (SortKey(Action.due_date, True), SortKey(Action.id, True))),
+    "created_at": Ordering("created_at", (SortKey(Action.created_at), SortKey(Action.id))),
+    "-created_at": Ordering(
+        "-created_at", (SortKey(Action.created_at, True), SortKey(Action.id, True))
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -165,19 +167,25 @@ class Filters:
     due_before: date | None = None
 
 
-def filtered(statement: AnySelect, filters: Filters, today: date) -> AnySelect:
+async def list_actions(
+    session: AsyncSession, principal: Principal, filters: Filters, sort: str, paging: Paging
+) -> Page[ActionOut]:
+    """One page of the actions the principal sees."""
     f = filters
+    today = today_in_paris()
+    statement = visible_actions(principal)
     if f.statuses:
         statement = statement.where(Action.status.in_(f.statuses))
     if f.assignee_organisation_id is not None:
         statement = statement.where(Action.assignee_organisation_id == f.assignee_organisation_id)
     if f.overdue is not None:
-        condition = overdue_condition(today)
-        statement = statement.where(condition if f.overdue else ~condition)
+        late = overdue(today)
+        statement = statement.where(late if f.overdue else ~late)
     if f.problem_id is not None:
         statement = statement.where(Action.problem_id == f.problem_id)
     if f.gpo_id is not None:
         statement = statement.where(Problem.gpo_id == f.gpo_id)
     if f.due_before is not None:
         statement = statement.where(Action.due_date < f.due_before)
-    return statement
+    rows, next_cursor = await paging.fetch(session, statement, ORDERINGS[sort])
+    return Page(items=[to_out(row[0], today) for row in rows], next_cursor=next_cursor)

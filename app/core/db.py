@@ -7,8 +7,9 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeAlias, TypeVar
+from typing import Annotated, Any, ClassVar, TypeAlias, TypeVar
 
+from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, Dialect, Enum, MetaData, Row, Select, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -198,3 +199,15 @@ async def one_entity(
     session: AsyncSession, statement: AnySelect, *, missing: str, lock: Any = False
 ) -> Any:
     return (await one_row(session, statement, missing=missing, lock=lock))[0]
+
+
+async def get_session(request: Request) -> AsyncSession:
+    """The request's session, opened by the transactional route (one transaction a request).
+
+    `async` on purpose: a plain function dependency would cost a thread-pool hop.
+    """
+    session: AsyncSession = request.state.session
+    return session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_session)]

@@ -52,7 +52,7 @@ GLOSSARY: dict[str, tuple[str, Any]] = {
     "note": ("Free text.", "Point fait en réunion."),
     "notes": ("Free text.", "Prochaine réunion avec le bailleur."),
     "body": ("The comment.", "Patrouille renforcée vendredi soir."),
-    "summary": ("What happened, in French.", "Statut : open → closed (reduced)"),
+    "summary": ("What happened, in French.", "Statut : ouvert → clos (réduit en nombre)"),
     "location": ("Where it happens.", None),
     "address": ("Postal address.", "4 rue de Toul, 57070 Metz"),
     "sector": ("Sector or neighbourhood (quartier, QPV).", "Borny"),

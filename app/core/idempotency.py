@@ -13,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from fastapi import Depends, Header, params
 from sqlalchemy import ForeignKey, Index, String, Text, delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
@@ -32,6 +34,10 @@ KEY_HEADER = "Idempotency-Key"
 RETENTION = timedelta(hours=24)
 LOCK_TIMEOUT = "30s"
 REPLAYED_HEADERS = ("etag", "location", "content-type")
+# Marks the claim dependency, so the route class can tell that a POST route declares it.
+CLAIMS_KEY = "claims_idempotency_key"
+
+OwnerDependency = Callable[..., Awaitable[uuid.UUID]]
 
 
 class IdempotencyKey(UUIDPrimaryKey, Base):
@@ -167,6 +173,37 @@ async def claim(
             "This Idempotency-Key was already used; its response holds a secret shown only once."
         )
     raise Replay(existing)
+
+
+def idempotent(owner: OwnerDependency, *, store_response: bool = True) -> params.Depends:
+    """The dependency a POST route declares to honour Idempotency-Key, for keys owned by
+    what `owner` returns (the token's user). Without `store_response` a repeat gives 409:
+    the answer holds a secret shown once."""
+
+    async def claim_idempotency_key(
+        request: Request,
+        # A default rather than Annotated: the closure's `owner` is not a module name.
+        owner_id: uuid.UUID = Depends(owner),
+        _key: str | None = Header(
+            default=None,
+            alias=KEY_HEADER,
+            min_length=1,
+            max_length=255,
+            description=(
+                "Makes the POST safe to retry: a repeat with the same key and body replays "
+                "the first response (with `Idempotent-Replayed: true`); the same key with "
+                "another body gives 422. Scoped to the token's owner, kept 24 h."
+            ),
+            examples=["7b0f5a9e-3c2d-4a43-9a51-0c1f0d6d2f10"],
+        ),
+    ) -> None:
+        request.state.idempotency = await claim(
+            request, request.state.session, owner_id, store_response=store_response
+        )
+
+    setattr(claim_idempotency_key, CLAIMS_KEY, True)
+    dependency: params.Depends = Depends(claim_idempotency_key)
+    return dependency
 
 
 async def remember(session: AsyncSession, held: Claim, response: Response) -> None:

@@ -1,4 +1,11 @@
-"""The route class every endpoint uses: one transaction per request, opened and committed here.
+"""The route class every endpoint uses, made of small named pieces:
+
+- `check_media_type`: the content type a body must have (415 otherwise);
+- `TransactionalRoute.run`: one transaction per request, opened and committed here;
+- the Idempotency-Key claim: a dependency each POST route declares
+  (`app.core.idempotency.idempotent`); the route class refuses a POST route without it;
+- `render_error` / `render_invalid`: how an error is written (the Open311 facade has its own);
+- `documented_errors`: the error answers each operation documents, from what it can do.
 
 Services flush and never commit. The transaction commits before the response leaves, so a
 client that reads right after a successful write sees it. An error rolls everything back;
@@ -8,12 +15,12 @@ savepoint taken after the claim, so the refusal itself is stored and replayed.
 
 from __future__ import annotations
 
+import functools
 import logging
-import uuid
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Annotated, Any
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from fastapi import Depends, Header, Request, Response, params
+from fastapi import Request, Response, params
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -22,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
 from app.core import idempotency
+from app.core.concurrency import check_preconditions, collecting_preconditions
 from app.core.errors import (
     ApiError,
     Conflict,
@@ -39,35 +47,59 @@ STORED_REFUSALS = frozenset({403, 404, 409})
 JSON_TYPES = ("application/json",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
-OwnerDependency = Callable[..., Awaitable[uuid.UUID]]
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
-def get_session(request: Request) -> AsyncSession:
-    session: AsyncSession = request.state.session
-    return session
+# --- Media type ------------------------------------------------------------------------
 
 
-DbSession = Annotated[AsyncSession, Depends(get_session)]
+def accepted_media_types(route: APIRoute) -> tuple[str, ...] | None:
+    """What a route's body may be sent as (None: it takes no body)."""
+    if route.body_field is None:
+        return None
+    return FORM_TYPES if isinstance(route.body_field.field_info, params.Form) else JSON_TYPES
 
 
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-
-
-def _has_body(request: Request) -> bool:
+def check_media_type(request: Request, accepted: tuple[str, ...]) -> None:
     length = request.headers.get("content-length")
-    return bool(length and length != "0") or "transfer-encoding" in request.headers
-
-
-def _check_content_type(request: Request, accepted: tuple[str, ...]) -> None:
-    if not _has_body(request):
+    has_body = bool(length and length != "0") or "transfer-encoding" in request.headers
+    if not has_body:
         return
-    media_type = _media_type(request)
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type in accepted or (accepted == JSON_TYPES and media_type.endswith("+json")):
         return
     raise UnsupportedMediaType(
         f"Content-Type must be {' or '.join(accepted)}, not {media_type or 'missing'}."
     )
+
+
+# --- What a route's dependencies say about it ---------------------------------------------
+
+
+def _after_preconditions(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """The endpoint, run once the preconditions its dependencies set (If-Match) hold: after
+    the whole request, body included, is parsed and validated."""
+
+    @functools.wraps(endpoint)
+    async def checked(*args: Any, **kwargs: Any) -> Any:
+        check_preconditions()
+        return await endpoint(*args, **kwargs)
+
+    return checked
+
+
+def _depends_on(dependant: Dependant, predicate: Callable[[Dependant], bool]) -> bool:
+    return predicate(dependant) or any(
+        _depends_on(sub, predicate) for sub in dependant.dependencies
+    )
+
+
+def _takes_query_param(dependant: Dependant, name: str) -> bool:
+    return _depends_on(dependant, lambda d: any(p.name == name for p in d.query_params))
+
+
+def _claims_idempotency_key(dependant: Dependant) -> bool:
+    return _depends_on(dependant, lambda d: getattr(d.call, idempotency.CLAIMS_KEY, False))
 
 
 def _only_malformed_path_ids(exc: RequestValidationError) -> bool:
@@ -78,41 +110,36 @@ def _only_malformed_path_ids(exc: RequestValidationError) -> bool:
     )
 
 
-def _takes_query_param(dependant: Dependant, name: str) -> bool:
-    return any(p.name == name for p in dependant.query_params) or any(
-        _takes_query_param(sub, name) for sub in dependant.dependencies
-    )
-
-
 class TransactionalRoute(APIRoute):
-    """Subclassed with `owner` set: the dependency naming who owns an Idempotency-Key.
+    """`authenticated` routes document 401, 403 and 429; a subclass may render errors its
+    own way (the Open311 facade does)."""
 
-    A subclass may also render errors its own way (the Open311 facade does).
-    """
-
-    owner: OwnerDependency | None = None
+    authenticated = False
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        methods = {m.upper() for m in kwargs.get("methods") or ()}
-        if "POST" in methods and self.owner is not None:
-            kwargs["dependencies"] = [
-                *(kwargs.get("dependencies") or []),
-                Depends(_claim_dependency(self.owner)),
-            ]
-        super().__init__(path, endpoint, **kwargs)
-        for status, response in self.error_responses(methods, path).items():
+        super().__init__(path, _after_preconditions(endpoint), **kwargs)
+        if "POST" in (self.methods or ()) and not _claims_idempotency_key(self.dependant):
+            raise TypeError(
+                f"POST {path} must declare the Idempotency-Key claim "
+                "(dependencies=[Idempotent]): every POST honours it."
+            )
+        for status, response in self.documented_errors().items():
             self.responses.setdefault(status, response)
 
-    def error_responses(self, methods: set[str], path: str) -> dict[int | str, dict[str, Any]]:
+    # --- documented errors ---------------------------------------------------------------
+
+    def documented_errors(self) -> dict[int | str, dict[str, Any]]:
         """The error answers this route documents in the OpenAPI document."""
         statuses = default_statuses(
-            methods=methods,
-            path=path,
+            methods=self.methods or set(),
+            path=self.path,
             has_body=self.body_field is not None,
             paginated=_takes_query_param(self.dependant, "cursor"),
-            authenticated=self.owner is not None,
+            authenticated=self.authenticated,
         )
         return problem_responses(*statuses)
+
+    # --- error rendering -----------------------------------------------------------------
 
     def render_error(self, exc: ApiError) -> Response:
         return api_error_response(exc)
@@ -121,33 +148,31 @@ class TransactionalRoute(APIRoute):
         """A response for invalid input, or None to let the app's handler answer."""
         return None
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+    # --- the transaction -----------------------------------------------------------------
+
+    def get_route_handler(self) -> Handler:
         handle = super().get_route_handler()
-        accepted: tuple[str, ...] | None = None
-        if self.body_field is not None:
-            is_form = isinstance(self.body_field.field_info, params.Form)
-            accepted = FORM_TYPES if is_form else JSON_TYPES
+        accepted = accepted_media_types(self)
 
         async def transactional_handler(request: Request) -> Response:
             if accepted is not None:
                 try:
-                    _check_content_type(request, accepted)
+                    check_media_type(request, accepted)
                 except ApiError as exc:
                     return self.render_error(exc)
             database = request.app.state.database
-            async with database.session(write=request.method in WRITE_METHODS) as session:
-                request.state.session = session
-                request.state.idempotency = None
-                return await self._run(handle, request, session)
+            write = request.method in WRITE_METHODS
+            with collecting_preconditions():
+                async with database.session(write=write) as session:
+                    request.state.session = session
+                    request.state.idempotency = None
+                    return await self.run(handle, request, session)
 
         return transactional_handler
 
-    async def _run(
-        self,
-        handle: Callable[[Request], Coroutine[Any, Any, Response]],
-        request: Request,
-        session: AsyncSession,
-    ) -> Response:
+    async def run(self, handle: Handler, request: Request, session: AsyncSession) -> Response:
+        """Answer the request in its transaction: commit a success with its stored
+        Idempotency-Key answer, roll back anything else."""
         try:
             response = await handle(request)
         except idempotency.Replay as replay:
@@ -157,7 +182,7 @@ class TransactionalRoute(APIRoute):
             # A uniqueness race the service's own checks could not see: a state conflict.
             await session.rollback()
             logger.info("integrity error turned into 409", exc_info=exc)
-            return await self._refuse(
+            return await self.refuse(
                 request, session, Conflict("This conflicts with a stored record.")
             )
         except DataError as exc:
@@ -166,7 +191,7 @@ class TransactionalRoute(APIRoute):
             logger.warning("data error turned into 422", exc_info=exc)
             return self.render_error(Invalid(["body"], "a value does not fit its field"))
         except ApiError as exc:
-            return await self._refuse(request, session, exc)
+            return await self.refuse(request, session, exc)
         except RequestValidationError as exc:
             await session.rollback()
             if _only_malformed_path_ids(exc):
@@ -190,7 +215,9 @@ class TransactionalRoute(APIRoute):
         await session.commit()
         return response
 
-    async def _refuse(self, request: Request, session: AsyncSession, exc: ApiError) -> Response:
+    async def refuse(self, request: Request, session: AsyncSession, exc: ApiError) -> Response:
+        """A business refusal: stored for its Idempotency-Key when it is one of those the
+        contract replays, everything else rolled back."""
         response = self.render_error(exc)
         held: idempotency.Claim | None = request.state.idempotency
         if held is not None and exc.status in STORED_REFUSALS and held.savepoint.is_active:
@@ -200,28 +227,3 @@ class TransactionalRoute(APIRoute):
         else:
             await session.rollback()
         return response
-
-
-def _claim_dependency(owner: OwnerDependency) -> Callable[..., Awaitable[None]]:
-    async def claim_idempotency_key(
-        request: Request,
-        # A default rather than Annotated: the closure's `owner` is not a module name.
-        owner_id: uuid.UUID = Depends(owner),
-        _key: str | None = Header(
-            default=None,
-            alias=idempotency.KEY_HEADER,
-            min_length=1,
-            max_length=255,
-            description=(
-                "Makes the POST safe to retry: a repeat with the same key and body replays "
-                "the first response (with `Idempotent-Replayed: true`); the same key with "
-                "another body gives 422. Scoped to the token's owner, kept 24 h."
-            ),
-            examples=["7b0f5a9e-3c2d-4a43-9a51-0c1f0d6d2f10"],
-        ),
-    ) -> None:
-        request.state.idempotency = await idempotency.claim(
-            request, request.state.session, owner_id
-        )
-
-    return claim_idempotency_key

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, TypeVar
 
+from fastapi import Query
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -15,6 +17,9 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+
+from app.core.clock import parse_instant
+from app.core.errors import Invalid
 
 
 class Input(BaseModel):
@@ -78,6 +83,30 @@ Integer = Annotated[int, BeforeValidator(_integral), Strict()]
 Boolean = Annotated[bool, Strict()]
 Number = Annotated[float, BeforeValidator(_number)]
 Day = Annotated[date, BeforeValidator(_iso_date)]
+
+
+INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2}))?$"
+# A query parameter bounding a period: parsed by `instant_param` once its name is known.
+Instant = Annotated[
+    str | None,
+    Query(
+        pattern=INSTANT_PATTERN,
+        description="A date (Europe/Paris day) or an RFC 3339 date-time with offset.",
+        examples=["2026-03-01"],
+    ),
+]
+
+
+def instant_param(
+    value: str | None, loc: Sequence[str | int], *, end_of_day: bool = False
+) -> datetime | None:
+    """An instant given as a date or a date-time (see `parse_instant`); 422 at `loc`."""
+    if value is None:
+        return None
+    try:
+        return parse_instant(value, end_of_day=end_of_day)
+    except ValueError as exc:
+        raise Invalid(loc, str(exc)) from None
 
 
 OutputT = TypeVar("OutputT", bound=BaseModel)

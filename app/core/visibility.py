@@ -1,4 +1,5 @@
-"""Visibility levels of problems and comments, and who may read each level."""
+"""Visibility levels of problems and texts, and their order (who is cleared for which level
+is `app.access`)."""
 
 from __future__ import annotations
 
@@ -16,19 +17,9 @@ class Visibility(StrEnum):
 
 _ORDER = [Visibility.partners, Visibility.police, Visibility.restricted]
 
-# Organisation kinds (reference data) cleared above `partners`.
-CLEARANCE_BY_ORGANISATION_KIND = {
-    "national_police": Visibility.restricted,
-    "municipal_police": Visibility.police,
-}
-
-
-def clearance_of(organisation_kind: str | None) -> Visibility:
-    return CLEARANCE_BY_ORGANISATION_KIND.get(organisation_kind or "", Visibility.partners)
-
 
 def readable_levels(clearance: Visibility) -> list[Visibility]:
-    """The levels a reader with this clearance may read."""
+    """The levels a reader cleared up to `clearance` may read."""
     return _ORDER[: _ORDER.index(clearance) + 1]
 
 

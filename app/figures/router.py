@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
+from app.access import FiguresReader
 from app.core.clock import today_in_paris
-from app.core.routing import DbSession
-from app.core.schemas import CommuneCode
+from app.core.db import DbSession
+from app.core.schemas import CommuneCode, Instant, instant_param
 from app.figures import service
 from app.figures.schemas import AnnualEvaluation, Overview
-from app.identity.dependencies import ApiRoute, CurrentUser
-from app.problems.router import Instant, instant_param
+from app.identity.dependencies import ApiRoute
 
 router = APIRouter(route_class=ApiRoute, tags=["figures"])
 CSV = "text/csv; charset=utf-8"
@@ -23,7 +23,7 @@ CSV = "text/csv; charset=utf-8"
 @router.get("/stats/overview", summary="Commanders' overview")
 async def overview(
     session: DbSession,
-    principal: CurrentUser,
+    principal: FiguresReader,
     gpo_id: Annotated[uuid.UUID | None, Query()] = None,
     commune_code: Annotated[CommuneCode | None, Query()] = None,
     created_from: Annotated[Instant, Query(alias="from")] = None,
@@ -36,8 +36,8 @@ async def overview(
     filters = service.OverviewFilters(
         gpo_id=gpo_id,
         commune_code=commune_code,
-        created_from=instant_param(created_from, "from"),
-        created_to=instant_param(created_to, "to", end_of_day=True),
+        created_from=instant_param(created_from, ("query", "from")),
+        created_to=instant_param(created_to, ("query", "to"), end_of_day=True),
     )
     return await service.overview(session, principal, filters)
 
@@ -60,7 +60,7 @@ async def overview(
 )
 async def annual_evaluation(
     session: DbSession,
-    principal: CurrentUser,
+    principal: FiguresReader,
     year: Annotated[
         int | None,
         Query(ge=2000, le=2100, description="Defaults to the current year.", examples=[2026]),

@@ -8,35 +8,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, extract, func, literal_column, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, extract, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.actions import service as actions
-from app.actions.models import Action, ActionStatus
+from app import access
+from app.actions.models import Action, ActionStatus, overdue
 from app.core.clock import PARIS, today_in_paris
-from app.core.errors import Forbidden
 from app.figures.schemas import AnnualEvaluation, EvaluationRow, OrganisationRow, Overview, Totals
 from app.gpos.models import Gpo
-from app.identity.models import Role
 from app.identity.principal import Principal
 from app.indicators.models import has_improved_indicator, has_measured_indicator
-from app.problems import service as problems
 from app.problems.models import Outcome, Problem, ProblemStatus
 from app.reference.models import Category, Commune, Organisation
 
 # Closed as a duplicate or out of scope: nothing was attempted, nothing to prove.
 NOT_WORKED_ON = (Outcome.duplicate, Outcome.not_in_scope)
-
-
-def require_reader(principal: Principal) -> None:
-    if principal.role is Role.partner:
-        raise Forbidden("Figures are for commanders, admins and facilitators (of their GPOs).")
-
-
-def in_scope(principal: Principal) -> ColumnElement[bool]:
-    """Commanders and admins: every problem; facilitators: their GPOs' problems."""
-    condition = problems.problem_visibility(principal)
-    return true() if condition is None else condition
 
 
 def days_to_close(dialect: str) -> Any:
@@ -82,9 +68,9 @@ class OverviewFilters:
 
 
 async def overview(session: AsyncSession, principal: Principal, f: OverviewFilters) -> Overview:
-    require_reader(principal)
+    """The figures of the problems the principal sees (its readers: `access.FiguresReader`)."""
     dialect = session.get_bind().dialect.name
-    condition = in_scope(principal)
+    condition = access.problem_scope(principal)
     if f.gpo_id is not None:
         condition &= Problem.gpo_id == f.gpo_id
     if f.commune_code is not None:
@@ -104,7 +90,7 @@ async def overview(session: AsyncSession, principal: Principal, f: OverviewFilte
     overdue_rows = await session.execute(
         select(Action.assignee_organisation_id, func.count())
         .join(Problem, Problem.id == Action.problem_id)
-        .where(condition, actions.overdue_condition(today_in_paris()))
+        .where(condition, overdue(today_in_paris()))
         .group_by(Action.assignee_organisation_id)
     )
     closed = and_(condition, Problem.status == ProblemStatus.closed)
@@ -236,7 +222,7 @@ async def _organisation_rows(
             Organisation.name,
             func.count(),
             _sum_if(Action.status == ActionStatus.done),
-            _sum_if(actions.overdue_condition(today)),
+            _sum_if(overdue(today)),
             _sum_if(Action.status == ActionStatus.cancelled),
         )
         .join(Problem, Problem.id == Action.problem_id)
@@ -259,8 +245,8 @@ async def _organisation_rows(
 
 
 async def annual(session: AsyncSession, principal: Principal, year: int) -> AnnualEvaluation:
-    require_reader(principal)
-    scope = in_scope(principal)
+    """The contract's evaluation of a year, over the problems the principal sees."""
+    scope = access.problem_scope(principal)
     start, end = year_bounds(year)
     breakdowns = {
         name: sorted(

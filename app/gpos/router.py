@@ -5,23 +5,35 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app.core.concurrency import IfMatch, check_if_match, set_etag
-from app.core.pagination import Ordering, Page, PageParams, SortKey
-from app.core.routing import DbSession
+from app import access
+from app.access import GpoCreator
+from app.core.concurrency import IfMatch, precondition_if_match, set_etag
+from app.core.db import DbSession
+from app.core.pagination import Page, PageParams
 from app.core.schemas import CommuneCode
 from app.gpos import service
 from app.gpos.models import Gpo, GpoKind
 from app.gpos.schemas import GpoCreate, GpoOut, GpoUpdate
-from app.identity.dependencies import ApiRoute, CurrentUser, require
-from app.identity.models import Role
-from app.identity.principal import Principal
+from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 
 router = APIRouter(route_class=ApiRoute, tags=["gpos"])
-BY_CREATION = Ordering("created_at", (SortKey(Gpo.created_at), SortKey(Gpo.id)))
-GpoCreator = Annotated[Principal, Depends(require(Role.admin, Role.facilitator))]
 
 
-@router.post("/gpos", status_code=201, summary="Create a GPO")
+async def gpo_to_run(
+    gpo_id: uuid.UUID, session: DbSession, principal: CurrentUser, if_match: IfMatch = None
+) -> Gpo:
+    """The GPO, locked: 404 unless the caller sees it, 403 unless it runs it, 412 on a
+    stale If-Match."""
+    gpo = await service.get_gpo(session, principal, gpo_id, for_update=True)
+    await access.require_runner(session, principal, gpo.id)
+    precondition_if_match(if_match, gpo.version)
+    return gpo
+
+
+GpoToRun = Annotated[Gpo, Depends(gpo_to_run)]
+
+
+@router.post("/gpos", status_code=201, summary="Create a GPO", dependencies=[Idempotent])
 async def create_gpo(
     data: GpoCreate, session: DbSession, principal: GpoCreator, response: Response
 ) -> GpoOut:
@@ -49,17 +61,13 @@ async def list_gpos(
 ) -> Page[GpoOut]:
     """The GPOs the caller sees (admins and commanders: all; facilitators: those they
     facilitate; partners: those their organisation is a member of), oldest first."""
-    statement = service.gpos_query(
-        principal,
+    filters = service.Filters(
         kind=kind,
         commune_code=commune_code,
-        cadence_breached=cadence_breached,
         member_organisation_id=member_organisation_id,
+        cadence_breached=cadence_breached,
     )
-    rows, next_cursor = await paging.fetch(session, statement, BY_CREATION)
-    gpos = [row[0] for row in rows]
-    links = await service.load_links(session, [gpo.id for gpo in gpos])
-    return Page(items=[service.to_out(gpo, links[gpo.id]) for gpo in gpos], next_cursor=next_cursor)
+    return await service.list_gpos(session, principal, filters, paging)
 
 
 @router.get("/gpos/{gpo_id}", summary="Read a GPO")
@@ -74,17 +82,9 @@ async def get_gpo(
 
 @router.patch("/gpos/{gpo_id}", summary="Update a GPO")
 async def update_gpo(
-    gpo_id: uuid.UUID,
-    data: GpoUpdate,
-    session: DbSession,
-    principal: CurrentUser,
-    response: Response,
-    if_match: IfMatch = None,
+    gpo: GpoToRun, data: GpoUpdate, session: DbSession, principal: CurrentUser, response: Response
 ) -> GpoOut:
     """Admins and the GPO's facilitators. Lists given replace the stored ones."""
-    gpo = await service.get_gpo(session, principal, gpo_id, for_update=True)
-    await service.require_runner(session, principal, gpo.id)
-    check_if_match(if_match, gpo.version)
     gpo = await service.update_gpo(session, principal, gpo, data)
     set_etag(response, gpo.version)
     return await service.out(session, gpo)

@@ -1,4 +1,4 @@
-"""GPOs: who sees and runs which GPO, their membership, and the meeting cadence."""
+"""GPOs: their communes, members and facilitators, and the meeting cadence."""
 
 from __future__ import annotations
 
@@ -9,76 +9,36 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, false, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
+from app import access, wording
 from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import one_entity
-from app.core.errors import Forbidden, Invalid
+from app.core.errors import Invalid
+from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.core.schemas import shape
-from app.gpos.models import DEFAULT_INTERVAL_DAYS, Gpo, GpoCommune, GpoFacilitator, GpoMember
+from app.gpos.models import (
+    DEFAULT_INTERVAL_DAYS,
+    Gpo,
+    GpoCommune,
+    GpoFacilitator,
+    GpoKind,
+    GpoMember,
+)
 from app.gpos.schemas import GpoCreate, GpoOut, GpoUpdate
 from app.identity.models import Role, User
 from app.identity.principal import Principal
 from app.reference.models import Commune, Organisation
 
 
-def facilitated_gpo_ids(principal: Principal) -> Select[uuid.UUID]:
-    return select(GpoFacilitator.gpo_id).where(GpoFacilitator.user_id == principal.user_id)
-
-
-def member_gpo_ids(principal: Principal) -> Select[uuid.UUID]:
-    return select(GpoMember.gpo_id).where(GpoMember.organisation_id == principal.organisation_id)
-
-
-def gpo_visibility(
-    principal: Principal, gpo_id: InstrumentedAttribute[uuid.UUID]
-) -> ColumnElement[bool] | None:
-    """The condition under which `gpo_id` is a GPO the principal sees (None: every GPO)."""
-    if principal.sees_everything:
-        return None
-    if principal.role is Role.facilitator:
-        return gpo_id.in_(facilitated_gpo_ids(principal))
-    if principal.role is Role.partner and principal.organisation_id is not None:
-        return gpo_id.in_(member_gpo_ids(principal))
-    return false()
-
-
-def visible_gpos(principal: Principal) -> Select[Gpo]:
-    statement = select(Gpo)
-    condition = gpo_visibility(principal, Gpo.id)
-    return statement if condition is None else statement.where(condition)
-
-
 async def get_gpo(
     session: AsyncSession, principal: Principal, gpo_id: uuid.UUID, *, for_update: bool = False
 ) -> Gpo:
-    statement = visible_gpos(principal).where(Gpo.id == gpo_id)
+    statement = select(Gpo).where(access.gpo_scope(principal, Gpo.id), Gpo.id == gpo_id)
     gpo: Gpo = await one_entity(session, statement, missing="No such GPO.", lock=for_update)
     return gpo
-
-
-async def facilitates(session: AsyncSession, principal: Principal, gpo_id: uuid.UUID) -> bool:
-    if principal.role is not Role.facilitator:
-        return False
-    return bool(
-        await session.scalar(
-            select(
-                exists().where(
-                    GpoFacilitator.gpo_id == gpo_id, GpoFacilitator.user_id == principal.user_id
-                )
-            )
-        )
-    )
-
-
-async def require_runner(session: AsyncSession, principal: Principal, gpo_id: uuid.UUID) -> None:
-    """Admins and the GPO's facilitators run it (problems, actions, meetings, triage)."""
-    if principal.is_admin or await facilitates(session, principal, gpo_id):
-        return
-    raise Forbidden("Only a facilitator of this GPO (or an admin) may do this.")
 
 
 @dataclass
@@ -195,7 +155,7 @@ async def _replace_links(
 
 async def create_gpo(session: AsyncSession, principal: Principal, data: GpoCreate) -> Gpo:
     facilitators = list(data.facilitator_user_ids)
-    if principal.role is Role.facilitator and principal.user_id not in facilitators:
+    if access.joins_gpo_it_creates(principal) and principal.user_id not in facilitators:
         facilitators.append(principal.user_id)
     await _check_references(session, data.commune_codes, data.member_organisation_ids, facilitators)
     now = utcnow()
@@ -217,7 +177,7 @@ async def create_gpo(session: AsyncSession, principal: Principal, data: GpoCreat
         principal,
         gpo,
         resource_type="gpo",
-        summary=f"GPO {gpo.name} créé",
+        summary=wording.summary("gpo.create", kind=gpo.kind, name=gpo.name),
         values=values,
     )
     await _replace_links(session, gpo, values)
@@ -249,37 +209,50 @@ async def update_gpo(session: AsyncSession, principal: Principal, gpo: Gpo, data
             action="gpo.update",
             resource_type="gpo",
             resource_id=gpo.id,
-            summary=f"GPO {gpo.name} modifié",
+            summary=wording.summary("gpo.update", name=gpo.name),
             changes=changes,
         )
     await session.flush()
     return gpo
 
 
-def gpos_query(
-    principal: Principal,
-    *,
-    kind: Any,
-    commune_code: str | None,
-    cadence_breached: bool | None,
-    member_organisation_id: uuid.UUID | None,
-) -> Select[Gpo]:
-    statement = visible_gpos(principal)
-    if kind is not None:
-        statement = statement.where(Gpo.kind == kind)
-    if commune_code is not None:
+BY_CREATION = Ordering("created_at", (SortKey(Gpo.created_at), SortKey(Gpo.id)))
+
+
+@dataclass(frozen=True)
+class Filters:
+    kind: GpoKind | None = None
+    commune_code: str | None = None
+    member_organisation_id: uuid.UUID | None = None
+    cadence_breached: bool | None = None
+
+
+async def list_gpos(
+    session: AsyncSession, principal: Principal, filters: Filters, paging: Paging
+) -> Page[GpoOut]:
+    """The GPOs the principal sees, oldest first."""
+    f = filters
+    statement = select(Gpo).where(access.gpo_scope(principal, Gpo.id))
+    if f.kind is not None:
+        statement = statement.where(Gpo.kind == f.kind)
+    if f.commune_code is not None:
         statement = statement.where(
-            Gpo.id.in_(select(GpoCommune.gpo_id).where(GpoCommune.commune_code == commune_code))
+            Gpo.id.in_(select(GpoCommune.gpo_id).where(GpoCommune.commune_code == f.commune_code))
         )
-    if member_organisation_id is not None:
+    if f.member_organisation_id is not None:
         statement = statement.where(
             Gpo.id.in_(
-                select(GpoMember.gpo_id).where(GpoMember.organisation_id == member_organisation_id)
+                select(GpoMember.gpo_id).where(
+                    GpoMember.organisation_id == f.member_organisation_id
+                )
             )
         )
-    if cadence_breached is not None:
+    if f.cadence_breached is not None:
         now = utcnow()
         statement = statement.where(
-            Gpo.next_meeting_due < now if cadence_breached else Gpo.next_meeting_due >= now
+            Gpo.next_meeting_due < now if f.cadence_breached else Gpo.next_meeting_due >= now
         )
-    return statement
+    rows, next_cursor = await paging.fetch(session, statement, BY_CREATION)
+    gpos = [row[0] for row in rows]
+    links = await load_links(session, [gpo.id for gpo in gpos])
+    return Page(items=[to_out(gpo, links[gpo.id]) for gpo in gpos], next_cursor=next_cursor)

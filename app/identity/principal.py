@@ -1,12 +1,15 @@
-"""Who is calling: the user behind the bearer token, with what scoping needs."""
+"""Who is calling: the user behind the bearer token, with what access rules need.
+
+What a principal may see and do is decided in `app.access`, nowhere else.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from app.core.visibility import Visibility, clearance_of
 from app.identity.models import Role
+from app.reference.models import OrganisationKind
 
 
 @dataclass(frozen=True)
@@ -15,19 +18,5 @@ class Principal:
     token_id: uuid.UUID | None
     role: Role
     organisation_id: uuid.UUID | None
-    organisation_kind: str | None
+    organisation_kind: OrganisationKind | None
     display_name: str
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role is Role.admin
-
-    @property
-    def sees_everything(self) -> bool:
-        """Admins and commanders read every problem, action and figure."""
-        return self.role in (Role.admin, Role.commander)
-
-    @property
-    def member_clearance(self) -> Visibility:
-        """The visibility levels a member reads in the GPOs its organisation belongs to."""
-        return clearance_of(self.organisation_kind)

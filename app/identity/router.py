@@ -3,16 +3,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from app.core.clock import utcnow
-from app.core.concurrency import IfMatch, check_if_match, set_etag
-from app.core.errors import Forbidden
-from app.core.pagination import Ordering, Page, PageParams, SortKey
-from app.core.routing import DbSession
+from app import access
+from app.access import AdminUser
+from app.core.concurrency import IfMatch, precondition_if_match, set_etag
+from app.core.db import DbSession
+from app.core.pagination import Page, PageParams
 from app.identity import service
-from app.identity.dependencies import AdminUser, ApiRoute, AppSettings, CurrentUser
-from app.identity.models import ApiToken, Role, User
+from app.identity.dependencies import (
+    ApiRoute,
+    AppSettings,
+    CurrentUser,
+    Idempotent,
+    IdempotentSecret,
+)
+from app.identity.models import Role, User
 from app.identity.schemas import (
     Me,
     TokenCreate,
@@ -26,21 +32,20 @@ from app.reference.models import Organisation
 from app.reference.schemas import OrganisationOut
 
 router = APIRouter(route_class=ApiRoute, tags=["identity"])
-BY_CREATION = Ordering("created_at", (SortKey(User.created_at), SortKey(User.id)))
 
 
-def token_out(api_token: ApiToken) -> TokenOut:
-    return TokenOut(
-        token_id=api_token.id,
-        user_id=api_token.user_id,
-        name=api_token.name,
-        prefix=api_token.prefix,
-        created_at=api_token.created_at,
-        expires_at=api_token.expires_at,
-        revoked_at=api_token.revoked_at,
-        active=api_token.revoked_at is None
-        and (api_token.expires_at is None or api_token.expires_at > utcnow()),
-    )
+async def user_to_change(
+    user_id: uuid.UUID, session: DbSession, principal: CurrentUser, if_match: IfMatch = None
+) -> User:
+    """The user, locked: 404 unless the caller sees it, 403 unless an admin, 412 on a stale
+    If-Match."""
+    user = await service.get_user(session, principal, user_id, lock=True)
+    access.require_user_editor(principal)
+    precondition_if_match(if_match, user.version)
+    return user
+
+
+UserToChange = Annotated[User, Depends(user_to_change)]
 
 
 @router.get("/me", summary="Who am I")
@@ -57,7 +62,7 @@ async def me(session: DbSession, principal: CurrentUser) -> Me:
     )
 
 
-@router.post("/users", status_code=201, summary="Create a user")
+@router.post("/users", status_code=201, summary="Create a user", dependencies=[Idempotent])
 async def create_user(
     data: UserCreate, session: DbSession, principal: AdminUser, response: Response
 ) -> UserOut:
@@ -79,11 +84,9 @@ async def list_users(
     active: Annotated[bool | None, Query(description="Only active or disabled users.")] = None,
 ) -> Page[UserOut]:
     """Admins only; oldest first."""
-    statement = service.users_query(
-        principal, role=role, organisation_id=organisation_id, active=active
+    return await service.list_users(
+        session, principal, paging, role=role, organisation_id=organisation_id, active=active
     )
-    rows, next_cursor = await paging.fetch(session, statement, BY_CREATION)
-    return Page(items=[UserOut.model_validate(row[0]) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/users/{user_id}", summary="Read a user")
@@ -98,37 +101,34 @@ async def get_user(
 
 @router.patch("/users/{user_id}", summary="Update or disable a user")
 async def update_user(
-    user_id: uuid.UUID,
+    user: UserToChange,
     data: UserUpdate,
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-    if_match: IfMatch = None,
 ) -> UserOut:
     """Admins only (a user reading itself gets 403; anyone else's id, 404); `active: false`
     disables the user and every token it holds."""
-    user = await service.get_user(session, principal, user_id, lock=True)
-    if not principal.is_admin:
-        raise Forbidden("Only an admin changes users.")
-    check_if_match(if_match, user.version)
     user = await service.update_user(session, principal, user, data)
     set_etag(response, user.version)
     return UserOut.model_validate(user)
 
 
-@router.post("/users/{user_id}/tokens", status_code=201, summary="Create an API token")
+@router.post(
+    "/users/{user_id}/tokens",
+    status_code=201,
+    summary="Create an API token",
+    dependencies=[IdempotentSecret],
+)
 async def create_token(
     user_id: uuid.UUID,
     data: TokenCreate,
-    request: Request,
     session: DbSession,
     principal: CurrentUser,
     settings: AppSettings,
 ) -> TokenCreated:
     """Admins, or the user itself. The secret is in this response only: it is stored as a
     keyed hash. An Idempotency-Key replay of this call gives 409, never the secret again."""
-    if request.state.idempotency is not None:
-        request.state.idempotency.store_response = False
     user = await service.get_user(session, principal, user_id)
     api_token, secret = await service.create_token(
         session, principal, user, data, settings.gpo_secret_key.get_secret_value()
@@ -149,9 +149,7 @@ async def list_tokens(
 ) -> Page[TokenOut]:
     """Admins, or the user itself; secrets are never shown."""
     user = await service.get_user(session, principal, user_id)
-    return Page(
-        items=[token_out(t) for t in await service.list_tokens(session, user)], next_cursor=None
-    )
+    return await service.list_tokens(session, user)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a token")

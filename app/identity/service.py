@@ -1,4 +1,5 @@
-"""Users and tokens: authentication, the bootstrap admin, user and token management."""
+"""Users and tokens: the bootstrap admin, user and token management (authentication is
+`dependencies.py`, who sees which user `app.access`)."""
 
 from __future__ import annotations
 
@@ -9,63 +10,21 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import access, wording
 from app.config import Settings
 from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import one_entity
-from app.core.errors import Conflict, Forbidden, Invalid, Unauthorized
+from app.core.errors import Conflict, Forbidden, Invalid
+from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.identity import tokens
 from app.identity.models import ApiToken, Role, User
 from app.identity.principal import Principal
-from app.identity.schemas import TokenCreate, UserCreate, UserUpdate
-from app.reference.models import Organisation
+from app.identity.schemas import TokenCreate, TokenOut, UserCreate, UserOut, UserUpdate
 from app.reference.service import require_organisation
 
 BUILTIN_ADMIN_EMAIL = "bootstrap-admin@gpo.invalid"
-
-
-# Columns, not entities: this runs on every request, and loading objects costs more.
-_TOKEN_LOOKUP = (
-    select(
-        ApiToken.id,
-        ApiToken.revoked_at,
-        ApiToken.expires_at,
-        User.id,
-        User.role,
-        User.organisation_id,
-        User.display_name,
-        User.active,
-        Organisation.kind,
-    )
-    .join(User, User.id == ApiToken.user_id)
-    .outerjoin(Organisation, Organisation.id == User.organisation_id)
-)
-
-
-async def principal_for_token(session: AsyncSession, secret_key: str, token: str) -> Principal:
-    """The principal of a valid token, in one indexed lookup; otherwise 401."""
-    row = (
-        await session.execute(
-            _TOKEN_LOOKUP.where(ApiToken.token_hash == tokens.token_hash(secret_key, token))
-        )
-    ).one_or_none()
-    if row is None:
-        raise Unauthorized("The token is not valid.")
-    token_id, revoked_at, expires_at, user_id, role, organisation_id, name, active, kind = row
-    if revoked_at is not None:
-        raise Unauthorized("The token has been revoked.")
-    if expires_at is not None and expires_at <= utcnow():
-        raise Unauthorized("The token has expired.")
-    if not active:
-        raise Unauthorized("The user of this token is disabled.")
-    return Principal(
-        user_id=user_id,
-        token_id=token_id,
-        role=role,
-        organisation_id=organisation_id,
-        organisation_kind=kind.value if kind else None,
-        display_name=name,
-    )
+BY_CREATION = Ordering("created_at", (SortKey(User.created_at), SortKey(User.id)))
 
 
 async def sync_bootstrap_admin(session: AsyncSession, settings: Settings) -> None:
@@ -89,7 +48,7 @@ async def sync_bootstrap_admin(session: AsyncSession, settings: Settings) -> Non
             action="token.revoke",
             resource_type="token",
             resource_id=replaced.id,
-            summary="Jeton d'amorçage révoqué (GPO_BOOTSTRAP_ADMIN_TOKEN a changé)",
+            summary=wording.summary("bootstrap.token_revoked"),
             changes={"revoked_at": [None, now]},
         )
     if wanted is None or secret is None:
@@ -108,7 +67,7 @@ async def sync_bootstrap_admin(session: AsyncSession, settings: Settings) -> Non
             None,
             admin,
             resource_type="user",
-            summary="Administrateur d'amorçage créé",
+            summary=wording.summary("bootstrap.admin_created"),
             values={"email": admin.email, "role": admin.role},
         )
     existing = await session.scalar(select(ApiToken).where(ApiToken.token_hash == wanted))
@@ -124,7 +83,7 @@ async def sync_bootstrap_admin(session: AsyncSession, settings: Settings) -> Non
                 bootstrap=True,
             ),
             resource_type="token",
-            summary="Jeton d'amorçage enregistré (GPO_BOOTSTRAP_ADMIN_TOKEN)",
+            summary=wording.summary("bootstrap.token_registered"),
             values={"user_id": admin.id},
         )
     elif existing.user_id == admin.id and existing.revoked_at is not None:
@@ -135,24 +94,16 @@ async def sync_bootstrap_admin(session: AsyncSession, settings: Settings) -> Non
             action="token.restore",
             resource_type="token",
             resource_id=existing.id,
-            summary="Jeton d'amorçage rétabli (GPO_BOOTSTRAP_ADMIN_TOKEN)",
+            summary=wording.summary("bootstrap.token_restored"),
             changes={"revoked_at": [revoked_at, None]},
         )
     await session.flush()
 
 
-def visible_users(principal: Principal) -> Select[User]:
-    """Admins see every user; anyone else only itself."""
-    statement = select(User)
-    if not principal.is_admin:
-        statement = statement.where(User.id == principal.user_id)
-    return statement
-
-
 async def get_user(
     session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, lock: bool = False
 ) -> User:
-    statement = visible_users(principal).where(User.id == user_id)
+    statement = select(User).where(access.user_scope(principal), User.id == user_id)
     user: User = await one_entity(session, statement, missing="No such user.", lock=lock)
     return user
 
@@ -174,7 +125,7 @@ async def create_user(session: AsyncSession, principal: Principal, data: UserCre
         principal,
         user,
         resource_type="user",
-        summary=f"Utilisateur {user.display_name} créé ({user.role.value})",
+        summary=wording.summary("user.create", name=user.display_name, role=user.role),
         values=data.model_dump(),
     )
     return user
@@ -198,7 +149,7 @@ async def update_user(
         user,
         values,
         resource_type="user",
-        summary=f"Utilisateur {user.display_name} modifié",
+        summary=wording.summary("user.update", name=user.display_name),
     )
     return user
 
@@ -225,25 +176,38 @@ async def create_token(
         action="token.create",
         resource_type="token",
         resource_id=api_token.id,
-        summary=f"Jeton « {data.name} » créé pour {user.display_name}",
+        summary=wording.summary("token.create", name=data.name, user=user.display_name),
         changes={"user_id": [None, str(user.id)], "expires_at": [None, api_token.expires_at]},
     )
     return api_token, secret
 
 
-async def list_tokens(session: AsyncSession, user: User) -> list[ApiToken]:
+def token_out(api_token: ApiToken) -> TokenOut:
+    return TokenOut(
+        token_id=api_token.id,
+        user_id=api_token.user_id,
+        name=api_token.name,
+        prefix=api_token.prefix,
+        created_at=api_token.created_at,
+        expires_at=api_token.expires_at,
+        revoked_at=api_token.revoked_at,
+        active=api_token.revoked_at is None
+        and (api_token.expires_at is None or api_token.expires_at > utcnow()),
+    )
+
+
+async def list_tokens(session: AsyncSession, user: User) -> Page[TokenOut]:
+    """A user's tokens, newest first, without their secrets (few: one page)."""
     result = await session.scalars(
         select(ApiToken)
         .where(ApiToken.user_id == user.id)
         .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     )
-    return list(result)
+    return Page(items=[token_out(t) for t in result], next_cursor=None)
 
 
 async def revoke_token(session: AsyncSession, principal: Principal, token_id: uuid.UUID) -> None:
-    statement = select(ApiToken).where(ApiToken.id == token_id)
-    if not principal.is_admin:
-        statement = statement.where(ApiToken.user_id == principal.user_id)
+    statement = select(ApiToken).where(access.token_scope(principal), ApiToken.id == token_id)
     api_token: ApiToken = await one_entity(session, statement, missing="No such token.", lock=True)
     if api_token.bootstrap:
         raise Forbidden("The bootstrap token is managed by GPO_BOOTSTRAP_ADMIN_TOKEN.")
@@ -255,24 +219,28 @@ async def revoke_token(session: AsyncSession, principal: Principal, token_id: uu
             action="token.revoke",
             resource_type="token",
             resource_id=api_token.id,
-            summary=f"Jeton « {api_token.name} » révoqué",
+            summary=wording.summary("token.revoke", name=api_token.name),
             changes={"revoked_at": [None, api_token.revoked_at]},
         )
     await session.flush()
 
 
-def users_query(
+async def list_users(
+    session: AsyncSession,
     principal: Principal,
+    paging: Paging,
     *,
     role: Role | None,
     organisation_id: uuid.UUID | None,
     active: bool | None,
-) -> Select[User]:
-    statement = visible_users(principal)
+) -> Page[UserOut]:
+    """Users the principal sees, oldest first."""
+    statement: Select[User] = select(User).where(access.user_scope(principal))
     if role is not None:
         statement = statement.where(User.role == role)
     if organisation_id is not None:
         statement = statement.where(User.organisation_id == organisation_id)
     if active is not None:
         statement = statement.where(User.active.is_(active))
-    return statement
+    rows, next_cursor = await paging.fetch(session, statement, BY_CREATION)
+    return Page(items=[UserOut.model_validate(row[0]) for row in rows], next_cursor=next_cursor)

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
-from app.core.concurrency import IfMatch, check_if_match, set_etag
+from app import access
+from app.core.concurrency import IfMatch, precondition_if_match, set_etag
+from app.core.db import DbSession
 from app.core.pagination import Page
-from app.core.routing import DbSession
-from app.identity.dependencies import ApiRoute, CurrentUser
+from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.indicators import service
+from app.indicators.models import Indicator
 from app.indicators.schemas import (
     IndicatorCreate,
     IndicatorOut,
@@ -17,13 +20,53 @@ from app.indicators.schemas import (
     MeasurementOut,
 )
 from app.problems import service as problems
+from app.problems.models import Problem
 
 router = APIRouter(route_class=ApiRoute, tags=["indicators"])
+IndicatorOfProblem = tuple[Indicator, Problem]
 
 
-@router.post("/problems/{problem_id}/indicators", status_code=201, summary="Add an indicator")
+async def problem_to_measure(
+    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser
+) -> Problem:
+    """The problem: 404 unless the caller sees it, 403 unless it runs the problem's GPO."""
+    problem = await problems.get_problem(session, principal, problem_id)
+    await access.require_runner(session, principal, problem.gpo_id)
+    return problem
+
+
+async def visible_problem(
+    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser
+) -> Problem:
+    return await problems.get_problem(session, principal, problem_id)
+
+
+async def indicator_to_run(
+    indicator_id: uuid.UUID, session: DbSession, principal: CurrentUser, if_match: IfMatch = None
+) -> IndicatorOfProblem:
+    """The indicator and its problem, the indicator locked: 404 unless the caller sees the
+    problem, 403 unless it runs its GPO, 412 on a stale If-Match."""
+    indicator, problem = await service.get_indicator(
+        session, principal, indicator_id, for_update=True
+    )
+    await access.require_runner(session, principal, problem.gpo_id)
+    precondition_if_match(if_match, indicator.version)
+    return indicator, problem
+
+
+ProblemToMeasure = Annotated[Problem, Depends(problem_to_measure)]
+VisibleProblem = Annotated[Problem, Depends(visible_problem)]
+IndicatorToRun = Annotated[IndicatorOfProblem, Depends(indicator_to_run)]
+
+
+@router.post(
+    "/problems/{problem_id}/indicators",
+    status_code=201,
+    summary="Add an indicator",
+    dependencies=[Idempotent],
+)
 async def create_indicator(
-    problem_id: uuid.UUID,
+    problem: ProblemToMeasure,
     data: IndicatorCreate,
     session: DbSession,
     principal: CurrentUser,
@@ -31,7 +74,6 @@ async def create_indicator(
 ) -> IndicatorOut:
     """Facilitators of the problem's GPO (and admins): something countable, with a baseline
     over a period before the response, the better direction and an optional target."""
-    problem = await problems.get_problem(session, principal, problem_id)
     indicator = await service.create_indicator(session, principal, problem, data)
     set_etag(response, indicator.version)
     response.headers["Location"] = f"/api/v1/indicators/{indicator.id}"
@@ -40,11 +82,10 @@ async def create_indicator(
 
 @router.get("/problems/{problem_id}/indicators", summary="A problem's indicators")
 async def list_indicators(
-    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser
+    problem: VisibleProblem, session: DbSession, principal: CurrentUser
 ) -> Page[IndicatorOut]:
     """Oldest first, each with its measurements and computed rates."""
-    problem = await problems.get_problem(session, principal, problem_id)
-    return Page(items=await service.of_problem(session, principal, problem), next_cursor=None)
+    return await service.of_problem(session, principal, problem)
 
 
 @router.get("/indicators/{indicator_id}", summary="Read an indicator and its results")
@@ -61,18 +102,14 @@ async def get_indicator(
 
 @router.patch("/indicators/{indicator_id}", summary="Rename an indicator or set its target")
 async def update_indicator(
-    indicator_id: uuid.UUID,
+    target: IndicatorToRun,
     data: IndicatorUpdate,
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-    if_match: IfMatch = None,
 ) -> IndicatorOut:
     """The baseline and direction are fixed once set: they are what results compare with."""
-    indicator, problem = await service.get_indicator(
-        session, principal, indicator_id, for_update=True
-    )
-    check_if_match(if_match, indicator.version)
+    indicator, problem = target
     await service.update_indicator(session, principal, indicator, problem, data)
     out = await service.view(session, principal, indicator.id)
     set_etag(response, out.version)
@@ -80,20 +117,16 @@ async def update_indicator(
 
 
 @router.post(
-    "/indicators/{indicator_id}/measurements", status_code=201, summary="Record a measurement"
+    "/indicators/{indicator_id}/measurements",
+    status_code=201,
+    summary="Record a measurement",
+    dependencies=[Idempotent],
 )
 async def add_measurement(
-    indicator_id: uuid.UUID,
-    data: MeasurementCreate,
-    session: DbSession,
-    principal: CurrentUser,
-    if_match: IfMatch = None,
+    target: IndicatorToRun, data: MeasurementCreate, session: DbSession, principal: CurrentUser
 ) -> MeasurementOut:
     """A value over a period after the baseline period. A period overlapping the baseline,
     ending before it starts, or a negative value is refused (422)."""
-    indicator, problem = await service.get_indicator(
-        session, principal, indicator_id, for_update=True
-    )
-    check_if_match(if_match, indicator.version)
+    indicator, problem = target
     measurement = await service.add_measurement(session, principal, indicator, problem, data)
     return MeasurementOut.model_validate(measurement)

@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import access, wording
 from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import one_row
 from app.core.errors import Invalid
-from app.gpos import service as gpos
+from app.core.pagination import Page
 from app.identity.principal import Principal
 from app.indicators.models import Direction, Indicator, Measurement, improved, latest_rate
 from app.indicators.schemas import (
@@ -32,7 +33,6 @@ from app.indicators.schemas import (
     MeasurementCreate,
     MeasurementOut,
 )
-from app.problems import service as problems
 from app.problems.models import Problem
 
 
@@ -44,11 +44,12 @@ def rate(value: float, start: date, end: date) -> float:
 
 
 def visible_indicators(principal: Principal) -> Any:
-    return problems.visible(
-        principal,
-        select(Indicator, latest_rate(), improved(latest_rate())).join(
-            Problem, Problem.id == Indicator.problem_id
-        ),
+    """Indicators of the problems the principal sees, with their latest rate and whether it
+    improved on the baseline."""
+    return (
+        select(Indicator, latest_rate(), improved(latest_rate()))
+        .join(Problem, Problem.id == Indicator.problem_id)
+        .where(access.problem_scope(principal))
     )
 
 
@@ -120,7 +121,8 @@ async def view(
 
 async def of_problem(
     session: AsyncSession, principal: Principal, problem: Problem
-) -> list[IndicatorOut]:
+) -> Page[IndicatorOut]:
+    """A problem's indicators, oldest first (few: one page)."""
     rows = (
         await session.execute(
             visible_indicators(principal)
@@ -128,7 +130,7 @@ async def of_problem(
             .order_by(Indicator.created_at, Indicator.id)
         )
     ).all()
-    return await views(session, rows)
+    return Page(items=await views(session, rows), next_cursor=None)
 
 
 async def get_indicator(
@@ -138,11 +140,10 @@ async def get_indicator(
     *,
     for_update: bool = False,
 ) -> tuple[Indicator, Problem]:
-    statement = problems.visible(
-        principal,
+    statement = (
         select(Indicator, Problem)
         .join(Problem, Problem.id == Indicator.problem_id)
-        .where(Indicator.id == indicator_id),
+        .where(access.problem_scope(principal), Indicator.id == indicator_id)
     )
     lock = Indicator if for_update else False
     row = await one_row(session, statement, missing="No such indicator.", lock=lock)
@@ -155,7 +156,6 @@ async def get_indicator(
 async def create_indicator(
     session: AsyncSession, principal: Principal, problem: Problem, data: IndicatorCreate
 ) -> Indicator:
-    await gpos.require_runner(session, principal, problem.gpo_id)
     baseline = data.baseline
     now = utcnow()
     indicator = Indicator(
@@ -178,8 +178,14 @@ async def create_indicator(
         principal,
         indicator,
         resource_type="indicator",
-        summary=f"Indicateur « {indicator.name} » : référence {baseline.value:g} {indicator.unit} "
-        f"du {baseline.period_start.isoformat()} au {baseline.period_end.isoformat()}",
+        summary=wording.summary(
+            "indicator.create",
+            name=indicator.name,
+            value=baseline.value,
+            unit=indicator.unit,
+            start=baseline.period_start,
+            end=baseline.period_end,
+        ),
         problem_id=problem.id,
         values=data.model_dump(),
     )
@@ -193,14 +199,13 @@ async def update_indicator(
     problem: Problem,
     data: IndicatorUpdate,
 ) -> Indicator:
-    await gpos.require_runner(session, principal, problem.gpo_id)
     await audit.update(
         session,
         principal,
         indicator,
         data.provided(),
         resource_type="indicator",
-        summary=f"Indicateur « {indicator.name} » modifié",
+        summary=wording.summary("indicator.update", name=indicator.name),
         problem_id=problem.id,
     )
     return indicator
@@ -213,7 +218,6 @@ async def add_measurement(
     problem: Problem,
     data: MeasurementCreate,
 ) -> Measurement:
-    await gpos.require_runner(session, principal, problem.gpo_id)
     if data.period_end < indicator.baseline_start:
         raise Invalid(["body", "period_end"], "the period ends before the baseline period starts")
     if data.period_start <= indicator.baseline_end:
@@ -236,8 +240,14 @@ async def add_measurement(
         principal,
         measurement,
         resource_type="measurement",
-        summary=f"Mesure « {indicator.name} » : {data.value:g} {indicator.unit} du "
-        f"{data.period_start.isoformat()} au {data.period_end.isoformat()}",
+        summary=wording.summary(
+            "measurement.create",
+            name=indicator.name,
+            value=data.value,
+            unit=indicator.unit,
+            start=data.period_start,
+            end=data.period_end,
+        ),
         problem_id=problem.id,
         values=data.model_dump(),
     )

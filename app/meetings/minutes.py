@@ -9,48 +9,14 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
 
-from app.core.clock import PARIS
-from app.meetings.models import MeetingStatus
 from app.meetings.service import Minutes
-from app.problems.models import Outcome, ProblemStatus
-
-MEETING_STATUS_FR = {
-    MeetingStatus.planned: "prévue",
-    MeetingStatus.held: "tenue",
-    MeetingStatus.cancelled: "annulée",
-}
-PROBLEM_STATUS_FR = {
-    ProblemStatus.new: "nouveau",
-    ProblemStatus.open: "ouvert",
-    ProblemStatus.monitoring: "en suivi",
-    ProblemStatus.closed: "clos",
-}
-OUTCOME_FR = {
-    Outcome.eliminated: "éliminé",
-    Outcome.reduced: "réduit en nombre",
-    Outcome.harm_reduced: "gravité réduite",
-    Outcome.better_handled: "mieux pris en charge",
-    Outcome.responsibility_shifted: "confié à l'organisme compétent",
-    Outcome.no_improvement: "sans amélioration",
-    Outcome.duplicate: "doublon",
-    Outcome.not_in_scope: "hors du champ du GPO",
-}
-
-
-def _day(value: date) -> str:
-    return value.strftime("%d/%m/%Y")
+from app.wording import day, label, moment
 
 
 def _of(reference: str | None) -> str:
     """The problem an action belongs to, unless the reader may not see it."""
     return f" ({reference})" if reference else ""
-
-
-def _moment(value: datetime) -> str:
-    local = value.astimezone(PARIS)
-    return f"{local.strftime('%d/%m/%Y')} à {local.strftime('%H h %M')}"
 
 
 @dataclass
@@ -70,12 +36,12 @@ class Section:
 
 def _sections(m: Minutes) -> tuple[list[tuple[str, str]], list[Section]]:
     header = [
-        ("Date", _moment(m.scheduled_at)),
+        ("Date", moment(m.scheduled_at)),
         ("Lieu", m.location or "non précisé"),
-        ("Réunion", MEETING_STATUS_FR[m.status]),
+        ("Réunion", label(m.status)),
         (
             "Période couverte",
-            f"depuis le {_moment(m.since)}" if m.since else "depuis la création du GPO",
+            f"depuis le {moment(m.since)}" if m.since else "depuis la création du GPO",
         ),
     ]
     sections = [
@@ -90,7 +56,7 @@ def _sections(m: Minutes) -> tuple[list[tuple[str, str]], list[Section]]:
         Section(
             "Problèmes ouverts depuis la réunion précédente",
             [
-                Line([(ref, True), (f" — {title} ({PROBLEM_STATUS_FR[status]})", False)])
+                Line([(ref, True), (f" — {title} ({label(status)})", False)])
                 for ref, title, status in m.opened
             ],
         ),
@@ -101,7 +67,7 @@ def _sections(m: Minutes) -> tuple[list[tuple[str, str]], list[Section]]:
                     [
                         (ref, True),
                         (
-                            f" — {title} — résultat : {OUTCOME_FR[outcome] if outcome else '?'}"
+                            f" — {title} — résultat : {label(outcome) if outcome else '?'}"
                             + (f" ({note})" if note else ""),
                             False,
                         ),
@@ -113,9 +79,7 @@ def _sections(m: Minutes) -> tuple[list[tuple[str, str]], list[Section]]:
         Section(
             "Actions décidées",
             [
-                Line(
-                    [(title, True), (f"{_of(ref)} — confiée à {who}, échéance {_day(due)}", False)]
-                )
+                Line([(title, True), (f"{_of(ref)} — confiée à {who}, échéance {day(due)}", False)])
                 for title, who, ref, due in m.decided
             ],
         ),
@@ -125,7 +89,7 @@ def _sections(m: Minutes) -> tuple[list[tuple[str, str]], list[Section]]:
             Section(
                 "Actions en retard",
                 [
-                    Line([(title, True), (f"{_of(ref)} — échéance {_day(due)}", False)])
+                    Line([(title, True), (f"{_of(ref)} — échéance {day(due)}", False)])
                     for title, ref, due in late
                 ],
                 subtitle=organisation,

@@ -3,15 +3,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
-from sqlalchemy import select
 
-from app.core.concurrency import IfMatch, check_if_match, set_etag
-from app.core.pagination import Ordering, Page, PageParams, SortKey
-from app.core.routing import DbSession
+from app import access
+from app.core.concurrency import IfMatch, precondition_if_match, set_etag
+from app.core.db import DbSession
+from app.core.pagination import Page, PageParams
 from app.gpos import service as gpos
-from app.identity.dependencies import ApiRoute, CurrentUser
+from app.gpos.models import Gpo
+from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.meetings import minutes as rendering
 from app.meetings import service
 from app.meetings.models import Meeting
@@ -25,13 +26,70 @@ from app.meetings.schemas import (
 )
 
 router = APIRouter(route_class=ApiRoute, tags=["meetings"])
-BY_DATE = Ordering("scheduled_at", (SortKey(Meeting.scheduled_at, True), SortKey(Meeting.id, True)))
 MARKDOWN = "text/markdown; charset=utf-8"
+MeetingOfGpo = tuple[Meeting, Gpo]
 
 
-@router.post("/gpos/{gpo_id}/meetings", status_code=201, summary="Schedule or record a meeting")
+async def gpo_meetings(gpo_id: uuid.UUID, session: DbSession, principal: CurrentUser) -> Gpo:
+    """The GPO whose meetings are read: 404 unless the caller sees it, 403 unless it runs
+    its meetings."""
+    gpo = await gpos.get_gpo(session, principal, gpo_id)
+    await access.require_meeting_runner(session, principal, gpo.id)
+    return gpo
+
+
+async def gpo_to_meet(gpo_id: uuid.UUID, session: DbSession, principal: CurrentUser) -> Gpo:
+    """The GPO, locked (a meeting moves its cadence): 404, 403 as for reading its meetings."""
+    gpo = await gpos.get_gpo(session, principal, gpo_id, for_update=True)
+    await access.require_meeting_runner(session, principal, gpo.id)
+    return gpo
+
+
+async def meeting_to_read(
+    meeting_id: uuid.UUID, session: DbSession, principal: CurrentUser
+) -> MeetingOfGpo:
+    """The meeting and its GPO: 404 unless the caller sees the GPO, 403 unless it runs its
+    meetings."""
+    meeting, gpo = await service.get_meeting(session, principal, meeting_id)
+    await access.require_meeting_runner(session, principal, gpo.id)
+    return meeting, gpo
+
+
+async def meeting_to_run(
+    meeting_id: uuid.UUID, session: DbSession, principal: CurrentUser, if_match: IfMatch = None
+) -> MeetingOfGpo:
+    """The meeting, locked for a change: 404, 403 as for reading it, 412 on a stale
+    If-Match."""
+    meeting, gpo = await service.get_meeting(session, principal, meeting_id, for_update=True)
+    await access.require_meeting_runner(session, principal, gpo.id)
+    precondition_if_match(if_match, meeting.version)
+    return meeting, gpo
+
+
+async def meeting_minutes(
+    meeting_id: uuid.UUID, session: DbSession, principal: CurrentUser
+) -> MeetingOfGpo:
+    """The meeting whose minutes are read: its runners, and the GPO's member partners."""
+    meeting, gpo = await service.get_meeting(session, principal, meeting_id)
+    await access.require_minutes_reader(session, principal, gpo.id)
+    return meeting, gpo
+
+
+GpoMeetings = Annotated[Gpo, Depends(gpo_meetings)]
+GpoToMeet = Annotated[Gpo, Depends(gpo_to_meet)]
+MeetingToRead = Annotated[MeetingOfGpo, Depends(meeting_to_read)]
+MeetingToRun = Annotated[MeetingOfGpo, Depends(meeting_to_run)]
+MeetingMinutes = Annotated[MeetingOfGpo, Depends(meeting_minutes)]
+
+
+@router.post(
+    "/gpos/{gpo_id}/meetings",
+    status_code=201,
+    summary="Schedule or record a meeting",
+    dependencies=[Idempotent],
+)
 async def create_meeting(
-    gpo_id: uuid.UUID,
+    gpo: GpoToMeet,
     data: MeetingCreate,
     session: DbSession,
     principal: CurrentUser,
@@ -39,7 +97,6 @@ async def create_meeting(
 ) -> MeetingOut:
     """Facilitators of the GPO, commanders and admins. A past `scheduled_at` records a
     meeting already held (status `held`); a future one is `planned`."""
-    gpo = await gpos.get_gpo(session, principal, gpo_id, for_update=True)
     meeting = await service.create_meeting(session, principal, gpo, data)
     set_etag(response, meeting.version)
     response.headers["Location"] = f"/api/v1/meetings/{meeting.id}"
@@ -48,76 +105,57 @@ async def create_meeting(
 
 @router.get("/gpos/{gpo_id}/meetings", summary="A GPO's meetings")
 async def list_meetings(
-    gpo_id: uuid.UUID, session: DbSession, principal: CurrentUser, paging: PageParams
+    gpo: GpoMeetings, session: DbSession, paging: PageParams
 ) -> Page[MeetingOut]:
     """Latest first."""
-    gpo = await gpos.get_gpo(session, principal, gpo_id)
-    await service.require_meeting_runner(session, principal, gpo.id)
-    rows, next_cursor = await paging.fetch(
-        session, select(Meeting).where(Meeting.gpo_id == gpo.id), BY_DATE
-    )
-    meetings = [row[0] for row in rows]
-    attendees = await service.attendees_of(session, [m.id for m in meetings])
-    return Page(
-        items=[service.to_out(m, attendees[m.id]) for m in meetings], next_cursor=next_cursor
-    )
+    return await service.list_meetings(session, gpo, paging)
 
 
 @router.get("/meetings/{meeting_id}", summary="Read a meeting")
-async def get_meeting(
-    meeting_id: uuid.UUID, session: DbSession, principal: CurrentUser, response: Response
-) -> MeetingOut:
+async def get_meeting(target: MeetingToRead, session: DbSession, response: Response) -> MeetingOut:
     """Facilitators of the GPO, commanders and admins."""
-    meeting, gpo = await service.get_meeting(session, principal, meeting_id)
-    await service.require_meeting_runner(session, principal, gpo.id)
+    meeting, _ = target
     set_etag(response, meeting.version)
     return await service.out(session, meeting)
 
 
 @router.patch("/meetings/{meeting_id}", summary="Update a meeting, mark it held or cancelled")
 async def update_meeting(
-    meeting_id: uuid.UUID,
+    target: MeetingToRun,
     data: MeetingUpdate,
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-    if_match: IfMatch = None,
 ) -> MeetingOut:
     """`status` moves planned → held | cancelled. Holding a meeting resets the GPO's
     cadence (`last_meeting_at`, `next_meeting_due`)."""
-    meeting, gpo = await service.get_meeting(session, principal, meeting_id, for_update=True)
-    await service.require_meeting_runner(session, principal, gpo.id)
-    check_if_match(if_match, meeting.version)
+    meeting, gpo = target
     meeting = await service.update_meeting(session, principal, meeting, gpo, data)
     set_etag(response, meeting.version)
     return await service.out(session, meeting)
 
 
-@router.post("/meetings/{meeting_id}/reviews", status_code=201, summary="Record a review")
+@router.post(
+    "/meetings/{meeting_id}/reviews",
+    status_code=201,
+    summary="Record a review",
+    dependencies=[Idempotent],
+)
 async def add_review(
-    meeting_id: uuid.UUID, data: ReviewCreate, session: DbSession, principal: CurrentUser
+    target: MeetingToRead, data: ReviewCreate, session: DbSession, principal: CurrentUser
 ) -> ReviewOut:
     """The problem (of this meeting's GPO) was discussed: it shows in the problem's timeline
     and in the minutes."""
-    meeting, gpo = await service.get_meeting(session, principal, meeting_id)
-    review, problem = await service.add_review(session, principal, meeting, gpo, data)
-    return ReviewOut(
-        id=review.id,
-        meeting_id=review.meeting_id,
-        problem_id=review.problem_id,
-        problem_reference=problem.reference,
-        note=review.note,
-        created_by=review.created_by,
-        created_at=review.created_at,
-    )
+    meeting, gpo = target
+    return await service.add_review(session, principal, meeting, gpo, data)
 
 
 @router.get("/meetings/{meeting_id}/agenda", summary="The meeting's agenda")
-async def get_agenda(meeting_id: uuid.UUID, session: DbSession, principal: CurrentUser) -> Agenda:
+async def get_agenda(target: MeetingToRead, session: DbSession, principal: CurrentUser) -> Agenda:
     """Computed from the record: reports awaiting triage for the GPO, its problems not
     closed (most urgent first), actions past due, indicators not measured within the GPO's
     meeting interval."""
-    meeting, gpo = await service.get_meeting(session, principal, meeting_id)
+    meeting, gpo = target
     return await service.agenda(session, principal, meeting, gpo)
 
 
@@ -136,7 +174,7 @@ async def get_agenda(meeting_id: uuid.UUID, session: DbSession, principal: Curre
     },
 )
 async def get_minutes(
-    meeting_id: uuid.UUID,
+    target: MeetingMinutes,
     session: DbSession,
     principal: CurrentUser,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -144,7 +182,7 @@ async def get_minutes(
     """Attendees, problems reviewed, problems opened and closed since the previous held
     meeting, actions decided, overdue actions by organisation. Partners of the GPO read them
     too, with only what they may see."""
-    meeting, gpo = await service.get_meeting(session, principal, meeting_id)
+    meeting, gpo = target
     content = await service.minutes(session, principal, meeting, gpo)
     if "text/html" in (accept or ""):
         return HTMLResponse(rendering.html_page(content))

@@ -12,16 +12,18 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import access, wording
 from app.actions import service as actions
-from app.actions.models import Action
+from app.actions.models import Action, overdue
 from app.core import audit
-from app.core.clock import PARIS, today_in_paris, utcnow
+from app.core.clock import today_in_paris, utcnow
 from app.core.db import one_row
-from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.errors import Conflict, Invalid, NotFound
+from app.core.lifecycle import Lifecycle, Move
+from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.core.schemas import shape
 from app.gpos import service as gpos
 from app.gpos.models import Gpo
-from app.identity.models import Role
 from app.identity.principal import Principal
 from app.indicators.models import Indicator, Measurement
 from app.meetings.models import Meeting, MeetingAttendee, MeetingStatus, Review
@@ -35,6 +37,7 @@ from app.meetings.schemas import (
     MeetingOut,
     MeetingUpdate,
     ReviewCreate,
+    ReviewOut,
 )
 from app.problems import service as problems
 from app.problems.models import Outcome, Problem, ProblemStatus
@@ -43,26 +46,14 @@ from app.reference.service import require_organisation
 from app.reports.models import Report, ReportStatus
 
 M = MeetingStatus
-MOVES: dict[MeetingStatus, frozenset[MeetingStatus]] = {
-    M.planned: frozenset({M.held, M.cancelled}),
-    M.held: frozenset(),
-    M.cancelled: frozenset(),
-}
+# A meeting is planned, then held or cancelled; both are final.
+LIFECYCLE: Lifecycle[MeetingStatus, None] = Lifecycle(
+    "meeting", [Move(M.planned, M.held), Move(M.planned, M.cancelled)]
+)
+BY_DATE = Ordering("scheduled_at", (SortKey(Meeting.scheduled_at, True), SortKey(Meeting.id, True)))
 
 
-# --- Who runs and reads meetings ------------------------------------------------------------
-
-
-async def runs_meetings(session: AsyncSession, principal: Principal, gpo_id: uuid.UUID) -> bool:
-    """Facilitators of the GPO, commanders and admins manage and read its meetings."""
-    return principal.sees_everything or await gpos.facilitates(session, principal, gpo_id)
-
-
-async def require_meeting_runner(
-    session: AsyncSession, principal: Principal, gpo_id: uuid.UUID
-) -> None:
-    if not await runs_meetings(session, principal, gpo_id):
-        raise Forbidden("Meetings are run by the GPO's facilitators, commanders and admins.")
+# --- Reading ---------------------------------------------------------------------------------
 
 
 async def get_meeting(
@@ -74,10 +65,10 @@ async def get_meeting(
 ) -> tuple[Meeting, Gpo]:
     """A meeting of a GPO the principal sees (anyone else: 404)."""
     statement = (
-        select(Meeting, Gpo).join(Gpo, Gpo.id == Meeting.gpo_id).where(Meeting.id == meeting_id)
+        select(Meeting, Gpo)
+        .join(Gpo, Gpo.id == Meeting.gpo_id)
+        .where(access.gpo_scope(principal, Gpo.id), Meeting.id == meeting_id)
     )
-    if (condition := gpos.gpo_visibility(principal, Gpo.id)) is not None:
-        statement = statement.where(condition)
     lock = Meeting if for_update else False
     row = await one_row(session, statement, missing="No such meeting.", lock=lock)
     return row[0], row[1]
@@ -103,6 +94,15 @@ def to_out(meeting: Meeting, attendees: list[uuid.UUID]) -> MeetingOut:
 
 async def out(session: AsyncSession, meeting: Meeting) -> MeetingOut:
     return to_out(meeting, (await attendees_of(session, [meeting.id]))[meeting.id])
+
+
+async def list_meetings(session: AsyncSession, gpo: Gpo, paging: Paging) -> Page[MeetingOut]:
+    """A GPO's meetings, latest first."""
+    statement = select(Meeting).where(Meeting.gpo_id == gpo.id)
+    rows, next_cursor = await paging.fetch(session, statement, BY_DATE)
+    meetings = [row[0] for row in rows]
+    attendees = await attendees_of(session, [m.id for m in meetings])
+    return Page(items=[to_out(m, attendees[m.id]) for m in meetings], next_cursor=next_cursor)
 
 
 # --- Writing --------------------------------------------------------------------------------
@@ -135,7 +135,6 @@ async def _set_attendees(session: AsyncSession, meeting: Meeting, ids: list[uuid
 async def create_meeting(
     session: AsyncSession, principal: Principal, gpo: Gpo, data: MeetingCreate
 ) -> Meeting:
-    await require_meeting_runner(session, principal, gpo.id)
     attendees = await _check_attendees(session, data.attendee_organisation_ids)
     now = utcnow()
     meeting = Meeting(
@@ -154,7 +153,9 @@ async def create_meeting(
         principal,
         meeting,
         resource_type="meeting",
-        summary=f"Réunion du GPO {gpo.name} enregistrée",
+        summary=wording.summary(
+            "meeting.create", gpo=gpo.name, day=meeting.scheduled_at, status=meeting.status
+        ),
         values=data.model_dump() | {"status": meeting.status},
     )
     await _set_attendees(session, meeting, attendees)
@@ -165,11 +166,10 @@ async def create_meeting(
 async def update_meeting(
     session: AsyncSession, principal: Principal, meeting: Meeting, gpo: Gpo, data: MeetingUpdate
 ) -> Meeting:
-    await require_meeting_runner(session, principal, gpo.id)
     values: dict[str, Any] = data.provided()
     status = values.get("status")
-    if status is not None and status is not meeting.status and status not in MOVES[meeting.status]:
-        raise Conflict(f"A {meeting.status.value} meeting cannot become {status.value}.")
+    if status is not None and status is not meeting.status:
+        await LIFECYCLE.check(meeting.status, status, None)
     attendees = values.pop("attendee_organisation_ids", None)
     changes = audit.apply(meeting, values)  # raises the version if a field changed
     if attendees is not None:
@@ -189,7 +189,7 @@ async def update_meeting(
             action="meeting.update",
             resource_type="meeting",
             resource_id=meeting.id,
-            summary=f"Réunion du GPO {gpo.name} modifiée",
+            summary=wording.summary("meeting.update", gpo=gpo.name, day=meeting.scheduled_at),
             changes=changes,
         )
     await refresh_cadence(session, gpo)
@@ -199,8 +199,7 @@ async def update_meeting(
 
 async def add_review(
     session: AsyncSession, principal: Principal, meeting: Meeting, gpo: Gpo, data: ReviewCreate
-) -> tuple[Review, Problem]:
-    await require_meeting_runner(session, principal, gpo.id)
+) -> ReviewOut:
     if meeting.status is MeetingStatus.cancelled:
         raise Conflict("The meeting was cancelled; nothing was reviewed at it.")
     try:
@@ -221,18 +220,19 @@ async def add_review(
         principal,
         review,
         resource_type="review",
-        summary=f"Examiné en réunion du {_paris(meeting.scheduled_at)} : {data.note}",
+        summary=wording.summary("review.create", day=meeting.scheduled_at, note=data.note),
         problem_id=problem.id,
         values={"meeting_id": meeting.id, "note": data.note},
     )
-    return review, problem
+    return shape(ReviewOut, review, problem_reference=problem.reference)
 
 
 # --- Agenda -------------------------------------------------------------------------------
 
 
 async def agenda(session: AsyncSession, principal: Principal, meeting: Meeting, gpo: Gpo) -> Agenda:
-    await require_meeting_runner(session, principal, gpo.id)
+    """What the meeting has to discuss, computed from the record, within what the principal
+    sees."""
     today = today_in_paris()
     reports = await session.scalars(
         select(Report)
@@ -243,17 +243,21 @@ async def agenda(session: AsyncSession, principal: Principal, meeting: Meeting, 
         session,
         (
             await session.scalars(
-                problems.visible(principal, select(Problem))
-                .where(Problem.gpo_id == gpo.id, Problem.status != ProblemStatus.closed)
+                select(Problem)
+                .where(
+                    access.problem_scope(principal),
+                    Problem.gpo_id == gpo.id,
+                    Problem.status != ProblemStatus.closed,
+                )
                 .order_by(Problem.priority_rank.desc(), Problem.created_at, Problem.id)
             )
         ).all(),
     )
-    overdue = await session.execute(
+    late_actions = await session.execute(
         actions.visible_actions(principal)
         .add_columns(Problem.reference, Organisation.name)
         .join(Organisation, Organisation.id == Action.assignee_organisation_id)
-        .where(Problem.gpo_id == gpo.id, actions.overdue_condition(today))
+        .where(Problem.gpo_id == gpo.id, overdue(today))
         .order_by(Action.due_date, Action.id)
     )
     last_measured = (
@@ -264,17 +268,15 @@ async def agenda(session: AsyncSession, principal: Principal, meeting: Meeting, 
     last = func.coalesce(last_measured, Indicator.baseline_end)
     cutoff = today - timedelta(days=gpo.meeting_interval_days)
     indicators = await session.execute(
-        problems.visible(
-            principal,
-            select(Indicator, Problem.reference, last.label("last"))
-            .join(Problem, Problem.id == Indicator.problem_id)
-            .where(
-                Problem.gpo_id == gpo.id,
-                Problem.status != ProblemStatus.closed,
-                last < cutoff,
-            )
-            .order_by(last, Indicator.id),
+        select(Indicator, Problem.reference, last.label("last"))
+        .join(Problem, Problem.id == Indicator.problem_id)
+        .where(
+            access.problem_scope(principal),
+            Problem.gpo_id == gpo.id,
+            Problem.status != ProblemStatus.closed,
+            last < cutoff,
         )
+        .order_by(last, Indicator.id)
     )
     return Agenda(
         meeting_id=meeting.id,
@@ -296,7 +298,7 @@ async def agenda(session: AsyncSession, principal: Principal, meeting: Meeting, 
                 due_date=a.due_date,
                 days_overdue=(today - a.due_date).days,
             )
-            for a, reference, assignee in overdue
+            for a, reference, assignee in late_actions
         ],
         indicators_due=[
             AgendaIndicator(
@@ -340,16 +342,9 @@ class Minutes:
     )
 
 
-async def can_read_minutes(session: AsyncSession, principal: Principal, gpo: Gpo) -> bool:
-    """Meeting runners, and the GPO's member partners (within what they may see)."""
-    return await runs_meetings(session, principal, gpo.id) or principal.role is Role.partner
-
-
 async def minutes(
     session: AsyncSession, principal: Principal, meeting: Meeting, gpo: Gpo
 ) -> Minutes:
-    if not await can_read_minutes(session, principal, gpo):
-        raise Forbidden("The minutes are read by the GPO's members and those who run it.")
     since = await session.scalar(
         select(func.max(Meeting.scheduled_at)).where(
             Meeting.gpo_id == gpo.id,
@@ -378,16 +373,13 @@ async def minutes(
     result.reviewed = [
         (reference, title, note)
         for reference, title, note in await session.execute(
-            problems.visible(
-                principal,
-                select(Problem.reference, Problem.title, Review.note)
-                .join(Review, Review.problem_id == Problem.id)
-                .where(Review.meeting_id == meeting.id)
-                .order_by(Review.created_at, Review.id),
-            )
+            select(Problem.reference, Problem.title, Review.note)
+            .join(Review, Review.problem_id == Problem.id)
+            .where(access.problem_scope(principal), Review.meeting_id == meeting.id)
+            .order_by(Review.created_at, Review.id)
         )
     ]
-    in_gpo = problems.visible(principal, select(Problem).where(Problem.gpo_id == gpo.id))
+    in_gpo = select(Problem).where(access.problem_scope(principal), Problem.gpo_id == gpo.id)
     result.opened = [
         (p.reference, p.title, p.status)
         for p in await session.scalars(
@@ -407,7 +399,7 @@ async def minutes(
         )
     ]
     visible = actions.visible_actions(principal).add_columns(
-        problems.reference_if_visible(principal), Organisation.name
+        access.problem_reference_if_visible(principal), Organisation.name
     )
     visible = visible.join(Organisation, Organisation.id == Action.assignee_organisation_id)
     result.decided = [
@@ -418,16 +410,12 @@ async def minutes(
             )
         )
     ]
-    overdue: dict[str, list[tuple[str, str | None, date]]] = defaultdict(list)
+    late: dict[str, list[tuple[str, str | None, date]]] = defaultdict(list)
     for a, reference, name in await session.execute(
-        visible.where(
-            Problem.gpo_id == gpo.id, actions.overdue_condition(today_in_paris())
-        ).order_by(Organisation.name, Action.due_date, Action.id)
+        visible.where(Problem.gpo_id == gpo.id, overdue(today_in_paris())).order_by(
+            Organisation.name, Action.due_date, Action.id
+        )
     ):
-        overdue[name].append((a.title, reference, a.due_date))
-    result.overdue_by_organisation = dict(overdue)
+        late[name].append((a.title, reference, a.due_date))
+    result.overdue_by_organisation = dict(late)
     return result
-
-
-def _paris(moment: datetime) -> str:
-    return moment.astimezone(PARIS).strftime("%d/%m/%Y")

@@ -19,11 +19,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from app.core.clock import parse_instant
-from app.core.db import one_row
+from app import access
+from app.core.db import DbSession
 from app.core.errors import ApiError, Forbidden, Invalid, NotFound
+from app.core.idempotency import idempotent
 from app.core.openapi import problem_responses
-from app.core.routing import DbSession, TransactionalRoute
+from app.core.routing import TransactionalRoute
+from app.core.schemas import instant_param
 from app.identity.dependencies import principal_of
 from app.identity.principal import Principal
 from app.open311 import service
@@ -36,7 +38,6 @@ from app.open311.schemas import (
     ServiceRequest,
 )
 from app.problems.schemas import LAT_MAX, LAT_MIN, LON_MAX, LON_MIN
-from app.reports.models import Report
 
 CHANGESET = datetime.fromisoformat("2026-11-28T00:00:00+00:00")
 DEVIATIONS = [
@@ -64,11 +65,11 @@ def _errors(message: str, status: int, headers: dict[str, str] | None = None) ->
 class Open311Route(TransactionalRoute):
     """Open311 errors are `[{"code", "description"}]`, with the specification's codes."""
 
-    def error_responses(self, methods: set[str], path: str) -> dict[int | str, dict[str, Any]]:
+    def documented_errors(self) -> dict[int | str, dict[str, Any]]:
         statuses = [400, 404, 429]
-        if "/requests" in path:
+        if "/requests" in self.path:
             statuses.append(403)
-        if "POST" in methods:
+        if "POST" in (self.methods or ()):
             statuses.append(409)
         responses: dict[int | str, dict[str, Any]] = {
             status: {
@@ -84,7 +85,7 @@ class Open311Route(TransactionalRoute):
             }
             for status in sorted(statuses)
         }
-        if "POST" in methods:
+        if "POST" in (self.methods or ()):
             responses |= problem_responses(413)
         return responses
 
@@ -107,10 +108,14 @@ class Open311Route(TransactionalRoute):
 
 
 async def _caller(request: Request, session: DbSession, api_key: str | None) -> Principal:
+    """The partner behind the api_key: Open311 serves partners' reports only (403 else)."""
     token = api_key or _token_from_authorization(request.headers.get("authorization", ""))
     if not token:
         raise Forbidden("api_key is required.")
-    return await principal_of(request, session, token)
+    principal = await principal_of(request, session, token)
+    if not access.submits_reports(principal):
+        raise Forbidden("This api_key is not a partner's: Open311 serves partners' reports.")
+    return principal
 
 
 def _token_from_authorization(header: str) -> str | None:
@@ -149,12 +154,10 @@ async def form_caller_id(principal: Annotated[Principal, Depends(caller_from_for
     return principal.user_id
 
 
-class Open311WriteRoute(Open311Route):
-    owner = staticmethod(form_caller_id)
-
+# The Idempotency-Key of an Open311 POST belongs to the partner behind its api_key.
+Open311Idempotent = idempotent(form_caller_id)
 
 router = APIRouter(prefix="/open311/v2", route_class=Open311Route, tags=["open311"])
-write_router = APIRouter(prefix="/open311/v2", route_class=Open311WriteRoute, tags=["open311"])
 Jurisdiction = Annotated[
     str | None, Query(max_length=100, description="Accepted and ignored: one jurisdiction.")
 ]
@@ -196,7 +199,12 @@ async def service_definition(
     return await service.definition(session, service_code)
 
 
-@write_router.post("/requests.json", status_code=201, summary="Open311: create a service request")
+@router.post(
+    "/requests.json",
+    status_code=201,
+    summary="Open311: create a service request",
+    dependencies=[Open311Idempotent],
+)
 async def create_request(
     session: DbSession,
     principal: Annotated[Principal, Depends(caller_from_form)],
@@ -223,9 +231,10 @@ async def create_request(
     phone: Annotated[str | None, Form(max_length=50)] = None,
 ) -> list[RequestCreated]:
     """Form-encoded, as GeoReport v2 says. Creates a report (`service_request_id` is its
-    id), routed like any report. Location by `lat` + `long` or `address_string`. Personal
-    details of a reporter (email, names, phone) are not stored."""
-    report = await service.create_request(
+    id), routed like any report; `service_notice` names the open problems it may duplicate.
+    Location by `lat` + `long` or `address_string`. Personal details of a reporter (email,
+    names, phone) are not stored."""
+    return await service.create_request(
         session,
         principal,
         service.NewRequest(
@@ -238,21 +247,6 @@ async def create_request(
             commune_code=commune_code,
         ),
     )
-    return [
-        RequestCreated(
-            service_request_id=str(report.id),
-            service_notice=f"Signalement {report.reference} reçu.",
-        )
-    ]
-
-
-def _instant(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError as exc:
-        raise Invalid([name], str(exc)) from None
 
 
 @router.get("/requests.json", summary="Open311: the caller's service requests")
@@ -285,15 +279,11 @@ async def list_requests(
     filters = service.RequestFilters(
         ids=ids,
         service_codes=[c.strip() for c in (service_code or "").split(",") if c.strip()],
-        start=_instant(start_date, "start_date"),
-        end=_instant(end_date, "end_date"),
+        start=instant_param(start_date, ["start_date"]),
+        end=instant_param(end_date, ["end_date"]),
         statuses=statuses,
     )
-    statement = service.filtered(service.requests_query(principal), filters)
-    rows = await session.execute(
-        statement.order_by(Report.created_at.desc(), Report.id.desc()).limit(service.MAX_REQUESTS)
-    )
-    return [service.to_service_request(row) for row in rows]
+    return await service.list_requests(session, principal, filters)
 
 
 @router.get("/requests/{service_request_id}.json", summary="Open311: one service request")
@@ -308,6 +298,4 @@ async def get_request(
         report_id = uuid.UUID(service_request_id)
     except ValueError:
         raise NotFound("No such service request.") from None
-    statement = service.requests_query(principal).where(Report.id == report_id)
-    row = await one_row(session, statement, missing="No such service request.")
-    return [service.to_service_request(row)]
+    return [await service.get_request(session, principal, report_id)]

@@ -11,14 +11,15 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import AnySelect
-from app.core.errors import Forbidden, Invalid, NotFound
+from app import access
+from app.core.db import AnySelect, one_row
+from app.core.errors import Invalid, NotFound
 from app.gpos.models import Gpo
-from app.identity.models import Role
 from app.identity.principal import Principal
 from app.open311.schemas import (
     Attribute,
     AttributeValue,
+    RequestCreated,
     Service,
     ServiceDefinition,
     ServiceRequest,
@@ -97,15 +98,10 @@ class NewRequest:
     commune_code: str | None
 
 
-def require_partner(principal: Principal) -> None:
-    if principal.role is not Role.partner or principal.organisation_id is None:
-        raise Forbidden("This api_key is not a partner's: Open311 serves partners' reports.")
-
-
 async def create_request(
     session: AsyncSession, principal: Principal, request: NewRequest
-) -> Report:
-    require_partner(principal)
+) -> list[RequestCreated]:
+    """A partner's service request, taken in as any report (routing, duplicates)."""
     category = await find_service(session, request.service_code)
     if category is None:
         raise Invalid(["service_code"], f"unknown service {request.service_code!r}")
@@ -130,9 +126,14 @@ async def create_request(
         description=request.description or f"{category.label_fr} (signalé via Open311)",
         location=location,
     )
-    return await reports.submit(
+    created = await reports.intake(
         session, principal, data, source=ReportSource.open311, media_url=request.media_url
     )
+    notice = f"Signalement {created.reference} reçu."
+    if created.possible_duplicates:
+        known = ", ".join(d.reference for d in created.possible_duplicates)
+        notice += f" Problèmes proches déjà suivis : {known}."
+    return [RequestCreated(service_request_id=str(created.id), service_notice=notice)]
 
 
 def _closed() -> Any:
@@ -145,15 +146,32 @@ def _open() -> Any:
 
 
 def requests_query(principal: Principal) -> AnySelect:
-    """The caller's organisation's reports, as service requests."""
-    require_partner(principal)
+    """The reports the caller sees (a partner: its organisation's), as service requests."""
     return (
         select(Report, Problem.status, Problem.updated_at, Category.label_fr, Gpo.name)
         .join(Category, Category.code == Report.category)
         .outerjoin(Problem, Problem.id == Report.problem_id)
         .outerjoin(Gpo, Gpo.id == Report.gpo_id)
-        .where(Report.submitted_by_organisation_id == principal.organisation_id)
+        .where(access.report_scope(principal))
     )
+
+
+async def list_requests(
+    session: AsyncSession, principal: Principal, filters: RequestFilters
+) -> list[ServiceRequest]:
+    """Newest first, at most MAX_REQUESTS (GeoReport v2 has no paging)."""
+    statement = filtered(requests_query(principal), filters)
+    rows = await session.execute(
+        statement.order_by(Report.created_at.desc(), Report.id.desc()).limit(MAX_REQUESTS)
+    )
+    return [to_service_request(row) for row in rows]
+
+
+async def get_request(
+    session: AsyncSession, principal: Principal, report_id: uuid.UUID
+) -> ServiceRequest:
+    statement = requests_query(principal).where(Report.id == report_id)
+    return to_service_request(await one_row(session, statement, missing="No such service request."))
 
 
 @dataclass(frozen=True)

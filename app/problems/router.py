@@ -1,23 +1,20 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
-from app.core.audit import AuditEvent
-from app.core.clock import parse_instant
-from app.core.concurrency import IfMatch, check_if_match, set_etag
+from app import access
+from app.core.concurrency import IfMatch, precondition_if_match, set_etag
+from app.core.db import DbSession
 from app.core.errors import Invalid
-from app.core.pagination import Ordering, Page, PageParams, SortKey
-from app.core.routing import DbSession
-from app.core.schemas import Code, CommuneCode
-from app.identity.dependencies import ApiRoute, CurrentUser
+from app.core.pagination import Page, PageParams
+from app.core.schemas import Code, CommuneCode, Instant, instant_param
+from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.problems import service
-from app.problems.models import Priority, Problem, ProblemComment, ProblemStatus
+from app.problems.models import Priority, Problem, ProblemStatus
 from app.problems.schemas import (
     CommentCreate,
     CommentOut,
@@ -31,38 +28,7 @@ from app.problems.schemas import (
 router = APIRouter(route_class=ApiRoute, tags=["problems"])
 
 ProblemSort = Literal["-created_at", "created_at", "-updated_at", "-priority"]
-ORDERINGS: dict[str, Ordering] = {
-    "-created_at": Ordering(
-        "-created_at", (SortKey(Problem.created_at, True), SortKey(Problem.id, True))
-    ),
-    "created_at": Ordering("created_at", (SortKey(Problem.created_at), SortKey(Problem.id))),
-    "-updated_at": Ordering(
-        "-updated_at", (SortKey(Problem.updated_at, True), SortKey(Problem.id, True))
-    ),
-    "-priority": Ordering(
-        "-priority",
-        (
-            SortKey(Problem.priority_rank, True),
-            SortKey(Problem.created_at, True),
-            SortKey(Problem.id, True),
-        ),
-    ),
-}
-COMMENTS_ORDER = Ordering(
-    "created_at", (SortKey(ProblemComment.created_at), SortKey(ProblemComment.id))
-)
-TIMELINE_ORDER = Ordering("at", (SortKey(AuditEvent.at), SortKey(AuditEvent.id)))
 GEOJSON = "application/geo+json"
-INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2}))?$"
-Instant = Annotated[
-    str | None,
-    Query(
-        pattern=INSTANT_PATTERN,
-        description="A date (Europe/Paris day) or an RFC 3339 date-time with offset.",
-        examples=["2026-03-01"],
-    ),
-]
-
 FEATURE_COLLECTION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "GeoJSON FeatureCollection of the located problems; each feature is a "
@@ -107,20 +73,49 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     return min_lon, min_lat, max_lon, max_lat
 
 
-def instant_param(value: str | None, name: str, *, end_of_day: bool = False) -> Any:
-    if value is None:
-        return None
-    try:
-        return parse_instant(value, end_of_day=end_of_day)
-    except ValueError as exc:
-        raise Invalid(["query", name], str(exc)) from None
+async def visible_problem(
+    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser
+) -> Problem:
+    """The problem, or 404 for one the caller may not see (existence is not revealed)."""
+    return await service.get_problem(session, principal, problem_id)
 
 
-def _wants_geojson(request: Request) -> bool:
-    return GEOJSON in request.headers.get("accept", "")
+async def problem_to_run(
+    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser, if_match: IfMatch = None
+) -> Problem:
+    """The problem, locked for a change: 404 unless the caller sees it, 403 unless it runs
+    the problem's GPO, 412 on a stale If-Match."""
+    problem = await service.get_problem(session, principal, problem_id, for_update=True)
+    await access.require_runner(session, principal, problem.gpo_id)
+    precondition_if_match(if_match, problem.version)
+    return problem
 
 
-@router.post("/problems", status_code=201, summary="Record a problem")
+VisibleProblem = Annotated[Problem, Depends(visible_problem)]
+ProblemToRun = Annotated[Problem, Depends(problem_to_run)]
+
+
+def geojson_response(page: Page[ProblemOut]) -> JSONResponse:
+    """A page of problems as a GeoJSON FeatureCollection, the cursor as a member."""
+    features = [
+        {
+            "type": "Feature",
+            "id": str(item.id),
+            "geometry": {
+                "type": "Point",
+                "coordinates": [item.location.lon, item.location.lat] if item.location else [],
+            },
+            "properties": item.model_dump(mode="json"),
+        }
+        for item in page.items
+    ]
+    return JSONResponse(
+        {"type": "FeatureCollection", "features": features, "next_cursor": page.next_cursor},
+        media_type=GEOJSON,
+    )
+
+
+@router.post("/problems", status_code=201, summary="Record a problem", dependencies=[Idempotent])
 async def create_problem(
     data: ProblemCreate, session: DbSession, principal: CurrentUser, response: Response
 ) -> ProblemOut:
@@ -178,7 +173,7 @@ async def list_problems(
 ) -> Any:
     """Problems the caller may see. With `Accept: application/geo+json`, a GeoJSON
     FeatureCollection of the located ones, same filters and cursor."""
-    geojson = _wants_geojson(request)
+    geojson = GEOJSON in request.headers.get("accept", "")
     filters = service.Filters(
         statuses=status or (),
         gpo_id=gpo_id,
@@ -188,35 +183,13 @@ async def list_problems(
         assignee_organisation_id=assignee_organisation_id,
         has_overdue_actions=has_overdue_actions,
         q=q,
-        created_from=instant_param(created_from, "created_from"),
-        created_to=instant_param(created_to, "created_to", end_of_day=True),
+        created_from=instant_param(created_from, ("query", "created_from")),
+        created_to=instant_param(created_to, ("query", "created_to"), end_of_day=True),
         bbox=_bbox(bbox),
         located_only=geojson,
     )
-    ordering = ORDERINGS[sort]
-    if geojson:
-        ordering = replace(ordering, name="geojson" + ordering.name)
-    statement = service.filtered(service.visible(principal, select(Problem)), filters)
-    rows, next_cursor = await paging.fetch(session, statement, ordering)
-    items = await service.outs(session, [row[0] for row in rows])
-    if not geojson:
-        return Page(items=items, next_cursor=next_cursor)
-    features = [
-        {
-            "type": "Feature",
-            "id": str(item.id),
-            "geometry": {
-                "type": "Point",
-                "coordinates": [item.location.lon, item.location.lat] if item.location else [],
-            },
-            "properties": item.model_dump(mode="json"),
-        }
-        for item in items
-    ]
-    return JSONResponse(
-        {"type": "FeatureCollection", "features": features, "next_cursor": next_cursor},
-        media_type=GEOJSON,
-    )
+    page = await service.list_problems(session, principal, filters, sort, paging)
+    return geojson_response(page) if geojson else page
 
 
 @router.get("/problems/{problem_id}", summary="Read a problem")
@@ -231,37 +204,35 @@ async def get_problem(
 
 @router.patch("/problems/{problem_id}", summary="Edit a problem")
 async def update_problem(
-    problem_id: uuid.UUID,
+    problem: ProblemToRun,
     data: ProblemUpdate,
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-    if_match: IfMatch = None,
 ) -> ProblemOut:
     """Facilitators of the GPO (and admins): descriptive fields and `displacement`.
     The status changes only through transitions."""
-    problem = await service.get_problem(session, principal, problem_id, for_update=True)
-    check_if_match(if_match, problem.version)
     await service.update_problem(session, principal, problem, data)
     view = await service.view(session, principal, problem.id)
     set_etag(response, view.version)
     return view
 
 
-@router.post("/problems/{problem_id}/transitions", summary="Move a problem to another status")
+@router.post(
+    "/problems/{problem_id}/transitions",
+    summary="Move a problem to another status",
+    dependencies=[Idempotent],
+)
 async def transition_problem(
-    problem_id: uuid.UUID,
+    problem: ProblemToRun,
     data: TransitionIn,
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-    if_match: IfMatch = None,
 ) -> ProblemOut:
     """new → open; open → monitoring; open or monitoring → closed; monitoring → open;
     closed → open (note required); new → closed (outcome `duplicate` or `not_in_scope`).
     Closing needs an `outcome`; an illegal move gives 409."""
-    problem = await service.get_problem(session, principal, problem_id, for_update=True)
-    check_if_match(if_match, problem.version)
     await service.transition(session, principal, problem, data)
     view = await service.view(session, principal, problem.id)
     set_etag(response, view.version)
@@ -270,69 +241,28 @@ async def transition_problem(
 
 @router.get("/problems/{problem_id}/timeline", summary="A problem's timeline")
 async def problem_timeline(
-    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser, paging: PageParams
+    problem: VisibleProblem, session: DbSession, principal: CurrentUser, paging: PageParams
 ) -> Page[TimelineEvent]:
     """Every recorded event on the problem, oldest first, within what the caller may read."""
-    problem = await service.get_problem(session, principal, problem_id)
-    rows, next_cursor = await paging.fetch(
-        session, service.timeline_query(principal, problem), TIMELINE_ORDER
-    )
-    return Page(
-        items=[
-            TimelineEvent(
-                id=event.id,
-                at=event.at,
-                actor_id=event.actor_id,
-                actor_name=actor_name,
-                kind=event.action,
-                summary=event.summary,
-                changes=event.changes,
-            )
-            for event, actor_name in rows
-        ],
-        next_cursor=next_cursor,
-    )
+    return await service.timeline(session, principal, problem, paging)
 
 
-@router.post("/problems/{problem_id}/comments", status_code=201, summary="Comment on a problem")
+@router.post(
+    "/problems/{problem_id}/comments",
+    status_code=201,
+    summary="Comment on a problem",
+    dependencies=[Idempotent],
+)
 async def add_comment(
-    problem_id: uuid.UUID, data: CommentCreate, session: DbSession, principal: CurrentUser
+    problem: VisibleProblem, data: CommentCreate, session: DbSession, principal: CurrentUser
 ) -> CommentOut:
     """Anyone who sees the problem may comment."""
-    problem = await service.get_problem(session, principal, problem_id)
-    comment = await service.add_comment(session, principal, problem, data)
-    return CommentOut(
-        id=comment.id,
-        problem_id=comment.problem_id,
-        author_id=comment.author_id,
-        author_name=principal.display_name,
-        body=comment.body,
-        visibility=comment.visibility,
-        created_at=comment.created_at,
-    )
+    return await service.add_comment(session, principal, problem, data)
 
 
 @router.get("/problems/{problem_id}/comments", summary="A problem's comments")
 async def list_comments(
-    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser, paging: PageParams
+    problem: VisibleProblem, session: DbSession, principal: CurrentUser, paging: PageParams
 ) -> Page[CommentOut]:
     """Oldest first, within what the caller may read."""
-    problem = await service.get_problem(session, principal, problem_id)
-    rows, next_cursor = await paging.fetch(
-        session, service.comments_query(principal, problem), COMMENTS_ORDER
-    )
-    return Page(
-        items=[
-            CommentOut(
-                id=comment.id,
-                problem_id=comment.problem_id,
-                author_id=comment.author_id,
-                author_name=author_name,
-                body=comment.body,
-                visibility=comment.visibility,
-                created_at=comment.created_at,
-            )
-            for comment, author_name in rows
-        ],
-        next_cursor=next_cursor,
-    )
+    return await service.list_comments(session, principal, problem, paging)

@@ -184,7 +184,7 @@ class TimelineEvent(Output):
         "indicator.create, indicator.update, measurement.create.",
         examples=["problem.transition"],
     )
-    summary: str = Field(examples=["Statut : open → closed (reduced)"])
+    summary: str = Field(examples=["Statut : ouvert → clos (réduit en nombre)"])
     changes: dict[str, list[Any]] | None = Field(
         default=None,
         description="For changes: {field: [old, new]}.",

@@ -1,4 +1,4 @@
-"""Problems: who sees them (in the query), their lifecycle, comments and timeline."""
+"""Problems: reading them (scoped by `app.access`), their lifecycle, comments and timeline."""
 
 from __future__ import annotations
 
@@ -6,37 +6,27 @@ import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Date,
-    and_,
-    bindparam,
-    case,
-    exists,
-    false,
-    func,
-    null,
-    or_,
-    select,
-)
+from sqlalchemy import Date, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.actions.models import OPEN_STATUSES, Action
+from app import access, wording
+from app.actions.models import OPEN_STATUSES, Action, overdue
 from app.core import audit
 from app.core.audit import AuditEvent
 from app.core.clock import today_in_paris, utcnow
-from app.core.db import AnySelect, SelectT, one_entity, one_row
+from app.core.db import AnySelect, one_entity, one_row
 from app.core.errors import Conflict, Invalid, NotFound
+from app.core.lifecycle import Lifecycle, Move
+from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.core.references import next_reference
 from app.core.schemas import shape
 from app.core.search import contains, normalise
-from app.core.visibility import Visibility, at_least, readable_levels
+from app.core.visibility import at_least
 from app.gpos import service as gpos
-from app.gpos.models import Gpo
-from app.identity.models import Role, User
+from app.identity.models import User
 from app.identity.principal import Principal
 from app.indicators.models import Indicator, has_improved_indicator, latest_rate
 from app.meetings.models import Meeting
@@ -49,9 +39,11 @@ from app.problems.models import (
 )
 from app.problems.schemas import (
     CommentCreate,
+    CommentOut,
     ProblemCreate,
     ProblemOut,
     ProblemUpdate,
+    TimelineEvent,
     TransitionIn,
     location_columns,
     location_out,
@@ -60,44 +52,6 @@ from app.reference.service import require_category, require_commune
 from app.reports.models import Report
 
 S = ProblemStatus
-
-
-# --- Who sees what ------------------------------------------------------------------
-
-
-def problem_visibility(principal: Principal) -> ColumnElement[bool] | None:
-    """The condition a problem meets to be seen by the principal (None: all problems)."""
-    if principal.sees_everything:
-        return None
-    if principal.role is Role.facilitator:
-        return Problem.gpo_id.in_(gpos.facilitated_gpo_ids(principal))
-    if principal.role is Role.partner and principal.organisation_id is not None:
-        return and_(
-            Problem.gpo_id.in_(gpos.member_gpo_ids(principal)),
-            Problem.visibility.in_(readable_levels(principal.member_clearance)),
-        )
-    return false()
-
-
-def reference_if_visible(principal: Principal) -> Any:
-    """The problem's reference where the principal sees the problem, else null (an
-    assignee reads its action on a problem hidden from it, not the problem)."""
-    condition = problem_visibility(principal)
-    if condition is None:
-        return Problem.reference
-    return case((condition, Problem.reference), else_=null())
-
-
-def visible(principal: Principal, statement: SelectT) -> SelectT:
-    condition = problem_visibility(principal)
-    return statement if condition is None else statement.where(condition)
-
-
-def clearance_on(principal: Principal) -> Visibility:
-    """The strictest level the principal reads on a problem it sees (comments, timeline)."""
-    if principal.role is Role.partner:
-        return principal.member_clearance
-    return Visibility.restricted
 
 
 # --- Reading ------------------------------------------------------------------------
@@ -116,11 +70,7 @@ def _counts() -> tuple[Any, Any, Any]:
     )
     overdue_actions = (
         select(func.count(Action.id))
-        .where(
-            Action.problem_id == Problem.id,
-            Action.status.in_(OPEN_STATUSES),
-            Action.due_date < today,
-        )
+        .where(Action.problem_id == Problem.id, overdue(today))
         .scalar_subquery()
         .label("overdue_action_count")
     )
@@ -131,11 +81,6 @@ def _counts() -> tuple[Any, Any, Any]:
         .label("report_count")
     )
     return open_actions, overdue_actions, reports
-
-
-def with_counts(principal: Principal) -> AnySelect:
-    """Visible problems with the counts a response shows, in one statement."""
-    return visible(principal, select(Problem, *_counts()))
 
 
 def to_out(problem: Problem, open_actions: int, overdue_actions: int, reports: int) -> ProblemOut:
@@ -170,7 +115,8 @@ async def outs(session: AsyncSession, problems: Sequence[Problem]) -> list[Probl
 async def get_problem(
     session: AsyncSession, principal: Principal, problem_id: uuid.UUID, *, for_update: bool = False
 ) -> Problem:
-    statement = visible(principal, select(Problem).where(Problem.id == problem_id))
+    """A problem the principal sees (anyone else: 404), locked for a change if asked."""
+    statement = select(Problem).where(access.problem_scope(principal), Problem.id == problem_id)
     problem: Problem = await one_entity(
         session, statement, missing="No such problem.", lock=for_update
     )
@@ -178,9 +124,31 @@ async def get_problem(
 
 
 async def view(session: AsyncSession, principal: Principal, problem_id: uuid.UUID) -> ProblemOut:
-    statement = with_counts(principal).where(Problem.id == problem_id)
+    """The problem's response, with its counts, in one statement."""
+    statement = select(Problem, *_counts()).where(
+        access.problem_scope(principal), Problem.id == problem_id
+    )
     problem, *counts = await one_row(session, statement, missing="No such problem.")
     return to_out(problem, *counts)
+
+
+ORDERINGS: dict[str, Ordering] = {
+    "-created_at": Ordering(
+        "-created_at", (SortKey(Problem.created_at, True), SortKey(Problem.id, True))
+    ),
+    "created_at": Ordering("created_at", (SortKey(Problem.created_at), SortKey(Problem.id))),
+    "-updated_at": Ordering(
+        "-updated_at", (SortKey(Problem.updated_at, True), SortKey(Problem.id, True))
+    ),
+    "-priority": Ordering(
+        "-priority",
+        (
+            SortKey(Problem.priority_rank, True),
+            SortKey(Problem.created_at, True),
+            SortKey(Problem.id, True),
+        ),
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -196,10 +164,11 @@ class Filters:
     created_from: datetime | None = None
     created_to: datetime | None = None
     bbox: tuple[float, float, float, float] | None = None
+    # The GeoJSON representation lists only located problems (with cursors of its own).
     located_only: bool = False
 
 
-def filtered(statement: AnySelect, filters: Filters, today: date | None = None) -> AnySelect:
+def filtered(statement: AnySelect, filters: Filters) -> AnySelect:
     f = filters
     if f.statuses:
         statement = statement.where(Problem.status.in_(f.statuses))
@@ -219,12 +188,8 @@ def filtered(statement: AnySelect, filters: Filters, today: date | None = None) 
             )
         )
     if f.has_overdue_actions is not None:
-        overdue = exists().where(
-            Action.problem_id == Problem.id,
-            Action.status.in_(OPEN_STATUSES),
-            Action.due_date < (today or today_in_paris()),
-        )
-        statement = statement.where(overdue if f.has_overdue_actions else ~overdue)
+        late = exists().where(Action.problem_id == Problem.id, overdue(today_in_paris()))
+        statement = statement.where(late if f.has_overdue_actions else ~late)
     if f.q:
         statement = statement.where(contains(Problem.search_text, f.q))
     if f.created_from is not None:
@@ -241,16 +206,19 @@ def filtered(statement: AnySelect, filters: Filters, today: date | None = None) 
     return statement
 
 
+async def list_problems(
+    session: AsyncSession, principal: Principal, filters: Filters, sort: str, paging: Paging
+) -> Page[ProblemOut]:
+    """One page of the problems the principal sees, filtered and sorted."""
+    ordering = ORDERINGS[sort]
+    if filters.located_only:
+        ordering = Ordering("geojson" + ordering.name, ordering.keys)
+    statement = filtered(select(Problem).where(access.problem_scope(principal)), filters)
+    rows, next_cursor = await paging.fetch(session, statement, ordering)
+    return Page(items=await outs(session, [row[0] for row in rows]), next_cursor=next_cursor)
+
+
 # --- Writing ------------------------------------------------------------------------
-
-
-async def _visible_gpo(
-    session: AsyncSession, principal: Principal, gpo_id: uuid.UUID, loc: Sequence[str]
-) -> Gpo:
-    try:
-        return await gpos.get_gpo(session, principal, gpo_id)
-    except NotFound:
-        raise Invalid(loc, "unknown GPO") from None
 
 
 async def require_meeting_of(
@@ -267,10 +235,14 @@ async def create_problem(
     principal: Principal,
     data: ProblemCreate,
     *,
-    audit_summary: str | None = None,
+    from_report: str | None = None,
 ) -> Problem:
-    gpo = await _visible_gpo(session, principal, data.gpo_id, ("body", "gpo_id"))
-    await gpos.require_runner(session, principal, gpo.id)
+    """A `new` problem in a GPO the principal runs (a GPO it may not see is unknown)."""
+    try:
+        gpo = await gpos.get_gpo(session, principal, data.gpo_id)
+    except NotFound:
+        raise Invalid(["body", "gpo_id"], "unknown GPO") from None
+    await access.require_runner(session, principal, gpo.id)
     category = await require_category(session, data.category, loc=("body", "category"))
     await require_commune(session, data.commune_code, loc=("body", "commune_code"))
     if data.raised_at_meeting_id is not None:
@@ -293,12 +265,17 @@ async def create_problem(
         updated_at=now,
         search_text=normalise(reference, data.title, data.description),
     )
+    summary = (
+        wording.summary("problem.create", reference=reference, title=problem.title)
+        if from_report is None
+        else wording.summary("problem.create_from_report", reference=reference, report=from_report)
+    )
     await audit.add_created(
         session,
         principal,
         problem,
         resource_type="problem",
-        summary=audit_summary or f"Problème {reference} créé : {problem.title}",
+        summary=summary,
         problem_id=problem.id,
         values=values | {"visibility": problem.visibility, "reference": reference},
     )
@@ -308,7 +285,7 @@ async def create_problem(
 async def update_problem(
     session: AsyncSession, principal: Principal, problem: Problem, data: ProblemUpdate
 ) -> Problem:
-    await gpos.require_runner(session, principal, problem.gpo_id)
+    """Descriptive fields and `displacement` of a problem the principal runs."""
     values = data.provided()
     if "category" in values:
         await require_category(session, values["category"], loc=("body", "category"))
@@ -329,43 +306,66 @@ async def update_problem(
         problem,
         values,
         resource_type="problem",
-        summary=f"Problème {problem.reference} modifié",
+        summary=wording.summary("problem.update", reference=problem.reference),
         problem_id=problem.id,
     )
     return problem
 
 
-# --- Lifecycle: the state machine as data --------------------------------------------
+# --- Lifecycle: the state machine as data, each rule on the moves it guards -----------------
 
 
 @dataclass(frozen=True)
-class Move:
-    closes: bool = False
-    reopens: bool = False
-    outcomes: frozenset[Outcome] | None = None  # None: any outcome
+class Moving:
+    """What a guard of a problem's move reads."""
+
+    session: AsyncSession
+    problem: Problem
+    data: TransitionIn
 
 
-TRANSITIONS: dict[tuple[ProblemStatus, ProblemStatus], Move] = {
-    (S.new, S.open): Move(),
-    (S.open, S.monitoring): Move(),
-    (S.monitoring, S.open): Move(),
-    (S.open, S.closed): Move(closes=True),
-    (S.monitoring, S.closed): Move(closes=True),
-    (S.new, S.closed): Move(
-        closes=True, outcomes=frozenset({Outcome.duplicate, Outcome.not_in_scope})
-    ),
-    (S.closed, S.open): Move(reopens=True),
-}
+async def needs_outcome(m: Moving) -> None:
+    if m.data.outcome is None:
+        raise Invalid(["body", "outcome"], "closing needs an outcome")
+
+
+def outcome_among(*outcomes: Outcome) -> Any:
+    """Only these outcomes close the problem from where it is."""
+    allowed = frozenset(outcomes)
+
+    async def guard(m: Moving) -> None:
+        if m.data.outcome not in allowed:
+            raise Conflict(
+                f"A {m.problem.status.value} problem can only be closed as "
+                f"{' or '.join(sorted(o.value for o in allowed))}; open it first."
+            )
+
+    return guard
+
+
+async def no_closing_fields(m: Moving) -> None:
+    if m.data.outcome is not None:
+        raise Invalid(["body", "outcome"], "an outcome is given only when closing")
+    if m.data.displacement is not None:
+        raise Invalid(["body", "displacement"], "displacement is set when closing")
+
+
+async def needs_note(m: Moving) -> None:
+    if m.data.note is None:
+        raise Invalid(["body", "note"], "reopening needs a note saying why")
 
 
 # Closing with these outcomes claims a result: it needs an improved indicator.
 OUTCOMES_NEEDING_EVIDENCE = frozenset({Outcome.eliminated, Outcome.reduced, Outcome.harm_reduced})
 
 
-async def require_evidence(session: AsyncSession, problem: Problem, outcome: Outcome) -> None:
-    """An indicator whose latest measurement after its baseline shows a better rate."""
+async def evidence_for_a_claimed_result(m: Moving) -> None:
+    """Closing as eliminated, reduced or harm_reduced needs an indicator whose latest
+    measurement after its baseline shows a better rate (API.md); 409 says what is missing."""
+    outcome = m.data.outcome
     if outcome not in OUTCOMES_NEEDING_EVIDENCE:
         return
+    session, problem = m.session, m.problem
     if await session.scalar(select(has_improved_indicator(problem.id))):
         return
     indicators = (
@@ -391,61 +391,47 @@ async def require_evidence(session: AsyncSession, problem: Problem, outcome: Out
     )
 
 
-def _check_move(problem: Problem, data: TransitionIn) -> Move:
-    move = TRANSITIONS.get((problem.status, data.to))
-    if move is None:
-        allowed = sorted(to.value for (frm, to) in TRANSITIONS if frm is problem.status)
-        raise Conflict(
-            f"A {problem.status.value} problem cannot move to {data.to.value}; "
-            f"allowed: {', '.join(allowed) or 'none'}."
-        )
-    if move.closes:
-        if data.outcome is None:
-            raise Invalid(["body", "outcome"], "closing needs an outcome")
-        if move.outcomes is not None and data.outcome not in move.outcomes:
-            raise Conflict(
-                f"A {problem.status.value} problem can only be closed as "
-                f"{' or '.join(sorted(o.value for o in move.outcomes))}; open it first."
-            )
-    else:
-        if data.outcome is not None:
-            raise Invalid(["body", "outcome"], "an outcome is given only when closing")
-        if data.displacement is not None:
-            raise Invalid(["body", "displacement"], "displacement is set when closing")
-    if move.reopens and data.note is None:
-        raise Invalid(["body", "note"], "reopening needs a note saying why")
-    return move
+CLOSING = (needs_outcome, evidence_for_a_claimed_result)
+LIFECYCLE: Lifecycle[ProblemStatus, Moving] = Lifecycle(
+    "problem",
+    [
+        Move(S.new, S.open, (no_closing_fields,)),
+        Move(S.open, S.monitoring, (no_closing_fields,)),
+        Move(S.monitoring, S.open, (no_closing_fields,)),
+        Move(S.open, S.closed, CLOSING),
+        Move(S.monitoring, S.closed, CLOSING),
+        Move(
+            S.new, S.closed, (needs_outcome, outcome_among(Outcome.duplicate, Outcome.not_in_scope))
+        ),
+        Move(S.closed, S.open, (no_closing_fields, needs_note)),
+    ],
+)
 
 
 async def transition(
     session: AsyncSession, principal: Principal, problem: Problem, data: TransitionIn
 ) -> Problem:
-    await gpos.require_runner(session, principal, problem.gpo_id)
-    move = _check_move(problem, data)
-    if move.closes and data.outcome is not None:
-        await require_evidence(session, problem, data.outcome)
+    """Move a problem the principal runs; closing records the outcome, reopening clears it
+    (the timeline keeps both)."""
+    await LIFECYCLE.check(problem.status, data.to, Moving(session, problem, data))
+    closes, reopens = data.to is S.closed, problem.status is S.closed
     before = audit.snapshot(
         problem, ("status", "outcome", "outcome_note", "closed_at", "displacement")
     )
+    source = problem.status
     problem.status = data.to
-    if move.closes:
+    if closes:
         problem.outcome = data.outcome
         problem.outcome_note = data.note
         problem.closed_at = utcnow()
         if data.displacement is not None:
             problem.displacement = data.displacement
-    if move.reopens:
+    if reopens:
         problem.outcome = None
         problem.outcome_note = None
         problem.closed_at = None
     problem.version += 1
     problem.updated_at = utcnow()
-    changes = audit.diff(before, audit.snapshot(problem, before))
-    summary = f"Statut : {before['status']} → {data.to.value}"
-    if move.closes and data.outcome is not None:
-        summary += f" ({data.outcome.value})"
-    if data.note:
-        summary += f". {data.note}"
     audit.record(
         session,
         principal,
@@ -453,8 +439,8 @@ async def transition(
         resource_type="problem",
         resource_id=problem.id,
         problem_id=problem.id,
-        summary=summary,
-        changes=changes,
+        summary=wording.problem_moved(source, data.to, data.outcome if closes else None, data.note),
+        changes=audit.diff(before, audit.snapshot(problem, before)),
     )
     await session.flush()
     return problem
@@ -462,13 +448,23 @@ async def transition(
 
 # --- Comments and timeline ------------------------------------------------------------
 
+COMMENTS_ORDER = Ordering(
+    "created_at", (SortKey(ProblemComment.created_at), SortKey(ProblemComment.id))
+)
+TIMELINE_ORDER = Ordering("at", (SortKey(AuditEvent.at), SortKey(AuditEvent.id)))
+
+
+def comment_out(comment: ProblemComment, author_name: str) -> CommentOut:
+    return shape(CommentOut, comment, author_name=author_name)
+
 
 async def add_comment(
     session: AsyncSession, principal: Principal, problem: Problem, data: CommentCreate
-) -> ProblemComment:
-    clearance = clearance_on(principal)
+) -> CommentOut:
+    """Anyone who sees the problem comments, at a level it could read (never below the
+    problem's)."""
     wanted = data.visibility or problem.visibility
-    if wanted not in readable_levels(clearance):
+    if not access.may_write_at(principal, wanted):
         raise Invalid(["body", "visibility"], "you could not read a comment at this level")
     comment = ProblemComment(
         problem_id=problem.id,
@@ -486,34 +482,52 @@ async def add_comment(
         resource_type="comment",
         resource_id=comment.id,
         problem_id=problem.id,
-        summary=f"Commentaire de {principal.display_name} : {data.body[:200]}",
+        summary=wording.summary(
+            "comment.create", author=principal.display_name, body=data.body[:200]
+        ),
         visibility=comment.visibility,
     )
-    return comment
+    return comment_out(comment, principal.display_name)
 
 
-def comments_query(principal: Principal, problem: Problem) -> AnySelect:
-    clearance = clearance_on(principal)
-    return (
+async def list_comments(
+    session: AsyncSession, principal: Principal, problem: Problem, paging: Paging
+) -> Page[CommentOut]:
+    """A problem's comments within what the principal may read, oldest first."""
+    statement = (
         select(ProblemComment, User.display_name)
         .join(User, User.id == ProblemComment.author_id)
         .where(
             ProblemComment.problem_id == problem.id,
-            ProblemComment.visibility.in_(readable_levels(clearance)),
+            access.text_scope(principal, ProblemComment.visibility),
         )
     )
+    rows, next_cursor = await paging.fetch(session, statement, COMMENTS_ORDER)
+    return Page(items=[comment_out(c, name) for c, name in rows], next_cursor=next_cursor)
 
 
-def timeline_query(principal: Principal, problem: Problem) -> AnySelect:
-    clearance = clearance_on(principal)
-    return (
+async def timeline(
+    session: AsyncSession, principal: Principal, problem: Problem, paging: Paging
+) -> Page[TimelineEvent]:
+    """Every recorded event on the problem, oldest first, within what the principal reads."""
+    statement = (
         select(AuditEvent, User.display_name)
         .outerjoin(User, User.id == AuditEvent.actor_id)
-        .where(
-            AuditEvent.problem_id == problem.id,
-            or_(
-                AuditEvent.visibility.is_(None),
-                AuditEvent.visibility.in_(readable_levels(clearance)),
-            ),
-        )
+        .where(AuditEvent.problem_id == problem.id, access.timeline_scope(principal))
+    )
+    rows, next_cursor = await paging.fetch(session, statement, TIMELINE_ORDER)
+    return Page(
+        items=[
+            TimelineEvent(
+                id=event.id,
+                at=event.at,
+                actor_id=event.actor_id,
+                actor_name=actor_name,
+                kind=event.action,
+                summary=event.summary,
+                changes=event.changes,
+            )
+            for event, actor_name in rows
+        ],
+        next_cursor=next_cursor,
     )

@@ -1,22 +1,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Path, Query, Response
 
-from app.core.concurrency import IfMatch, check_if_match, set_etag
-from app.core.pagination import Ordering, Page, PageParams, SortKey
-from app.core.routing import DbSession
+from app.access import AdminUser
+from app.core.concurrency import IfMatch, precondition_if_match, set_etag
+from app.core.db import DbSession
+from app.core.pagination import Page, PageParams
 from app.core.schemas import CommuneCode
-from app.identity.dependencies import AdminUser, ApiRoute, CurrentUser
+from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.reference import service
 from app.reference.models import (
     ActionKind,
     Category,
     CategoryFamily,
-    Commune,
     Organisation,
     OrganisationKind,
 )
@@ -36,10 +36,30 @@ from app.reference.schemas import (
 router = APIRouter(route_class=ApiRoute, tags=["reference data"])
 CodePath = Annotated[str, Path(max_length=50, description="The code.", examples=["rodeo"])]
 
-COMMUNES_BY_CODE = Ordering("code", (SortKey(Commune.code),))
-ORGANISATIONS_BY_NAME = Ordering("name", (SortKey(Organisation.name), SortKey(Organisation.id)))
-CATEGORIES_BY_CODE = Ordering("code", (SortKey(Category.code),))
-ACTION_KINDS_BY_CODE = Ordering("code", (SortKey(ActionKind.code),))
+
+async def organisation_to_change(
+    organisation_id: uuid.UUID, session: DbSession, if_match: IfMatch = None
+) -> Organisation:
+    """The organisation, locked: 404 if unknown, 412 on a stale If-Match."""
+    organisation = await service.get_organisation(session, organisation_id, lock=True)
+    precondition_if_match(if_match, organisation.version)
+    return organisation
+
+
+def coded_to_change(model: type[service.Coded]) -> Callable[..., Awaitable[service.Coded]]:
+    """A category or action kind by its code, locked: 404, 412 as for any resource."""
+
+    async def load(code: CodePath, session: DbSession, if_match: IfMatch = None) -> service.Coded:
+        row = await service.get_coded(session, model, code, lock=True)
+        precondition_if_match(if_match, row.version)
+        return row
+
+    return load
+
+
+OrganisationToChange = Annotated[Organisation, Depends(organisation_to_change)]
+CategoryToChange = Annotated[Category, Depends(coded_to_change(Category))]
+ActionKindToChange = Annotated[ActionKind, Depends(coded_to_change(ActionKind))]
 
 
 @router.get("/communes", summary="List communes")
@@ -47,8 +67,7 @@ async def list_communes(
     session: DbSession, _principal: CurrentUser, paging: PageParams
 ) -> Page[CommuneOut]:
     """The ten signatory communes, with their centre (to place a located report)."""
-    rows, next_cursor = await paging.fetch(session, select(Commune), COMMUNES_BY_CODE)
-    return Page(items=[CommuneOut.model_validate(r[0]) for r in rows], next_cursor=next_cursor)
+    return await service.list_communes(session, paging)
 
 
 @router.get("/organisations", summary="List organisations")
@@ -60,16 +79,15 @@ async def list_organisations(
     commune_code: Annotated[CommuneCode | None, Query(description="Only this commune.")] = None,
 ) -> Page[OrganisationOut]:
     """Every organisation, by name."""
-    statement = select(Organisation)
-    if kind is not None:
-        statement = statement.where(Organisation.kind == kind)
-    if commune_code is not None:
-        statement = statement.where(Organisation.commune_code == commune_code)
-    rows, next_cursor = await paging.fetch(session, statement, ORGANISATIONS_BY_NAME)
-    return Page(items=[OrganisationOut.model_validate(r[0]) for r in rows], next_cursor=next_cursor)
+    return await service.list_organisations(session, paging, kind=kind, commune_code=commune_code)
 
 
-@router.post("/organisations", status_code=201, summary="Create an organisation")
+@router.post(
+    "/organisations",
+    status_code=201,
+    summary="Create an organisation",
+    dependencies=[Idempotent],
+)
 async def create_organisation(
     data: OrganisationCreate, session: DbSession, principal: AdminUser, response: Response
 ) -> OrganisationOut:
@@ -91,16 +109,13 @@ async def get_organisation(
 
 @router.patch("/organisations/{organisation_id}", summary="Update an organisation")
 async def update_organisation(
-    organisation_id: uuid.UUID,
+    principal: AdminUser,
+    organisation: OrganisationToChange,
     data: OrganisationUpdate,
     session: DbSession,
-    principal: AdminUser,
     response: Response,
-    if_match: IfMatch = None,
 ) -> OrganisationOut:
     """Admins only."""
-    organisation = await service.get_organisation(session, organisation_id)
-    check_if_match(if_match, organisation.version)
     organisation = await service.update_organisation(session, principal, organisation, data)
     set_etag(response, organisation.version)
     return OrganisationOut.model_validate(organisation)
@@ -117,16 +132,10 @@ async def list_categories(
     ] = None,
 ) -> Page[CategoryOut]:
     """Seeded from the contract; `drug_dealing` is sensitive and restricted by default."""
-    statement = select(Category)
-    if family is not None:
-        statement = statement.where(Category.family == family)
-    if reportable is not None:
-        statement = statement.where(Category.reportable.is_(reportable))
-    rows, next_cursor = await paging.fetch(session, statement, CATEGORIES_BY_CODE)
-    return Page(items=[CategoryOut.model_validate(r[0]) for r in rows], next_cursor=next_cursor)
+    return await service.list_categories(session, paging, family=family, reportable=reportable)
 
 
-@router.post("/categories", status_code=201, summary="Add a category")
+@router.post("/categories", status_code=201, summary="Add a category", dependencies=[Idempotent])
 async def create_category(
     data: CategoryCreate, session: DbSession, principal: AdminUser, response: Response
 ) -> CategoryOut:
@@ -148,16 +157,13 @@ async def get_category(
 
 @router.patch("/categories/{code}", summary="Update a category")
 async def update_category(
-    code: CodePath,
+    principal: AdminUser,
+    category: CategoryToChange,
     data: CategoryUpdate,
     session: DbSession,
-    principal: AdminUser,
     response: Response,
-    if_match: IfMatch = None,
 ) -> CategoryOut:
     """Admins only; the code is fixed."""
-    category = await service.get_coded(session, Category, code)
-    check_if_match(if_match, category.version)
     category = await service.update_coded(session, principal, category, data)
     set_etag(response, category.version)
     return CategoryOut.model_validate(category)
@@ -168,11 +174,12 @@ async def list_action_kinds(
     session: DbSession, _principal: CurrentUser, paging: PageParams
 ) -> Page[ActionKindOut]:
     """Seeded from the contract."""
-    rows, next_cursor = await paging.fetch(session, select(ActionKind), ACTION_KINDS_BY_CODE)
-    return Page(items=[ActionKindOut.model_validate(r[0]) for r in rows], next_cursor=next_cursor)
+    return await service.list_action_kinds(session, paging)
 
 
-@router.post("/action-kinds", status_code=201, summary="Add an action kind")
+@router.post(
+    "/action-kinds", status_code=201, summary="Add an action kind", dependencies=[Idempotent]
+)
 async def create_action_kind(
     data: ActionKindCreate, session: DbSession, principal: AdminUser, response: Response
 ) -> ActionKindOut:
@@ -194,16 +201,13 @@ async def get_action_kind(
 
 @router.patch("/action-kinds/{code}", summary="Update an action kind")
 async def update_action_kind(
-    code: CodePath,
+    principal: AdminUser,
+    kind: ActionKindToChange,
     data: ActionKindUpdate,
     session: DbSession,
-    principal: AdminUser,
     response: Response,
-    if_match: IfMatch = None,
 ) -> ActionKindOut:
     """Admins only; the code is fixed."""
-    kind = await service.get_coded(session, ActionKind, code)
-    check_if_match(if_match, kind.version)
     kind = await service.update_coded(session, principal, kind, data)
     set_etag(response, kind.version)
     return ActionKindOut.model_validate(kind)

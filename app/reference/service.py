@@ -6,16 +6,36 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import wording
 from app.core import audit
-from app.core.errors import Conflict, Invalid, NotFound
+from app.core.db import one_entity
+from app.core.errors import Conflict, Invalid
+from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.core.schemas import Input, Patch
 from app.identity.principal import Principal
-from app.reference.models import ActionKind, Category, Commune, Organisation
-from app.reference.schemas import OrganisationCreate, OrganisationUpdate
+from app.reference.models import (
+    ActionKind,
+    Category,
+    CategoryFamily,
+    Commune,
+    Organisation,
+    OrganisationKind,
+)
+from app.reference.schemas import (
+    ActionKindOut,
+    CategoryOut,
+    CommuneOut,
+    OrganisationCreate,
+    OrganisationOut,
+    OrganisationUpdate,
+)
 
 Loc = Sequence[str | int]
+COMMUNES_BY_CODE = Ordering("code", (SortKey(Commune.code),))
+ORGANISATIONS_BY_NAME = Ordering("name", (SortKey(Organisation.name), SortKey(Organisation.id)))
 
 
 async def require_commune(session: AsyncSession, code: str, *, loc: Loc) -> Commune:
@@ -48,10 +68,34 @@ async def require_organisation(
     return organisation
 
 
-async def get_organisation(session: AsyncSession, organisation_id: uuid.UUID) -> Organisation:
-    organisation = await session.get(Organisation, organisation_id)
-    if organisation is None:
-        raise NotFound("No such organisation.")
+async def list_communes(session: AsyncSession, paging: Paging) -> Page[CommuneOut]:
+    rows, next_cursor = await paging.fetch(session, select(Commune), COMMUNES_BY_CODE)
+    return Page(items=[CommuneOut.model_validate(r[0]) for r in rows], next_cursor=next_cursor)
+
+
+async def list_organisations(
+    session: AsyncSession,
+    paging: Paging,
+    *,
+    kind: OrganisationKind | None,
+    commune_code: str | None,
+) -> Page[OrganisationOut]:
+    statement = select(Organisation)
+    if kind is not None:
+        statement = statement.where(Organisation.kind == kind)
+    if commune_code is not None:
+        statement = statement.where(Organisation.commune_code == commune_code)
+    rows, next_cursor = await paging.fetch(session, statement, ORGANISATIONS_BY_NAME)
+    return Page(items=[OrganisationOut.model_validate(r[0]) for r in rows], next_cursor=next_cursor)
+
+
+async def get_organisation(
+    session: AsyncSession, organisation_id: uuid.UUID, *, lock: bool = False
+) -> Organisation:
+    statement = select(Organisation).where(Organisation.id == organisation_id)
+    organisation: Organisation = await one_entity(
+        session, statement, missing="No such organisation.", lock=lock
+    )
     return organisation
 
 
@@ -66,7 +110,7 @@ async def create_organisation(
         principal,
         organisation,
         resource_type="organisation",
-        summary=f"Organisation {organisation.name} créée",
+        summary=wording.summary("organisation.create", name=organisation.name),
         values=data.model_dump(),
     )
     return organisation
@@ -87,7 +131,7 @@ async def update_organisation(
         organisation,
         values,
         resource_type="organisation",
-        summary=f"Organisation {organisation.name} modifiée",
+        summary=wording.summary("organisation.update", name=organisation.name),
     )
     return organisation
 
@@ -95,23 +139,46 @@ async def update_organisation(
 # Categories and action kinds are coded lists an admin extends and relabels: one set of
 # rules serves both.
 Coded = TypeVar("Coded", Category, ActionKind)
-CODED_NAMES: dict[type[Any], tuple[str, str]] = {
-    Category: ("category", "Catégorie"),
-    ActionKind: ("action_kind", "Type d'action"),
-}
+RESOURCE_TYPES: dict[type[Any], str] = {Category: "category", ActionKind: "action_kind"}
 
 
-async def get_coded(session: AsyncSession, model: type[Coded], code: str) -> Coded:
-    found = await session.get(model, code)
-    if found is None:
-        raise NotFound(f"No such {CODED_NAMES[model][0].replace('_', ' ')}.")
+async def list_categories(
+    session: AsyncSession,
+    paging: Paging,
+    *,
+    family: CategoryFamily | None,
+    reportable: bool | None,
+) -> Page[CategoryOut]:
+    statement = select(Category)
+    if family is not None:
+        statement = statement.where(Category.family == family)
+    if reportable is not None:
+        statement = statement.where(Category.reportable.is_(reportable))
+    ordering = Ordering("code", (SortKey(Category.code),))
+    rows, next_cursor = await paging.fetch(session, statement, ordering)
+    return Page(items=[CategoryOut.model_validate(r[0]) for r in rows], next_cursor=next_cursor)
+
+
+async def list_action_kinds(session: AsyncSession, paging: Paging) -> Page[ActionKindOut]:
+    ordering = Ordering("code", (SortKey(ActionKind.code),))
+    rows, next_cursor = await paging.fetch(session, select(ActionKind), ordering)
+    return Page(items=[ActionKindOut.model_validate(r[0]) for r in rows], next_cursor=next_cursor)
+
+
+async def get_coded(
+    session: AsyncSession, model: type[Coded], code: str, *, lock: bool = False
+) -> Coded:
+    missing = f"No such {RESOURCE_TYPES[model].replace('_', ' ')}."
+    found: Coded = await one_entity(
+        session, select(model).where(model.code == code), missing=missing, lock=lock
+    )
     return found
 
 
 async def create_coded(
     session: AsyncSession, principal: Principal, model: type[Coded], data: Input
 ) -> Coded:
-    resource_type, label = CODED_NAMES[model]
+    resource_type = RESOURCE_TYPES[model]
     values = data.model_dump()
     if await session.get(model, values["code"]) is not None:
         raise Conflict(f"The code {values['code']!r} exists already.")
@@ -122,7 +189,7 @@ async def create_coded(
         created,
         resource_type=resource_type,
         resource_id=created.code,
-        summary=f"{label} « {created.label_fr} » créé(e)",
+        summary=wording.summary(f"{resource_type}.create", label=created.label_fr),
         values=values,
     )
     return created
@@ -131,7 +198,7 @@ async def create_coded(
 async def update_coded(
     session: AsyncSession, principal: Principal, row: Coded, data: Patch
 ) -> Coded:
-    resource_type, label = CODED_NAMES[type(row)]
+    resource_type = RESOURCE_TYPES[type(row)]
     await audit.update(
         session,
         principal,
@@ -139,6 +206,6 @@ async def update_coded(
         data.provided(),
         resource_type=resource_type,
         resource_id=row.code,
-        summary=f"{label} « {row.label_fr} » modifié(e)",
+        summary=wording.summary(f"{resource_type}.update", label=row.label_fr),
     )
     return row

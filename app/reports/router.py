@@ -3,37 +3,65 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
-from app.core.concurrency import IfMatch, check_if_match, set_etag
-from app.core.pagination import Ordering, Page, PageParams, SortKey
-from app.core.routing import DbSession
+from app import access
+from app.access import Reporter
+from app.core.concurrency import IfMatch, precondition_if_match, set_etag
+from app.core.db import DbSession
+from app.core.pagination import Page, PageParams
 from app.core.schemas import Code, CommuneCode, Name
-from app.identity.dependencies import ApiRoute, CurrentUser
+from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.reports import service
 from app.reports.models import Report, ReportStatus
 from app.reports.schemas import ReportCreate, ReportCreated, ReportOut, ReportUpdate, TriageIn
 
 router = APIRouter(route_class=ApiRoute, tags=["reports"])
-NEWEST_FIRST = Ordering("-created_at", (SortKey(Report.created_at, True), SortKey(Report.id, True)))
 
 
-@router.post("/reports", status_code=201, summary="Submit a report (signalement)")
+async def report_to_route(
+    report_id: uuid.UUID, session: DbSession, principal: CurrentUser, if_match: IfMatch = None
+) -> Report:
+    """The report, locked: 404 unless the caller sees it, 403 unless an admin, 412 on a
+    stale If-Match."""
+    report = await service.get_report(session, principal, report_id, for_update=True)
+    access.require_report_router(principal)
+    precondition_if_match(if_match, report.version)
+    return report
+
+
+async def report_to_triage(
+    report_id: uuid.UUID, session: DbSession, principal: CurrentUser, if_match: IfMatch = None
+) -> Report:
+    """The report, locked: 404 unless the caller sees it, 403 unless it runs the GPO the
+    report is routed to (an unrouted one: admins), 412 on a stale If-Match."""
+    report = await service.get_report(session, principal, report_id, for_update=True)
+    await access.require_runner(session, principal, report.gpo_id)
+    precondition_if_match(if_match, report.version)
+    return report
+
+
+ReportToRoute = Annotated[Report, Depends(report_to_route)]
+ReportToTriage = Annotated[Report, Depends(report_to_triage)]
+
+
+@router.post(
+    "/reports",
+    status_code=201,
+    summary="Submit a report (signalement)",
+    dependencies=[Idempotent],
+)
 async def submit_report(
-    data: ReportCreate, session: DbSession, principal: CurrentUser, response: Response
+    data: ReportCreate, session: DbSession, principal: Reporter, response: Response
 ) -> ReportCreated:
     """Partners, for their organisation. The report is routed to the GPO that covers it:
     a transport-family category to the transport GPO, others to the oldest general GPO
     whose communes include `commune_code` (none: `gpo_id` null, an admin routes it later).
     Retries are safe with `Idempotency-Key`."""
-    report = await service.submit(session, principal, data)
-    duplicates = await service.possible_duplicates(
-        session, principal, report.category, report.commune_code, report.lat, report.lon
-    )
-    set_etag(response, report.version)
-    response.headers["Location"] = f"/api/v1/reports/{report.id}"
-    out = service.to_out(report, None, None)
-    return ReportCreated(**out.model_dump(), possible_duplicates=duplicates)
+    created = await service.intake(session, principal, data)
+    set_etag(response, created.version)
+    response.headers["Location"] = f"/api/v1/reports/{created.id}"
+    return created
 
 
 @router.get("/reports", summary="List reports")
@@ -62,9 +90,7 @@ async def list_reports(
         external_ref=external_ref,
         problem_id=problem_id,
     )
-    statement = service.filtered(service.with_problem(principal), filters)
-    rows, next_cursor = await paging.fetch(session, statement, NEWEST_FIRST)
-    return Page(items=[service.to_out(*row) for row in rows], next_cursor=next_cursor)
+    return await service.list_reports(session, principal, filters, paging)
 
 
 @router.get("/reports/{report_id}", summary="Read a report")
@@ -79,36 +105,30 @@ async def get_report(
 
 @router.patch("/reports/{report_id}", summary="Route a report to a GPO")
 async def update_report(
-    report_id: uuid.UUID,
+    report: ReportToRoute,
     data: ReportUpdate,
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-    if_match: IfMatch = None,
 ) -> ReportOut:
     """Admins set `gpo_id` on a report awaiting triage."""
-    report = await service.get_report(session, principal, report_id, for_update=True)
-    check_if_match(if_match, report.version)
     await service.reroute(session, principal, report, data)
     out = await service.view(session, principal, report.id)
     set_etag(response, out.version)
     return out
 
 
-@router.post("/reports/{report_id}/triage", summary="Triage a report")
+@router.post("/reports/{report_id}/triage", summary="Triage a report", dependencies=[Idempotent])
 async def triage_report(
-    report_id: uuid.UUID,
+    report: ReportToTriage,
     data: TriageIn,
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-    if_match: IfMatch = None,
 ) -> ReportOut:
     """Facilitators of the routed GPO (and admins): `create_problem` makes a `new` problem
     from the report, `attach` links it to a problem of the same GPO, `reject` needs a
     `public_note`. A report is triaged once (409 after)."""
-    report = await service.get_report(session, principal, report_id, for_update=True)
-    check_if_match(if_match, report.version)
     await service.triage(session, principal, report, data)
     out = await service.view(session, principal, report.id)
     set_etag(response, out.version)

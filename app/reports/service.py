@@ -8,18 +8,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import access, wording
 from app.core import audit
 from app.core.clock import utcnow
 from app.core.db import AnySelect, one_entity, one_row
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
+from app.core.lifecycle import Lifecycle, Move
+from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.core.references import next_reference
 from app.core.schemas import shape
-from app.gpos import service as gpos
 from app.gpos.models import Gpo, GpoCommune, GpoKind
-from app.identity.models import Role
 from app.identity.principal import Principal
 from app.problems import service as problems
 from app.problems.models import Priority, Problem, ProblemStatus
@@ -31,6 +32,7 @@ from app.reports.schemas import (
     Decision,
     DuplicateOut,
     ReportCreate,
+    ReportCreated,
     ReportOut,
     ReportUpdate,
     TriageIn,
@@ -49,19 +51,7 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
-# --- Who sees which report ------------------------------------------------------------
-
-
-def report_visibility(principal: Principal) -> ColumnElement[bool] | None:
-    """Admins and commanders: all; facilitators: reports routed to their GPOs;
-    partners: their own organisation's reports. None means no restriction."""
-    if principal.sees_everything:
-        return None
-    if principal.role is Role.facilitator:
-        return Report.gpo_id.in_(gpos.facilitated_gpo_ids(principal))
-    if principal.role is Role.partner and principal.organisation_id is not None:
-        return Report.submitted_by_organisation_id == principal.organisation_id
-    return false()
+# --- Reading ---------------------------------------------------------------------------
 
 
 def with_problem(principal: Principal) -> AnySelect:
@@ -70,11 +60,11 @@ def with_problem(principal: Principal) -> AnySelect:
     The problem is joined without its own visibility rule on purpose: a reporter learns
     what became of its report even when the problem is restricted police business.
     """
-    statement = select(Report, Problem.status, Problem.outcome).outerjoin(
-        Problem, Problem.id == Report.problem_id
+    return (
+        select(Report, Problem.status, Problem.outcome)
+        .outerjoin(Problem, Problem.id == Report.problem_id)
+        .where(access.report_scope(principal))
     )
-    condition = report_visibility(principal)
-    return statement if condition is None else statement.where(condition)
 
 
 def to_out(report: Report, problem_status: Any, problem_outcome: Any) -> ReportOut:
@@ -95,9 +85,7 @@ async def view(session: AsyncSession, principal: Principal, report_id: uuid.UUID
 async def get_report(
     session: AsyncSession, principal: Principal, report_id: uuid.UUID, *, for_update: bool = False
 ) -> Report:
-    statement = select(Report).where(Report.id == report_id)
-    if (condition := report_visibility(principal)) is not None:
-        statement = statement.where(condition)
+    statement = select(Report).where(access.report_scope(principal), Report.id == report_id)
     report: Report = await one_entity(
         session, statement, missing="No such report.", lock=for_update
     )
@@ -138,15 +126,13 @@ async def possible_duplicates(
     """Open problems of the same category and commune the caller may see; when both are
     located, only those within 250 m. A bounding box narrows the rows in SQL; the exact
     distance is then measured on the few that remain."""
-    statement = problems.visible(
-        principal,
-        select(
-            Problem.id, Problem.reference, Problem.title, Problem.status, Problem.lat, Problem.lon
-        ).where(
-            Problem.category == category,
-            Problem.commune_code == commune_code,
-            Problem.status != ProblemStatus.closed,
-        ),
+    statement = select(
+        Problem.id, Problem.reference, Problem.title, Problem.status, Problem.lat, Problem.lon
+    ).where(
+        access.problem_scope(principal),
+        Problem.category == category,
+        Problem.commune_code == commune_code,
+        Problem.status != ProblemStatus.closed,
     )
     if lat is not None and lon is not None:
         d_lat = DUPLICATE_RADIUS_M / 111_320
@@ -177,15 +163,34 @@ async def possible_duplicates(
     return candidates[:MAX_DUPLICATES]
 
 
-async def submit(
+async def intake(
     session: AsyncSession,
     principal: Principal,
     data: ReportCreate,
     *,
     source: ReportSource = ReportSource.api,
     media_url: str | None = None,
+) -> ReportCreated:
+    """A partner's report, from the API or Open311: stored, routed to the GPO that covers
+    it, with the open problems it may duplicate (those the reporter may see)."""
+    report = await _submit(session, principal, data, source=source, media_url=media_url)
+    duplicates = await possible_duplicates(
+        session, principal, report.category, report.commune_code, report.lat, report.lon
+    )
+    out = to_out(report, None, None)
+    return ReportCreated(**out.model_dump(), possible_duplicates=duplicates)
+
+
+async def _submit(
+    session: AsyncSession,
+    principal: Principal,
+    data: ReportCreate,
+    *,
+    source: ReportSource,
+    media_url: str | None,
 ) -> Report:
-    if principal.role is not Role.partner or principal.organisation_id is None:
+    organisation_id = access.member_organisation(principal)
+    if organisation_id is None:
         raise Forbidden("Reports are submitted by partners, for their organisation.")
     category = await require_category(session, data.category, loc=("body", "category"))
     if not category.reportable:
@@ -201,7 +206,7 @@ async def submit(
         source=source,
         media_url=media_url,
         gpo_id=await route(session, category, data.commune_code),
-        submitted_by_organisation_id=principal.organisation_id,
+        submitted_by_organisation_id=organisation_id,
         submitted_by_user_id=principal.user_id,
         created_at=now,
         updated_at=now,
@@ -211,7 +216,7 @@ async def submit(
         principal,
         report,
         resource_type="report",
-        summary=f"Signalement {reference} reçu ({category.label_fr})",
+        summary=wording.summary("report.create", reference=reference, category=category.label_fr),
         values=values | {"gpo_id": report.gpo_id, "source": source},
     )
     return report
@@ -223,8 +228,7 @@ async def submit(
 async def reroute(
     session: AsyncSession, principal: Principal, report: Report, data: ReportUpdate
 ) -> Report:
-    if not principal.is_admin:
-        raise Forbidden("Only an admin routes reports.")
+    """An admin routes a report that awaits triage to a GPO."""
     values = data.provided()
     if "gpo_id" in values:
         if report.status is not ReportStatus.received:
@@ -237,7 +241,7 @@ async def reroute(
         report,
         values,
         resource_type="report",
-        summary=f"Signalement {report.reference} orienté",
+        summary=wording.summary("report.update", reference=report.reference),
     )
     return report
 
@@ -260,42 +264,51 @@ async def _default_title(session: AsyncSession, report: Report) -> str:
     return f"{category.label_fr} — {report.address or commune.name}"[:200]
 
 
+@dataclass(frozen=True)
+class Triaging:
+    """What a guard of a triage reads."""
+
+    report: Report
+    data: TriageIn
+
+
+async def problem_named(t: Triaging) -> None:
+    if t.data.decision is Decision.attach and t.data.problem_id is None:
+        raise Invalid(["body", "problem_id"], "attaching needs the problem")
+
+
+async def public_note_for_the_reporter(t: Triaging) -> None:
+    if t.data.public_note is None:
+        raise Invalid(["body", "public_note"], "rejecting needs a public note for the reporter")
+
+
+R = ReportStatus
+# A report is triaged once: accepted (a new problem, or attached to one) or rejected.
+LIFECYCLE: Lifecycle[ReportStatus, Triaging] = Lifecycle(
+    "report",
+    [
+        Move(R.received, R.accepted, (problem_named,)),
+        Move(R.received, R.rejected, (public_note_for_the_reporter,)),
+    ],
+)
+OUTCOME_OF = {
+    Decision.create_problem: R.accepted,
+    Decision.attach: R.accepted,
+    Decision.reject: R.rejected,
+}
+
+
 async def triage(
     session: AsyncSession, principal: Principal, report: Report, data: TriageIn
 ) -> Report:
+    """Triage by a runner of the report's GPO: a new problem, an existing one, or a refusal
+    the reporter reads."""
     if report.gpo_id is None:
         raise Conflict("The report is not routed to a GPO yet; an admin routes it first.")
-    await gpos.require_runner(session, principal, report.gpo_id)
-    if report.status is not ReportStatus.received:
-        raise Conflict(f"The report has been triaged already ({report.status.value}).")
+    await LIFECYCLE.check(report.status, OUTCOME_OF[data.decision], Triaging(report, data))
     before = audit.snapshot(report, ("status", "problem_id", "public_note"))
-    if data.decision is Decision.reject:
-        if data.public_note is None:
-            raise Invalid(["body", "public_note"], "rejecting needs a public note for the reporter")
-        report.status = ReportStatus.rejected
-    else:
-        if data.decision is Decision.attach:
-            if data.problem_id is None:
-                raise Invalid(["body", "problem_id"], "attaching needs the problem")
-            problem = await _problem_of_gpo(session, principal, report, data.problem_id)
-        else:
-            location = location_out(report)
-            problem = await problems.create_problem(
-                session,
-                principal,
-                ProblemCreate(
-                    gpo_id=report.gpo_id,
-                    title=data.title or await _default_title(session, report),
-                    description=report.description,
-                    category=report.category,
-                    commune_code=report.commune_code,
-                    location=Location(**location.model_dump()) if location else None,
-                    priority=data.priority or Priority.normal,
-                    time_pattern=report.time_pattern,
-                ),
-                audit_summary=f"Problème créé depuis le signalement {report.reference}",
-            )
-        report.status = ReportStatus.accepted
+    if data.decision is not Decision.reject:
+        problem = await _accepting_problem(session, principal, report, data)
         report.problem_id = problem.id
         audit.record(
             session,
@@ -304,9 +317,12 @@ async def triage(
             resource_type="report",
             resource_id=report.id,
             problem_id=problem.id,
-            summary=f"Signalement {report.reference} rattaché au problème {problem.reference}",
+            summary=wording.summary(
+                "report.attach", report=report.reference, problem=problem.reference
+            ),
             changes={"report": [None, report.reference]},
         )
+    report.status = OUTCOME_OF[data.decision]
     report.public_note = data.public_note
     report.triaged_at = utcnow()
     report.triaged_by = principal.user_id
@@ -318,11 +334,40 @@ async def triage(
         action="report.triage",
         resource_type="report",
         resource_id=report.id,
-        summary=f"Signalement {report.reference} trié : {data.decision.value}",
+        summary=wording.triaged(report.reference, data.decision.value),
         changes=audit.diff(before, audit.snapshot(report, before)),
     )
     await session.flush()
     return report
+
+
+async def _accepting_problem(
+    session: AsyncSession, principal: Principal, report: Report, data: TriageIn
+) -> Problem:
+    """The problem an accepted report joins: the one named, or a new one made from it."""
+    assert report.gpo_id is not None  # routed: checked before
+    if data.decision is Decision.attach:
+        assert data.problem_id is not None  # the move's guard
+        return await _problem_of_gpo(session, principal, report, data.problem_id)
+    location = location_out(report)
+    return await problems.create_problem(
+        session,
+        principal,
+        ProblemCreate(
+            gpo_id=report.gpo_id,
+            title=data.title or await _default_title(session, report),
+            description=report.description,
+            category=report.category,
+            commune_code=report.commune_code,
+            location=Location(**location.model_dump()) if location else None,
+            priority=data.priority or Priority.normal,
+            time_pattern=report.time_pattern,
+        ),
+        from_report=report.reference,
+    )
+
+
+NEWEST_FIRST = Ordering("-created_at", (SortKey(Report.created_at, True), SortKey(Report.id, True)))
 
 
 @dataclass(frozen=True)
@@ -334,6 +379,15 @@ class Filters:
     commune_code: str | None = None
     external_ref: str | None = None
     problem_id: uuid.UUID | None = None
+
+
+async def list_reports(
+    session: AsyncSession, principal: Principal, filters: Filters, paging: Paging
+) -> Page[ReportOut]:
+    """One page of the reports the principal sees, newest first."""
+    statement = filtered(with_problem(principal), filters)
+    rows, next_cursor = await paging.fetch(session, statement, NEWEST_FIRST)
+    return Page(items=[to_out(*row) for row in rows], next_cursor=next_cursor)
 
 
 def filtered(statement: AnySelect, filters: Filters) -> AnySelect:

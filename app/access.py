@@ -1,0 +1,344 @@
+"""Who may see what and do what: every access rule of the service, in one place.
+
+Roles (API.md, "Identity and roles"):
+- admin: everything, on every GPO; users, organisations and reference data;
+- commander: reads every GPO, problem, action, report and figure, restricted ones included;
+  writes nothing but comments (and meetings, which commanders also run);
+- facilitator: runs the GPOs it facilitates (problems, actions, meetings, indicators,
+  triage) and sees everything in them; creates GPOs;
+- partner: a member of an organisation. Sees the GPOs its organisation belongs to and their
+  problems within its clearance, the actions assigned to its organisation (even on problems
+  it may not see), its organisation's reports; submits reports; updates the status and
+  result of its organisation's actions.
+
+Clearance: a partner reads `partners` texts; a municipal police member also `police`; a
+national police member also `restricted`. Everyone else who sees a problem reads all of it.
+
+How the rules are applied:
+- *read scopes* are SQL conditions built from the principal (`problem_scope`, ...): every
+  read adds one to its statement, so nothing hidden is ever loaded, and what the caller may
+  not see is simply not found (404, existence never revealed);
+- *write permissions* are named predicates (`require_runner`, ...) raising 403 for a thing
+  the caller may see, or typed route dependencies for rules that need only the caller
+  (`AdminUser`, `GpoCreator`, `FiguresReader`, `Reporter`): the route's signature says who
+  may call it. A permission on the resource a path names is checked by that route's
+  resource dependency (`ProblemToRun` in problems/router.py: 404, then 403, then 412); one
+  that depends on the body (the GPO a new problem goes to, the fields an assignee changes)
+  by the service, with the predicate from here.
+
+Where a question is answered:
+| who may...                          | here                                        |
+|-------------------------------------|---------------------------------------------|
+| see a GPO / problem / action        | `gpo_scope`, `problem_scope`, `action_scope`|
+| see a report                        | `report_scope`                              |
+| read a comment, a timeline event    | `text_scope`, `timeline_scope`, `clearance` |
+| run a GPO (problems, actions, ...)  | `runs_gpo`, `require_runner`                |
+| run or read meetings, read minutes  | `runs_meetings`, `require_minutes_reader`   |
+| change an action                    | `require_action_editor`, `ASSIGNEE_FIELDS`  |
+| read figures                        | `FiguresReader` (scope: `problem_scope`)    |
+| submit reports, create GPOs, admin  | `Reporter`, `GpoCreator`, `AdminUser`       |
+| see or change users and tokens      | `user_scope`, `token_scope`, `require_user_editor` |
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Collection
+from typing import Annotated, Any
+
+from fastapi import Depends
+from sqlalchemy import ColumnElement, Select, and_, case, exists, false, null, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.actions.models import Action
+from app.core.audit import AuditEvent
+from app.core.errors import Forbidden
+from app.core.visibility import Visibility, readable_levels
+from app.gpos.models import GpoFacilitator, GpoMember
+from app.identity.dependencies import CurrentUser
+from app.identity.models import ApiToken, Role, User
+from app.identity.principal import Principal
+from app.problems.models import Problem
+from app.reference.models import OrganisationKind
+from app.reports.models import Report
+
+# --- Roles and clearance ----------------------------------------------------------------
+
+# Organisation kinds cleared above `partners`; members of any other kind read `partners`.
+CLEARANCE: dict[OrganisationKind, Visibility] = {
+    OrganisationKind.national_police: Visibility.restricted,
+    OrganisationKind.municipal_police: Visibility.police,
+}
+
+
+def is_admin(principal: Principal) -> bool:
+    return principal.role is Role.admin
+
+
+def sees_everything(principal: Principal) -> bool:
+    """Admins and commanders read every GPO, problem, action, report and figure."""
+    return principal.role in (Role.admin, Role.commander)
+
+
+def member_organisation(principal: Principal) -> uuid.UUID | None:
+    """The organisation a partner acts for (None for every other role)."""
+    return principal.organisation_id if principal.role is Role.partner else None
+
+
+def clearance(principal: Principal) -> Visibility:
+    """The strictest level the principal reads on a problem it sees: a partner's depends on
+    its organisation's kind; whoever else sees a problem reads all of it."""
+    if principal.role is not Role.partner:
+        return Visibility.restricted
+    kind = principal.organisation_kind
+    return Visibility.partners if kind is None else CLEARANCE.get(kind, Visibility.partners)
+
+
+def readable(principal: Principal) -> list[Visibility]:
+    """The visibility levels of texts (problems, comments, events) the principal reads."""
+    return readable_levels(clearance(principal))
+
+
+# --- Read scopes: SQL conditions ---------------------------------------------------------
+
+
+def facilitated_gpo_ids(principal: Principal) -> Select[uuid.UUID]:
+    return select(GpoFacilitator.gpo_id).where(GpoFacilitator.user_id == principal.user_id)
+
+
+def member_gpo_ids(organisation_id: uuid.UUID) -> Select[uuid.UUID]:
+    return select(GpoMember.gpo_id).where(GpoMember.organisation_id == organisation_id)
+
+
+def _by_role(
+    principal: Principal,
+    *,
+    facilitator: Callable[[], ColumnElement[bool]],
+    partner: Callable[[uuid.UUID], ColumnElement[bool]],
+) -> ColumnElement[bool]:
+    """The one role switch: admins and commanders see everything, a facilitator what its
+    GPOs hold, a partner what its organisation may see, anyone else nothing."""
+    if sees_everything(principal):
+        return true()
+    if principal.role is Role.facilitator:
+        return facilitator()
+    if (organisation_id := member_organisation(principal)) is not None:
+        return partner(organisation_id)
+    return false()
+
+
+def gpo_scope(principal: Principal, gpo_id: Any) -> ColumnElement[bool]:
+    """`gpo_id` (a column) is a GPO the principal sees: facilitators the GPOs they
+    facilitate (their organisation's membership alone shows nothing), partners the GPOs
+    their organisation is a member of."""
+    return _by_role(
+        principal,
+        facilitator=lambda: gpo_id.in_(facilitated_gpo_ids(principal)),
+        partner=lambda organisation_id: gpo_id.in_(member_gpo_ids(organisation_id)),
+    )
+
+
+def problem_scope(principal: Principal) -> ColumnElement[bool]:
+    """Problems the principal sees: all of its GPOs' for a facilitator; for a partner, those
+    of its organisation's GPOs whose visibility is within its clearance."""
+    return _by_role(
+        principal,
+        facilitator=lambda: Problem.gpo_id.in_(facilitated_gpo_ids(principal)),
+        partner=lambda organisation_id: and_(
+            Problem.gpo_id.in_(member_gpo_ids(organisation_id)),
+            Problem.visibility.in_(readable(principal)),
+        ),
+    )
+
+
+def problem_reference_if_visible(principal: Principal) -> Any:
+    """The problem's reference where the principal sees the problem, else null: an assignee
+    reads its action on a problem hidden from it, not the problem."""
+    if sees_everything(principal):
+        return Problem.reference
+    return case((problem_scope(principal), Problem.reference), else_=null())
+
+
+def action_scope(principal: Principal) -> ColumnElement[bool]:
+    """Actions of problems the principal sees (the statement joins Problem), and a partner's
+    organisation's own actions, even on a problem it may not see."""
+    visible_problem = problem_scope(principal)
+    if (organisation_id := member_organisation(principal)) is None:
+        return visible_problem
+    return or_(visible_problem, Action.assignee_organisation_id == organisation_id)
+
+
+def report_scope(principal: Principal) -> ColumnElement[bool]:
+    """Facilitators: reports routed to their GPOs; partners: their organisation's reports."""
+    return _by_role(
+        principal,
+        facilitator=lambda: Report.gpo_id.in_(facilitated_gpo_ids(principal)),
+        partner=lambda organisation_id: Report.submitted_by_organisation_id == organisation_id,
+    )
+
+
+def text_scope(principal: Principal, visibility: Any) -> ColumnElement[bool]:
+    """A text (a comment) on a problem the principal sees, within its clearance."""
+    condition: ColumnElement[bool] = visibility.in_(readable(principal))
+    return condition
+
+
+def timeline_scope(principal: Principal) -> ColumnElement[bool]:
+    """A problem's events the principal reads: those at the problem's level (no level of
+    their own) and those at a level within its clearance (a comment's)."""
+    return or_(AuditEvent.visibility.is_(None), text_scope(principal, AuditEvent.visibility))
+
+
+def user_scope(principal: Principal) -> ColumnElement[bool]:
+    """Admins see every user; anyone else only itself."""
+    return true() if is_admin(principal) else User.id == principal.user_id
+
+
+def token_scope(principal: Principal) -> ColumnElement[bool]:
+    """Admins see every token; anyone else only its own."""
+    return true() if is_admin(principal) else ApiToken.user_id == principal.user_id
+
+
+# --- Write permissions: named predicates ---------------------------------------------------
+
+
+async def facilitates(
+    session: AsyncSession, principal: Principal, gpo_id: uuid.UUID | None
+) -> bool:
+    if principal.role is not Role.facilitator or gpo_id is None:
+        return False
+    statement = select(
+        exists().where(GpoFacilitator.gpo_id == gpo_id, GpoFacilitator.user_id == principal.user_id)
+    )
+    return bool(await session.scalar(statement))
+
+
+async def runs_gpo(session: AsyncSession, principal: Principal, gpo_id: uuid.UUID | None) -> bool:
+    """Admins and the GPO's facilitators run it: its problems, actions, indicators, triage.
+    What belongs to no GPO yet (an unrouted report) only admins run."""
+    return is_admin(principal) or await facilitates(session, principal, gpo_id)
+
+
+async def require_runner(
+    session: AsyncSession, principal: Principal, gpo_id: uuid.UUID | None
+) -> None:
+    if not await runs_gpo(session, principal, gpo_id):
+        raise Forbidden("Only a facilitator of this GPO (or an admin) may do this.")
+
+
+async def runs_meetings(session: AsyncSession, principal: Principal, gpo_id: uuid.UUID) -> bool:
+    """The GPO's facilitators, commanders and admins manage and read its meetings."""
+    return sees_everything(principal) or await facilitates(session, principal, gpo_id)
+
+
+async def require_meeting_runner(
+    session: AsyncSession, principal: Principal, gpo_id: uuid.UUID
+) -> None:
+    if not await runs_meetings(session, principal, gpo_id):
+        raise Forbidden("Meetings are run by the GPO's facilitators, commanders and admins.")
+
+
+async def require_minutes_reader(
+    session: AsyncSession, principal: Principal, gpo_id: uuid.UUID
+) -> None:
+    """Meeting runners, and the partners of a GPO they see (its members), who read the
+    minutes within their clearance."""
+    if principal.role is Role.partner or await runs_meetings(session, principal, gpo_id):
+        return
+    raise Forbidden("The minutes are read by the GPO's members and those who run it.")
+
+
+# What a partner of the assignee organisation may change on its action.
+ASSIGNEE_FIELDS = frozenset({"status", "result_note"})
+
+
+async def require_action_editor(
+    session: AsyncSession,
+    principal: Principal,
+    action: Action,
+    gpo_id: uuid.UUID,
+    fields: Collection[str],
+) -> None:
+    """The GPO's runners change anything on its actions; a partner of the assignee
+    organisation changes only `status` and `result_note`."""
+    if await runs_gpo(session, principal, gpo_id):
+        return
+    if member_organisation(principal) != action.assignee_organisation_id:
+        raise Forbidden("Only the GPO's facilitators or the assignee may change this action.")
+    if extra := sorted(set(fields) - ASSIGNEE_FIELDS):
+        raise Forbidden(
+            f"The assignee may change only status and result_note, not {', '.join(extra)}."
+        )
+
+
+def may_write_at(principal: Principal, level: Visibility) -> bool:
+    """A text (a comment) is written at a level its author could read."""
+    return level in readable(principal)
+
+
+def joins_gpo_it_creates(principal: Principal) -> bool:
+    """A facilitator who creates a GPO facilitates it."""
+    return principal.role is Role.facilitator
+
+
+def require_user_editor(principal: Principal) -> None:
+    """Only admins change users (a user reading itself may not edit itself)."""
+    if not is_admin(principal):
+        raise Forbidden("Only an admin changes users.")
+
+
+def require_report_router(principal: Principal) -> None:
+    """Only admins route a report to a GPO by hand."""
+    if not is_admin(principal):
+        raise Forbidden("Only an admin routes reports.")
+
+
+# --- Typed route dependencies: rules that need only the caller -----------------------------
+
+
+def creates_gpos(principal: Principal) -> bool:
+    return principal.role in (Role.admin, Role.facilitator)
+
+
+def reads_figures(principal: Principal) -> bool:
+    """Commanders and admins read every figure, facilitators those of their GPOs."""
+    return principal.role in (Role.admin, Role.commander, Role.facilitator)
+
+
+def submits_reports(principal: Principal) -> bool:
+    """Partners submit reports, for their organisation."""
+    return member_organisation(principal) is not None
+
+
+class Requires:
+    """A route dependency: the caller, when `rule` admits it; 403 otherwise."""
+
+    def __init__(self, rule: Callable[[Principal], bool], refusal: str) -> None:
+        self.rule = rule
+        self.refusal = refusal
+
+    async def __call__(self, principal: CurrentUser) -> Principal:
+        if not self.rule(principal):
+            raise Forbidden(self.refusal)
+        return principal
+
+
+AdminUser = Annotated[Principal, Depends(Requires(is_admin, "Only an admin may do this."))]
+GpoCreator = Annotated[
+    Principal, Depends(Requires(creates_gpos, "Only admins and facilitators create GPOs."))
+]
+FiguresReader = Annotated[
+    Principal,
+    Depends(
+        Requires(
+            reads_figures,
+            "Figures are for commanders, admins and facilitators (of their GPOs).",
+        )
+    ),
+]
+Reporter = Annotated[
+    Principal,
+    Depends(
+        Requires(submits_reports, "Reports are submitted by partners, for their organisation.")
+    ),
+]

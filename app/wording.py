@@ -1,0 +1,193 @@
+"""The service's French, written once: labels of every coded value, dates and numbers in
+French formats, and the summaries of audit events (each problem's timeline reads them), so
+that the timeline, the minutes and the console say the same thing the same way.
+
+Names in code and in the API stay English; this is the only place where they are French.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from app.actions.models import ActionStatus
+from app.core.clock import PARIS
+from app.core.visibility import Visibility
+from app.gpos.models import GpoKind
+from app.identity.models import Role
+from app.indicators.models import Direction
+from app.meetings.models import MeetingStatus
+from app.problems.models import Displacement, Outcome, Priority, ProblemStatus
+from app.reference.models import CategoryFamily, OrganisationKind
+from app.reports.models import ReportSource, ReportStatus
+
+# --- Labels of coded values ------------------------------------------------------------------
+
+LABELS: dict[Enum, str] = {
+    ProblemStatus.new: "nouveau",
+    ProblemStatus.open: "ouvert",
+    ProblemStatus.monitoring: "en suivi",
+    ProblemStatus.closed: "clos",
+    Outcome.eliminated: "éliminé",
+    Outcome.reduced: "réduit en nombre",
+    Outcome.harm_reduced: "gravité réduite",
+    Outcome.better_handled: "mieux pris en charge",
+    Outcome.responsibility_shifted: "confié à l'organisme compétent",
+    Outcome.no_improvement: "sans amélioration",
+    Outcome.duplicate: "doublon",
+    Outcome.not_in_scope: "hors du champ du GPO",
+    Displacement.unknown: "non évalué",
+    Displacement.none: "aucun déplacement",
+    Displacement.displacement: "déplacement constaté",
+    Displacement.diffusion: "diffusion des bénéfices",
+    Priority.low: "basse",
+    Priority.normal: "normale",
+    Priority.high: "haute",
+    Priority.urgent: "urgente",
+    Visibility.partners: "partenaires du GPO",
+    Visibility.police: "polices nationale et municipale",
+    Visibility.restricted: "restreinte (police nationale)",
+    ActionStatus.planned: "prévue",
+    ActionStatus.in_progress: "en cours",
+    ActionStatus.done: "réalisée",
+    ActionStatus.cancelled: "annulée",
+    MeetingStatus.planned: "prévue",
+    MeetingStatus.held: "tenue",
+    MeetingStatus.cancelled: "annulée",
+    ReportStatus.received: "reçu",
+    ReportStatus.accepted: "accepté",
+    ReportStatus.rejected: "rejeté",
+    ReportSource.api: "API",
+    ReportSource.open311: "Open311",
+    Direction.decrease: "à la baisse",
+    Direction.increase: "à la hausse",
+    GpoKind.general: "GPO territorial",
+    GpoKind.transport: "GPO transports",
+    Role.admin: "administrateur",
+    Role.facilitator: "animateur",
+    Role.commander: "commandement",
+    Role.partner: "partenaire",
+    OrganisationKind.national_police: "police nationale",
+    OrganisationKind.municipal_police: "police municipale",
+    OrganisationKind.landlord: "bailleur",
+    OrganisationKind.transport_operator: "opérateur de transport",
+    OrganisationKind.municipality: "commune",
+    OrganisationKind.metropolis: "métropole",
+    OrganisationKind.prosecutor: "parquet",
+    OrganisationKind.prefecture: "préfecture",
+    OrganisationKind.other: "autre",
+    CategoryFamily.incivility: "incivilités",
+    CategoryFamily.drugs: "stupéfiants",
+    CategoryFamily.residential: "tranquillité résidentielle",
+    CategoryFamily.transport: "transports",
+    CategoryFamily.violence: "violences",
+    CategoryFamily.road: "insécurité routière",
+    CategoryFamily.other: "autre",
+}
+
+# Triage decisions, by their API value (the enum lives with the report schemas).
+DECISIONS = {
+    "create_problem": "problème créé",
+    "attach": "rattaché à un problème existant",
+    "reject": "rejeté",
+}
+
+
+def label(value: Any) -> str:
+    """The French label of a coded value; an uncoded value as it is, a missing one "—"."""
+    if value is None:
+        return "—"
+    if isinstance(value, Enum):
+        return LABELS.get(value, str(value.value))
+    return str(value)
+
+
+# --- Dates and numbers ---------------------------------------------------------------------
+
+
+def day(value: date) -> str:
+    """14/03/2026; a date-time is the day it falls on in Europe/Paris."""
+    if isinstance(value, datetime):
+        value = value.astimezone(PARIS).date()
+    return value.strftime("%d/%m/%Y")
+
+
+def moment(value: datetime) -> str:
+    """14/03/2026 à 18 h 30, in Europe/Paris."""
+    local = value.astimezone(PARIS)
+    return f"{local.strftime('%d/%m/%Y')} à {local.strftime('%H h %M')}"
+
+
+def number(value: float) -> str:
+    """12,5 (a decimal comma; no needless decimals)."""
+    return f"{value:g}".replace(".", ",")
+
+
+def _display(value: Any) -> str:
+    if isinstance(value, date):
+        return day(value)
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return number(value)
+    return label(value)
+
+
+# --- Audit summaries (the timeline's sentences) ------------------------------------------------
+
+SUMMARIES: dict[str, str] = {
+    "bootstrap.admin_created": "Administrateur d'amorçage créé",
+    "bootstrap.token_registered": "Jeton d'amorçage enregistré (GPO_BOOTSTRAP_ADMIN_TOKEN)",
+    "bootstrap.token_restored": "Jeton d'amorçage rétabli (GPO_BOOTSTRAP_ADMIN_TOKEN)",
+    "bootstrap.token_revoked": "Jeton d'amorçage révoqué (GPO_BOOTSTRAP_ADMIN_TOKEN a changé)",
+    "user.create": "Utilisateur {name} créé ({role})",
+    "user.update": "Utilisateur {name} modifié",
+    "token.create": "Jeton « {name} » créé pour {user}",
+    "token.revoke": "Jeton « {name} » révoqué",
+    "organisation.create": "Organisation {name} créée",
+    "organisation.update": "Organisation {name} modifiée",
+    "category.create": "Catégorie « {label} » créée",
+    "category.update": "Catégorie « {label} » modifiée",
+    "action_kind.create": "Type d'action « {label} » créé",
+    "action_kind.update": "Type d'action « {label} » modifié",
+    "gpo.create": "{kind} {name} créé",
+    "gpo.update": "GPO {name} modifié",
+    "meeting.create": "Réunion du GPO {gpo} du {day} enregistrée ({status})",
+    "meeting.update": "Réunion du GPO {gpo} du {day} modifiée",
+    "review.create": "Examiné en réunion du {day} : {note}",
+    "problem.create": "Problème {reference} créé : {title}",
+    "problem.create_from_report": "Problème {reference} créé depuis le signalement {report}",
+    "problem.update": "Problème {reference} modifié",
+    "comment.create": "Commentaire de {author} : {body}",
+    "action.create": "Action « {title} » confiée à {assignee}, échéance le {due}",
+    "action.update": "Action « {title} » modifiée",
+    "action.move": "Action « {title} » : {source} → {target}",
+    "indicator.create": "Indicateur « {name} » : référence {value} {unit} du {start} au {end}",
+    "indicator.update": "Indicateur « {name} » modifié",
+    "measurement.create": "Mesure « {name} » : {value} {unit} du {start} au {end}",
+    "report.create": "Signalement {reference} reçu ({category})",
+    "report.update": "Signalement {reference} orienté",
+    "report.attach": "Signalement {report} rattaché au problème {problem}",
+    "report.triage": "Signalement {reference} trié : {decision}",
+}
+
+
+def summary(event: str, /, **values: Any) -> str:
+    """The sentence for an `event` (an audit action); coded values, dates and numbers are
+    written in French ("Statut : ouvert → clos", "échéance le 15/04/2026")."""
+    return SUMMARIES[event].format(**{name: _display(value) for name, value in values.items()})
+
+
+def problem_moved(
+    source: ProblemStatus, target: ProblemStatus, outcome: Outcome | None, note: str | None
+) -> str:
+    """ "Statut : ouvert → clos (réduit en nombre). Appels au 17 divisés par deux." """
+    text = f"Statut : {label(source)} → {label(target)}"
+    if outcome is not None:
+        text += f" ({label(outcome)})"
+    if note:
+        text += f". {note}"
+    return text
+
+
+def triaged(reference: str, decision: str) -> str:
+    return summary("report.triage", reference=reference, decision=DECISIONS[decision])
