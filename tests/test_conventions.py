@@ -7,7 +7,10 @@ import json
 from typing import Any
 
 import httpx
+import pytest
+from fastapi import APIRouter
 
+from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from tests.api import Api, Caller, World, expect, problem_of, unique
 
 ONE_MIB = 1024 * 1024
@@ -364,6 +367,51 @@ async def test_health(api: Api) -> None:
     assert expect(response, 200)["status"] == "ok"
     ready = expect(await api.client.get("/health/ready"), 200)
     assert ready["status"] == "ready"
+
+
+async def test_every_post_takes_an_idempotency_key(api: Api) -> None:
+    document = expect(await api.client.get("/openapi.json"), 200)
+    posts = [
+        (path, operation)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if method == "post"
+    ]
+    assert posts
+    for path, operation in posts:
+        headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        assert "Idempotency-Key" in headers, path
+
+
+def test_a_post_route_without_the_idempotency_claim_is_refused() -> None:
+    """The route class makes the claim part of every POST route's declaration."""
+    router = APIRouter(route_class=ApiRoute)
+
+    async def forgot(principal: CurrentUser) -> None:
+        return None
+
+    with pytest.raises(TypeError, match="Idempotency-Key"):
+        router.post("/forgotten")(forgot)
+    router.post("/declared", dependencies=[Idempotent])(forgot)
+    assert [route.path for route in router.routes] == ["/declared"]  # type: ignore[attr-defined]
+
+
+async def test_an_invalid_body_is_422_even_with_a_stale_if_match(world: World) -> None:
+    """RFC 9110 13.2.1: a request that fails without its precondition fails for that
+    reason; the precondition is judged only for a request that would otherwise succeed."""
+    api = world.api
+    path = f"/organisations/{world.landlord['id']}"
+    stale = {"If-Match": '"999"'}
+    problem = problem_of(await api.patch(world.admin, path, json={"name": ""}, headers=stale), 422)
+    assert ["body", "name"] in locs(problem)
+    problem_of(await api.patch(world.admin, path, json={"name": "Bailleur"}, headers=stale), 412)
+    # Not found and not allowed come before the precondition too.
+    missing = "/organisations/00000000-0000-4000-8000-000000000000"
+    problem_of(await api.patch(world.admin, missing, json={"name": "X"}, headers=stale), 404)
+    problem_of(
+        await api.patch(world.landlord_partner, path, json={"name": "X"}, headers=stale), 403
+    )
+    assert expect(await api.get(world.admin, path), 200)["name"] == world.landlord["name"]
 
 
 async def test_openapi_document(api: Api) -> None:

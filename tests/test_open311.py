@@ -213,6 +213,41 @@ async def test_request_by_point_takes_the_nearest_commune(world: World) -> None:
     assert seen["media_url"] == "https://photos.example.org/epave.jpg"
 
 
+async def test_an_open311_request_names_the_problems_it_may_duplicate(world: World) -> None:
+    """The intake is the API's: an Open311 request gets the same possible duplicates as a
+    report, those the reporter may see, named in `service_notice`."""
+    api = world.api
+    near = moved(METZ, 40)
+    shared = await api.problem(
+        world.facilitator, world.gpo, location=near, category="wrecked_vehicle"
+    )
+    hidden = await api.problem(
+        world.facilitator,
+        world.gpo,
+        location=moved(METZ, 60),
+        category="wrecked_vehicle",
+        visibility="police",
+    )
+    through_api = await submit(
+        api, world.landlord_partner, category="wrecked_vehicle", location=moved(METZ, 10)
+    )
+    assert [d["id"] for d in through_api["possible_duplicates"]] == [shared["id"]]
+
+    point = moved(METZ, 10)
+    response = await create_request(
+        api,
+        world.landlord_partner,
+        service_code="wrecked_vehicle",
+        lat=point["lat"],
+        long=point["lon"],
+        description="Épave devant le 4 rue de Toul.",
+    )
+    assert response.status_code == 201, response.text
+    notice = response.json()[0]["service_notice"]
+    assert shared["reference"] in notice
+    assert hidden["reference"] not in notice
+
+
 @pytest.mark.parametrize(
     ("point", "commune"),
     [

@@ -1051,6 +1051,32 @@ async def test_timeline_tells_the_story_oldest_first(world: World) -> None:
     assert all(e["summary"] for e in events)
 
 
+async def test_the_timeline_speaks_french(world: World) -> None:
+    """Summaries name statuses, outcomes and dates as the minutes do, never the API's codes."""
+    api, fac = world.api, world.facilitator
+    problem = await api.problem(fac, world.gpo)
+    path = f"/problems/{problem['id']}"
+    expect(await api.move(fac, problem, "open"), 200)
+    expect(
+        await api.move(fac, problem, "closed", outcome="no_improvement", note="Rien n'a changé."),
+        200,
+    )
+    expect(await api.move(fac, problem, "open", note="Les troubles ont repris."), 200)
+    action = await api.action(
+        fac, problem, world.landlord, title="Courrier aux locataires", due_date="2030-04-15"
+    )
+    expect(await api.patch(fac, f"/actions/{action['id']}", json={"status": "in_progress"}), 200)
+
+    summaries = [e["summary"] for e in await every_page(api, fac, f"{path}/timeline")]
+    assert summaries[1] == "Statut : nouveau → ouvert"
+    assert summaries[2] == "Statut : ouvert → clos (sans amélioration). Rien n'a changé."
+    assert summaries[3] == "Statut : clos → ouvert. Les troubles ont repris."
+    assert summaries[4].endswith("échéance le 15/04/2030")
+    assert summaries[5] == "Action « Courrier aux locataires » : prévue → en cours"
+    for code in ("new", "open", "closed", "no_improvement", "planned", "in_progress"):
+        assert all(code not in summary.split() for summary in summaries), code
+
+
 async def test_timeline_starts_with_the_creation(world: World) -> None:
     api = world.api
     problem = await api.problem(world.facilitator, world.gpo)
