@@ -22,7 +22,7 @@ How the rules are applied:
   the caller may see, or typed route dependencies for rules that need only the caller
   (`AdminUser`, `GpoCreator`, `FiguresReader`, `Reporter`): the route's signature says who
   may call it. A permission on the resource a path names is checked by that route's
-  resource dependency (`ProblemToRun` in problems/router.py: 404, then 403, then 412); one
+  resource dependency (`ProblemToRun` in problems/dependencies.py: 404, 403, then 412); one
   that depends on the body (the GPO a new problem goes to, the fields an assignee changes)
   by the service, with the predicate from here.
 
@@ -30,12 +30,12 @@ Where a question is answered:
 | who may...                          | here                                        |
 |-------------------------------------|---------------------------------------------|
 | see a GPO / problem / action        | `gpo_scope`, `problem_scope`, `action_scope`|
-| see a report                        | `report_scope`                              |
+| see a report, a meeting             | `report_scope`, `meeting_scope`             |
 | read a comment, a timeline event    | `text_scope`, `timeline_scope`, `clearance` |
 | run a GPO (problems, actions, ...)  | `runs_gpo`, `require_runner`                |
 | run or read meetings, read minutes  | `runs_meetings`, `require_minutes_reader`   |
 | change an action                    | `require_action_editor`, `ASSIGNEE_FIELDS`  |
-| read figures                        | `FiguresReader` (scope: `problem_scope`)    |
+| read figures                        | `FiguresReader`, `figures_scope`            |
 | submit reports, create GPOs, admin  | `Reporter`, `GpoCreator`, `AdminUser`       |
 | see or change users and tokens      | `user_scope`, `token_scope`, `require_user_editor` |
 """
@@ -58,6 +58,7 @@ from app.gpos.models import GpoFacilitator, GpoMember
 from app.identity.dependencies import CurrentUser
 from app.identity.models import ApiToken, Role, User
 from app.identity.principal import Principal
+from app.meetings.models import Meeting
 from app.problems.models import Problem
 from app.reference.models import OrganisationKind
 from app.reports.models import Report
@@ -149,6 +150,18 @@ def problem_scope(principal: Principal) -> ColumnElement[bool]:
             Problem.visibility.in_(readable(principal)),
         ),
     )
+
+
+def meeting_scope(principal: Principal) -> ColumnElement[bool]:
+    """Meetings of the GPOs the principal sees (reading one also needs `runs_meetings`, its
+    minutes `require_minutes_reader`)."""
+    return gpo_scope(principal, Meeting.gpo_id)
+
+
+def figures_scope(principal: Principal) -> ColumnElement[bool]:
+    """The problems a figure counts: those the principal sees (its readers: `reads_figures`):
+    every problem for commanders and admins, their GPOs' for facilitators."""
+    return problem_scope(principal)
 
 
 def problem_reference_if_visible(principal: Principal) -> Any:

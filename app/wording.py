@@ -21,6 +21,7 @@ from app.meetings.models import MeetingStatus
 from app.problems.models import Displacement, Outcome, Priority, ProblemStatus
 from app.reference.models import CategoryFamily, OrganisationKind
 from app.reports.models import ReportSource, ReportStatus
+from app.reports.schemas import Decision
 
 # --- Labels of coded values ------------------------------------------------------------------
 
@@ -84,13 +85,9 @@ LABELS: dict[Enum, str] = {
     CategoryFamily.violence: "violences",
     CategoryFamily.road: "insécurité routière",
     CategoryFamily.other: "autre",
-}
-
-# Triage decisions, by their API value (the enum lives with the report schemas).
-DECISIONS = {
-    "create_problem": "problème créé",
-    "attach": "rattaché à un problème existant",
-    "reject": "rejeté",
+    Decision.create_problem: "problème créé",
+    Decision.attach: "rattaché à un problème existant",
+    Decision.reject: "rejeté",
 }
 
 
@@ -187,7 +184,3 @@ def problem_moved(
     if note:
         text += f". {note}"
     return text
-
-
-def triaged(reference: str, decision: str) -> str:
-    return summary("report.triage", reference=reference, decision=DECISIONS[decision])

@@ -807,14 +807,11 @@ async def test_leaving_the_gpo_hides_its_problems(world: World) -> None:
 
 # --- clearance of texts: comments and the timeline ----------------------------------------
 
-COMMENT_READERS = {
-    "partners": {"landlord_partner": True, "municipal_partner": True, "police_partner": True},
-    "police": {"landlord_partner": False, "municipal_partner": True, "police_partner": True},
-    "restricted": {"landlord_partner": False, "municipal_partner": False, "police_partner": True},
-}
+# The same clearance as for problems (SEES): national police members read every level,
+# municipal police members `partners` and `police`, other members `partners`.
 COMMENT_LEVELS = [
     pytest.param(level, who, reads, id=f"{level}-comment-{who}-{'reads' if reads else 'hidden'}")
-    for level, readers in COMMENT_READERS.items()
+    for level, readers in SEES.items()
     for who, reads in readers.items()
 ]
 

@@ -5,7 +5,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from app import access
 from app.actions import service
 from app.actions.models import Action, ActionStatus
 from app.actions.schemas import ActionCreate, ActionOut, ActionUpdate
@@ -14,22 +13,12 @@ from app.core.db import DbSession
 from app.core.pagination import Page, PageParams
 from app.core.schemas import Day
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
-from app.problems import service as problems
+from app.problems.dependencies import ProblemToExtend
 from app.problems.models import Problem
 
 router = APIRouter(route_class=ApiRoute, tags=["actions"])
 
 ActionSort = Literal["due_date", "-due_date", "created_at", "-created_at"]
-
-
-async def problem_taking_actions(
-    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser
-) -> Problem:
-    """The problem, locked (an action is not added while it closes): 404 unless the caller
-    sees it, 403 unless it runs the problem's GPO."""
-    problem = await problems.get_problem(session, principal, problem_id, for_update=True)
-    await access.require_runner(session, principal, problem.gpo_id)
-    return problem
 
 
 async def action_to_change(
@@ -42,7 +31,6 @@ async def action_to_change(
     return action, problem
 
 
-ProblemTakingActions = Annotated[Problem, Depends(problem_taking_actions)]
 ActionToChange = Annotated[tuple[Action, Problem], Depends(action_to_change)]
 
 
@@ -53,7 +41,7 @@ ActionToChange = Annotated[tuple[Action, Problem], Depends(action_to_change)]
     dependencies=[Idempotent],
 )
 async def create_action(
-    problem: ProblemTakingActions,
+    problem: ProblemToExtend,
     data: ActionCreate,
     session: DbSession,
     principal: CurrentUser,

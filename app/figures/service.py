@@ -70,7 +70,7 @@ class OverviewFilters:
 async def overview(session: AsyncSession, principal: Principal, f: OverviewFilters) -> Overview:
     """The figures of the problems the principal sees (its readers: `access.FiguresReader`)."""
     dialect = session.get_bind().dialect.name
-    condition = access.problem_scope(principal)
+    condition = access.figures_scope(principal)
     if f.gpo_id is not None:
         condition &= Problem.gpo_id == f.gpo_id
     if f.commune_code is not None:
@@ -246,7 +246,7 @@ async def _organisation_rows(
 
 async def annual(session: AsyncSession, principal: Principal, year: int) -> AnnualEvaluation:
     """The contract's evaluation of a year, over the problems the principal sees."""
-    scope = access.problem_scope(principal)
+    scope = access.figures_scope(principal)
     start, end = year_bounds(year)
     breakdowns = {
         name: sorted(

@@ -19,26 +19,11 @@ from app.indicators.schemas import (
     MeasurementCreate,
     MeasurementOut,
 )
-from app.problems import service as problems
+from app.problems.dependencies import ProblemToExtend, VisibleProblem
 from app.problems.models import Problem
 
 router = APIRouter(route_class=ApiRoute, tags=["indicators"])
 IndicatorOfProblem = tuple[Indicator, Problem]
-
-
-async def problem_to_measure(
-    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser
-) -> Problem:
-    """The problem: 404 unless the caller sees it, 403 unless it runs the problem's GPO."""
-    problem = await problems.get_problem(session, principal, problem_id)
-    await access.require_runner(session, principal, problem.gpo_id)
-    return problem
-
-
-async def visible_problem(
-    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser
-) -> Problem:
-    return await problems.get_problem(session, principal, problem_id)
 
 
 async def indicator_to_run(
@@ -54,8 +39,6 @@ async def indicator_to_run(
     return indicator, problem
 
 
-ProblemToMeasure = Annotated[Problem, Depends(problem_to_measure)]
-VisibleProblem = Annotated[Problem, Depends(visible_problem)]
 IndicatorToRun = Annotated[IndicatorOfProblem, Depends(indicator_to_run)]
 
 
@@ -66,7 +49,7 @@ IndicatorToRun = Annotated[IndicatorOfProblem, Depends(indicator_to_run)]
     dependencies=[Idempotent],
 )
 async def create_indicator(
-    problem: ProblemToMeasure,
+    problem: ProblemToExtend,
     data: IndicatorCreate,
     session: DbSession,
     principal: CurrentUser,

@@ -67,7 +67,7 @@ async def get_meeting(
     statement = (
         select(Meeting, Gpo)
         .join(Gpo, Gpo.id == Meeting.gpo_id)
-        .where(access.gpo_scope(principal, Gpo.id), Meeting.id == meeting_id)
+        .where(access.meeting_scope(principal), Meeting.id == meeting_id)
     )
     lock = Meeting if for_update else False
     row = await one_row(session, statement, missing="No such meeting.", lock=lock)

@@ -145,6 +145,32 @@ def _open() -> Any:
     return and_(Report.status != ReportStatus.rejected, problem_open)
 
 
+@dataclass(frozen=True)
+class RequestFilters:
+    ids: Sequence[uuid.UUID] = ()
+    service_codes: Sequence[str] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    statuses: Sequence[str] = ()
+
+
+def filtered(statement: AnySelect, f: RequestFilters) -> AnySelect:
+    if f.ids:
+        # As the specification says, ids override every other filter.
+        return statement.where(Report.id.in_(f.ids))
+    if f.service_codes:
+        statement = statement.where(Report.category.in_(f.service_codes))
+    if f.start is not None:
+        statement = statement.where(Report.created_at >= f.start)
+    if f.end is not None:
+        statement = statement.where(Report.created_at <= f.end)
+    if set(f.statuses) == {"closed"}:
+        statement = statement.where(_closed())
+    elif set(f.statuses) == {"open"}:
+        statement = statement.where(_open())
+    return statement
+
+
 def requests_query(principal: Principal) -> AnySelect:
     """The reports the caller sees (a partner: its organisation's), as service requests."""
     return (
@@ -172,32 +198,6 @@ async def get_request(
 ) -> ServiceRequest:
     statement = requests_query(principal).where(Report.id == report_id)
     return to_service_request(await one_row(session, statement, missing="No such service request."))
-
-
-@dataclass(frozen=True)
-class RequestFilters:
-    ids: Sequence[uuid.UUID] = ()
-    service_codes: Sequence[str] = ()
-    start: datetime | None = None
-    end: datetime | None = None
-    statuses: Sequence[str] = ()
-
-
-def filtered(statement: AnySelect, f: RequestFilters) -> AnySelect:
-    if f.ids:
-        # As the specification says, ids override every other filter.
-        return statement.where(Report.id.in_(f.ids))
-    if f.service_codes:
-        statement = statement.where(Report.category.in_(f.service_codes))
-    if f.start is not None:
-        statement = statement.where(Report.created_at >= f.start)
-    if f.end is not None:
-        statement = statement.where(Report.created_at <= f.end)
-    if set(f.statuses) == {"closed"}:
-        statement = statement.where(_closed())
-    elif set(f.statuses) == {"open"}:
-        statement = statement.where(_open())
-    return statement
 
 
 def to_service_request(row: Sequence[Any]) -> ServiceRequest:

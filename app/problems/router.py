@@ -3,18 +3,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from app import access
-from app.core.concurrency import IfMatch, precondition_if_match, set_etag
+from app.core.concurrency import set_etag
 from app.core.db import DbSession
 from app.core.errors import Invalid
 from app.core.pagination import Page, PageParams
 from app.core.schemas import Code, CommuneCode, Instant, instant_param
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.problems import service
-from app.problems.models import Priority, Problem, ProblemStatus
+from app.problems.dependencies import ProblemToRun, VisibleProblem
+from app.problems.models import Priority, ProblemStatus
 from app.problems.schemas import (
     CommentCreate,
     CommentOut,
@@ -71,28 +71,6 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
         raise error
     return min_lon, min_lat, max_lon, max_lat
-
-
-async def visible_problem(
-    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser
-) -> Problem:
-    """The problem, or 404 for one the caller may not see (existence is not revealed)."""
-    return await service.get_problem(session, principal, problem_id)
-
-
-async def problem_to_run(
-    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser, if_match: IfMatch = None
-) -> Problem:
-    """The problem, locked for a change: 404 unless the caller sees it, 403 unless it runs
-    the problem's GPO, 412 on a stale If-Match."""
-    problem = await service.get_problem(session, principal, problem_id, for_update=True)
-    await access.require_runner(session, principal, problem.gpo_id)
-    precondition_if_match(if_match, problem.version)
-    return problem
-
-
-VisibleProblem = Annotated[Problem, Depends(visible_problem)]
-ProblemToRun = Annotated[Problem, Depends(problem_to_run)]
 
 
 def geojson_response(page: Page[ProblemOut]) -> JSONResponse:

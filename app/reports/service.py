@@ -334,7 +334,9 @@ async def triage(
         action="report.triage",
         resource_type="report",
         resource_id=report.id,
-        summary=wording.triaged(report.reference, data.decision.value),
+        summary=wording.summary(
+            "report.triage", reference=report.reference, decision=data.decision
+        ),
         changes=audit.diff(before, audit.snapshot(report, before)),
     )
     await session.flush()
