@@ -192,7 +192,8 @@ class Paging:
         )
 
 
-def paging(request: Request, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Paging:
+async def paging(request: Request, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> Paging:
+    # `async`: a plain function dependency would cost a thread-pool hop.
     return Paging(request, limit, cursor)
 
 
