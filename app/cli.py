@@ -29,17 +29,21 @@ async def seed(settings: Settings) -> None:
     try:
         async with database.session(write=True) as session:
             await seed_reference_data(session)
-            demo_tokens = (
-                await seed_demo_data(session, settings) if settings.demo_data_enabled else None
-            )
+            demo = await seed_demo_data(session, settings) if settings.demo_data_enabled else None
             await session.commit()
     finally:
         await database.dispose()
-    if demo_tokens:
-        print("\nDemonstration data seeded. These tokens are shown once:", flush=True)
-        for who, token in demo_tokens:
-            print(f"  {who:<55} {token}", flush=True)
-        print(flush=True)
+    if demo is None:
+        return
+    print("\nDemonstration data seeded. These API tokens are shown once:", flush=True)
+    for who, token in demo.tokens:
+        print(f"  {who:<55} {token}", flush=True)
+    url = (settings.gpo_public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    print(f"\nConsole: {url}/console — sign in with one of these e-mails", flush=True)
+    print(f"and the demo password {demo.password} (shown once):", flush=True)
+    for role, email, name in demo.people:
+        print(f"  {role:<12} {email:<40} {name}", flush=True)
+    print(flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,12 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/gpo.sqlite3"
+# IGN Géoplateforme, "Plan IGN v2" (WMTS, Web Mercator): the French State's own base map.
+DEFAULT_MAP_TILES_URL = (
+    "https://data.geopf.fr/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2&STYLE=normal&TILEMATRIXSET=PM"
+    "&FORMAT=image/png&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
+)
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 - refused outside development
 
 
@@ -29,6 +35,10 @@ class Settings(BaseSettings):
     gpo_rate_limit_per_minute: int = Field(default=1200, ge=1)
     gpo_max_body_bytes: int = 1024 * 1024
     gpo_log_level: str = "INFO"
+    # Map tiles of the console (a Leaflet URL template); empty: markers on a plain ground.
+    gpo_map_tiles_url: str = DEFAULT_MAP_TILES_URL
+    # Where people reach the service (invitation links); by default the request's own URL.
+    gpo_public_url: str | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
@@ -39,6 +49,18 @@ class Settings(BaseSettings):
                 "outside development (GPO_ENV=production)"
             )
         return self
+
+    @property
+    def map_tiles_origin(self) -> str | None:
+        """The tile server's origin, the one other host a console page may load from."""
+        scheme, sep, rest = self.gpo_map_tiles_url.partition("://")
+        if not sep or scheme not in ("http", "https"):
+            return None
+        return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.gpo_env == "production"
 
     @cached_property
     def async_database_url(self) -> str:

@@ -1,11 +1,14 @@
 """Demonstration data (GPO_DEMO_DATA=1): partners, people, three GPOs and a few problems.
 
 Written through the services, so references, audit events and timelines are real. Seeded
-only into a database with no GPO yet; the tokens are printed once and never again.
+only into a database with no GPO yet; the tokens, and the console password of the demo
+people (one random password for all), are printed once and never again.
 """
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import exists, select
@@ -18,6 +21,7 @@ from app.core.clock import today_in_paris
 from app.gpos import service as gpos
 from app.gpos.models import Gpo, GpoKind
 from app.gpos.schemas import GpoCreate
+from app.identity import passwords
 from app.identity import service as identity
 from app.identity.models import Role, User
 from app.identity.principal import Principal
@@ -85,12 +89,27 @@ def _principal(user: User, kind: OrganisationKind | None) -> Principal:
     )
 
 
-async def seed_demo_data(session: AsyncSession, settings: Settings) -> list[tuple[str, str]] | None:
+@dataclass
+class DemoSeed:
+    """What is printed once: API tokens, and the people who may sign in to the console."""
+
+    password: str
+    tokens: list[tuple[str, str]] = field(default_factory=list)
+    # (role, e-mail, name)
+    people: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+async def seed_demo_data(session: AsyncSession, settings: Settings) -> DemoSeed | None:
     if await session.scalar(select(exists().where(Gpo.id.is_not(None)))):
         return None
+    seed = DemoSeed(password=f"demo-{secrets.token_urlsafe(9)}")
+    password_hash = await passwords.hash_password(seed.password)
     # The demo's own admin is inserted first: every later change has an actor.
     admin = User(
-        email="admin@demo.gpo-metz.fr", display_name="Administratrice démo", role=Role.admin
+        email="admin@demo.gpo-metz.fr",
+        display_name="Administratrice démo",
+        role=Role.admin,
+        password_hash=password_hash,
     )
     session.add(admin)
     await session.flush()
@@ -105,7 +124,8 @@ async def seed_demo_data(session: AsyncSession, settings: Settings) -> list[tupl
     _, secret = await identity.create_token(
         session, bootstrap, admin, TokenCreate(name="démo", expires_in_days=365), secret_key
     )
-    tokens: list[tuple[str, str]] = [(f"admin        {admin.display_name}", secret)]
+    seed.tokens.append((f"admin        {admin.display_name}", secret))
+    seed.people.append(("admin", admin.email, admin.display_name))
     for key, name, email, role, org_key in PEOPLE:
         organisation = orgs[org_key] if org_key else None
         user = await identity.create_user(
@@ -118,11 +138,13 @@ async def seed_demo_data(session: AsyncSession, settings: Settings) -> list[tupl
                 organisation_id=organisation.id if organisation else None,
             ),
         )
+        user.password_hash = password_hash
+        seed.people.append((role.value, email, name))
         people[key] = _principal(user, organisation.kind if organisation else None)
         _, secret = await identity.create_token(
             session, people[key], user, TokenCreate(name="démo", expires_in_days=365), secret_key
         )
-        tokens.append((f"{role.value:<12} {name}", secret))
+        seed.tokens.append((f"{role.value:<12} {name}", secret))
 
     facilitator = people["facilitator"]
     borny = await gpos.create_gpo(
@@ -232,4 +254,4 @@ async def seed_demo_data(session: AsyncSession, settings: Settings) -> list[tupl
             due_date=today + timedelta(days=14),
         ),
     )
-    return tokens
+    return seed

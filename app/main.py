@@ -10,15 +10,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from app.actions.router import router as actions_router
 from app.config import Settings
+from app.console.rendering import STATIC, VersionedStaticFiles, environment
+from app.console.router import router as console_router
 from app.core import idempotency
 from app.core.db import Database
 from app.core.errors import install_error_handlers
+from app.core.headers import SecurityHeadersMiddleware
 from app.core.openapi import install_openapi
 from app.core.pagination import Paginator
 from app.core.ratelimit import RateLimiter
@@ -105,7 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        # Served from the service's own copy of Swagger UI (below), not from a CDN.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -115,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migrations_head = migrations_head()
 
     install_error_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware, tiles_origin=settings.map_tiles_origin)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.gpo_max_body_bytes)
 
     api = APIRouter(prefix="/api/v1")
@@ -132,9 +137,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     app.include_router(open311_router)
+    app.include_router(console_router)
+    app.mount("/static", VersionedStaticFiles(directory=STATIC), name="static")
     app.include_router(_health_router())
+    app.include_router(_pages_router())
     install_openapi(app, description=DESCRIPTION, extra_models=(Open311Error,))
     return app
+
+
+def _pages_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/console", status_code=307)
+
+    @router.get("/docs")
+    async def docs() -> HTMLResponse:
+        return HTMLResponse(environment.get_template("docs.html").render())
+
+    return router
 
 
 def _health_router() -> APIRouter:

@@ -6,7 +6,7 @@ from app.core.db import Base
 from app.core.idempotency import IdempotencyKey
 from app.core.references import Counter
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
-from app.identity.models import ApiToken, User
+from app.identity.models import ApiToken, ConsoleSession, Invitation, SignInAttempt, User
 from app.indicators.models import Indicator, Measurement
 from app.meetings.models import Meeting, MeetingAttendee, Review
 from app.problems.models import Problem, ProblemComment
@@ -22,6 +22,7 @@ __all__ = [
     "AuditEvent",
     "Category",
     "Commune",
+    "ConsoleSession",
     "Counter",
     "Gpo",
     "GpoCommune",
@@ -29,6 +30,7 @@ __all__ = [
     "GpoMember",
     "IdempotencyKey",
     "Indicator",
+    "Invitation",
     "Measurement",
     "Meeting",
     "MeetingAttendee",
@@ -37,6 +39,7 @@ __all__ = [
     "ProblemComment",
     "Report",
     "Review",
+    "SignInAttempt",
     "User",
     "metadata",
 ]

@@ -184,3 +184,93 @@ def problem_moved(
     if note:
         text += f". {note}"
     return text
+
+
+# --- What a person is told when a form is refused ---------------------------------------------
+
+FIELD_ERRORS = {
+    "missing": "Ce champ est obligatoire.",
+    "too_short": "Ce champ est trop court.",
+    "too_long": "Ce champ est trop long.",
+    "pattern": "Le format n'est pas celui attendu.",
+    "number": "Saisissez un nombre.",
+    "too_small": "La valeur est trop petite.",
+    "too_large": "La valeur est trop grande.",
+    "choice": "Choisissez une valeur de la liste.",
+    "date": "Saisissez une date valide (jour, mois, année).",
+    "refused": "Cette valeur n'est pas acceptée.",
+    "invalid": "Cette valeur n'est pas valide.",
+}
+# Messages of the API's own validators, as a person should read them.
+_VALIDATOR_MESSAGES = {
+    "lat and lon go together": "Indiquez la latitude et la longitude, ou aucune des deux.",
+    "period_end is before period_start": "La fin de la période précède son début.",
+    "must be a date": FIELD_ERRORS["date"],
+    "may not be null": FIELD_ERRORS["missing"],
+}
+_ERROR_TYPES = {
+    "missing": "missing",
+    "string_too_long": "too_long",
+    "string_pattern_mismatch": "pattern",
+    "float_parsing": "number",
+    "float_type": "number",
+    "int_parsing": "number",
+    "int_type": "number",
+    "int_from_float": "number",
+    "finite_number": "number",
+    "enum": "choice",
+    "literal_error": "choice",
+    "uuid_parsing": "choice",
+    "uuid_type": "choice",
+    "date_parsing": "date",
+    "date_from_datetime_parsing": "date",
+    "datetime_parsing": "date",
+    "datetime_from_date_parsing": "date",
+    "timezone_aware": "date",
+    "too_long": "too_long",
+}
+
+
+def field_error(error: Any) -> str:
+    """A Pydantic validation error of a form's field, in French."""
+    kind = str(error.get("type", ""))
+    context = error.get("ctx") or {}
+    if kind == "string_too_short":
+        minimum = int(context.get("min_length", 1))
+        if minimum <= 1:
+            return FIELD_ERRORS["missing"]
+        return f"Au moins {minimum} caractères."
+    if kind == "string_too_long" and "max_length" in context:
+        return f"Au plus {context['max_length']} caractères."
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = context.get("ge", context.get("gt"))
+        if bound is None:
+            return FIELD_ERRORS["too_small"]
+        return f"La valeur doit être au moins {_display(bound)}."
+    if kind in ("less_than_equal", "less_than"):
+        bound = context.get("le", context.get("lt"))
+        if bound is None:
+            return FIELD_ERRORS["too_large"]
+        return f"La valeur doit être au plus {_display(bound)}."
+    if kind == "value_error":
+        message = str(error.get("msg", ""))
+        for english, french in _VALIDATOR_MESSAGES.items():
+            if english in message:
+                return french
+        return FIELD_ERRORS["invalid"]
+    return FIELD_ERRORS[_ERROR_TYPES.get(kind, "invalid")]
+
+
+REFUSALS = {
+    400: "La demande n'est pas valide.",
+    403: "Votre rôle ne permet pas cette action.",
+    404: "Cette fiche n'existe pas, ou vous n'y avez pas accès.",
+    409: "L'état de la fiche ne permet pas cette action.",
+    412: "La fiche a été modifiée entre-temps : rechargez la page, puis refaites votre "
+    "modification.",
+    422: "Une valeur saisie n'est pas acceptée.",
+}
+
+
+def refusal(status: int) -> str:
+    return REFUSALS.get(status, "L'action n'a pas pu être faite.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -62,6 +63,23 @@ async def get_action(
     lock = Action if for_update else False
     action, problem = await one_row(session, statement, missing="No such action.", lock=lock)
     return action, problem
+
+
+async def of_problems(
+    session: AsyncSession, principal: Principal, problem_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[ActionOut]]:
+    """The actions of several problems the principal sees, soonest due first, in one query."""
+    found: dict[uuid.UUID, list[ActionOut]] = defaultdict(list)
+    if not problem_ids:
+        return found
+    today = today_in_paris()
+    for action in await session.scalars(
+        visible_actions(principal)
+        .where(Action.problem_id.in_(problem_ids))
+        .order_by(Action.due_date, Action.id)
+    ):
+        found[action.problem_id].append(to_out(action, today))
+    return found
 
 
 async def create_action(

@@ -35,11 +35,14 @@ class ApiError(Exception):
         *,
         errors: Sequence[tuple[Loc, str]] = (),
         headers: dict[str, str] | None = None,
+        fr: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = [{"loc": list(loc), "msg": msg} for loc, msg in errors]
         self.headers = headers or {}
+        # What the console tells a person, in French (the API's detail is English).
+        self.fr = fr
 
 
 class BadRequest(ApiError):
@@ -51,6 +54,16 @@ class Unauthorized(ApiError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="gpo"'})
+
+
+class SeeOther(ApiError):
+    """Not an error: the console sends a person elsewhere (to sign in, say)."""
+
+    status, slug, title = 303, "see-other", "See Other"
+
+    def __init__(self, location: str) -> None:
+        super().__init__(f"See {location}", headers={"Location": location})
+        self.location = location
 
 
 class Forbidden(ApiError):
@@ -82,8 +95,9 @@ class Invalid(ApiError):
 
     status, slug, title = 422, "validation-error", "Unprocessable Content"
 
-    def __init__(self, loc: Loc, msg: str) -> None:
-        super().__init__(msg, errors=[(loc, msg)])
+    def __init__(self, loc: Loc, msg: str, *, fr: str | None = None) -> None:
+        super().__init__(msg, errors=[(loc, msg)], fr=fr)
+        self.loc = list(loc)
 
 
 class TooManyRequests(ApiError):

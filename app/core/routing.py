@@ -8,7 +8,8 @@
 - `documented_errors`: the error answers each operation documents, from what it can do.
 
 Services flush and never commit. The transaction commits before the response leaves, so a
-client that reads right after a successful write sees it. An error rolls everything back;
+client that reads right after a successful write sees it. An error rolls everything back
+(unless the handler set `request.state.keep_writes`: a failed sign-in is remembered);
 a business refusal (403, 404, 409) after an Idempotency-Key was claimed rolls back to the
 savepoint taken after the claim, so the refusal itself is stored and replayed.
 """
@@ -98,8 +99,9 @@ def _takes_query_param(dependant: Dependant, name: str) -> bool:
     return _depends_on(dependant, lambda d: any(p.name == name for p in d.query_params))
 
 
-def _claims_idempotency_key(dependant: Dependant) -> bool:
-    return _depends_on(dependant, lambda d: getattr(d.call, idempotency.CLAIMS_KEY, False))
+def _declares(dependant: Dependant, marker: str) -> bool:
+    """Some dependency of the route carries `marker` (the Idempotency-Key claim...)."""
+    return _depends_on(dependant, lambda d: getattr(d.call, marker, False))
 
 
 def _only_malformed_path_ids(exc: RequestValidationError) -> bool:
@@ -112,17 +114,18 @@ def _only_malformed_path_ids(exc: RequestValidationError) -> bool:
 
 class TransactionalRoute(APIRoute):
     """`authenticated` routes document 401, 403 and 429; a subclass may render errors its
-    own way (the Open311 facade does)."""
+    own way (the Open311 facade and the console do). Every POST route must declare the
+    dependency marked `post_marker`: the API's Idempotency-Key claim, the console's CSRF
+    check."""
 
     authenticated = False
+    post_marker = idempotency.CLAIMS_KEY
+    post_requirement = "the Idempotency-Key claim (dependencies=[Idempotent])"
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, _after_preconditions(endpoint), **kwargs)
-        if "POST" in (self.methods or ()) and not _claims_idempotency_key(self.dependant):
-            raise TypeError(
-                f"POST {path} must declare the Idempotency-Key claim "
-                "(dependencies=[Idempotent]): every POST honours it."
-            )
+        if "POST" in (self.methods or ()) and not _declares(self.dependant, self.post_marker):
+            raise TypeError(f"POST {path} must declare {self.post_requirement}.")
         for status, response in self.documented_errors().items():
             self.responses.setdefault(status, response)
 
@@ -141,12 +144,16 @@ class TransactionalRoute(APIRoute):
 
     # --- error rendering -----------------------------------------------------------------
 
-    def render_error(self, exc: ApiError) -> Response:
+    def render_error(self, exc: ApiError, request: Request) -> Response:
         return api_error_response(exc)
 
-    def render_invalid(self, exc: RequestValidationError) -> Response | None:
+    def render_invalid(self, exc: RequestValidationError, request: Request) -> Response | None:
         """A response for invalid input, or None to let the app's handler answer."""
         return None
+
+    def render_unexpected(self, exc: Exception, request: Request) -> Response:
+        """A failure of the server's own: logged with its traceback, told as a request id."""
+        return unexpected_error_response(exc)
 
     # --- the transaction -----------------------------------------------------------------
 
@@ -159,7 +166,7 @@ class TransactionalRoute(APIRoute):
                 try:
                     check_media_type(request, accepted)
                 except ApiError as exc:
-                    return self.render_error(exc)
+                    return self.render_error(exc, request)
             database = request.app.state.database
             write = request.method in WRITE_METHODS
             with collecting_preconditions():
@@ -189,15 +196,15 @@ class TransactionalRoute(APIRoute):
             # A value the schema let through but the column cannot hold: still bad input.
             await session.rollback()
             logger.warning("data error turned into 422", exc_info=exc)
-            return self.render_error(Invalid(["body"], "a value does not fit its field"))
+            return self.render_error(Invalid(["body"], "a value does not fit its field"), request)
         except ApiError as exc:
             return await self.refuse(request, session, exc)
         except RequestValidationError as exc:
             await session.rollback()
             if _only_malformed_path_ids(exc):
                 # Ids are opaque: one that cannot exist is simply not found.
-                return self.render_error(NotFound("No such resource."))
-            if (rendered := self.render_invalid(exc)) is not None:
+                return self.render_error(NotFound("No such resource."), request)
+            if (rendered := self.render_invalid(exc, request)) is not None:
                 return rendered
             raise
         except HTTPException:
@@ -205,8 +212,8 @@ class TransactionalRoute(APIRoute):
             raise
         except Exception as exc:
             await session.rollback()
-            return unexpected_error_response(exc)
-        if response.status_code >= 400:
+            return self.render_unexpected(exc, request)
+        if response.status_code >= 400 and not getattr(request.state, "keep_writes", False):
             await session.rollback()
             return response
         held: idempotency.Claim | None = request.state.idempotency
@@ -218,7 +225,7 @@ class TransactionalRoute(APIRoute):
     async def refuse(self, request: Request, session: AsyncSession, exc: ApiError) -> Response:
         """A business refusal: stored for its Idempotency-Key when it is one of those the
         contract replays, everything else rolled back."""
-        response = self.render_error(exc)
+        response = self.render_error(exc, request)
         held: idempotency.Claim | None = request.state.idempotency
         if held is not None and exc.status in STORED_REFUSALS and held.savepoint.is_active:
             await held.savepoint.rollback()

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access, wording
+from app.actions.models import Action, overdue
 from app.core import audit
-from app.core.clock import utcnow
+from app.core.clock import today_in_paris, utcnow
 from app.core.db import one_entity
 from app.core.errors import Invalid
 from app.core.pagination import Ordering, Page, Paging, SortKey
@@ -30,7 +31,10 @@ from app.gpos.models import (
 from app.gpos.schemas import GpoCreate, GpoOut, GpoUpdate
 from app.identity.models import Role, User
 from app.identity.principal import Principal
+from app.meetings.models import Meeting, MeetingStatus
+from app.problems.models import Problem, ProblemStatus
 from app.reference.models import Commune, Organisation
+from app.reports.models import Report, ReportStatus
 
 
 async def get_gpo(
@@ -256,3 +260,67 @@ async def list_gpos(
     gpos = [row[0] for row in rows]
     links = await load_links(session, [gpo.id for gpo in gpos])
     return Page(items=[to_out(gpo, links[gpo.id]) for gpo in gpos], next_cursor=next_cursor)
+
+
+# --- What the console's "Mes GPO" shows -------------------------------------------------------
+
+
+@dataclass
+class Summary:
+    """A GPO with what awaits it: its open problems, overdue actions and reports to triage
+    (those the principal sees), and its next planned meeting."""
+
+    gpo: GpoOut
+    open_problems: int = 0
+    overdue_actions: int = 0
+    reports_waiting: int = 0
+    next_meeting: Meeting | None = None
+
+
+async def summaries(session: AsyncSession, principal: Principal) -> list[Summary]:
+    """Every GPO the principal sees (a few dozen at most), by name, in five queries."""
+    gpos = (
+        await session.scalars(
+            select(Gpo).where(access.gpo_scope(principal, Gpo.id)).order_by(Gpo.name, Gpo.id)
+        )
+    ).all()
+    ids = [gpo.id for gpo in gpos]
+    links = await load_links(session, ids)
+    found = {gpo.id: Summary(to_out(gpo, links[gpo.id])) for gpo in gpos}
+    if not ids:
+        return []
+    counts = (
+        (
+            "open_problems",
+            select(Problem.gpo_id, func.count())
+            .where(access.problem_scope(principal), Problem.status != ProblemStatus.closed)
+            .where(Problem.gpo_id.in_(ids))
+            .group_by(Problem.gpo_id),
+        ),
+        (
+            "overdue_actions",
+            select(Problem.gpo_id, func.count(Action.id))
+            .join(Problem, Problem.id == Action.problem_id)
+            .where(access.action_scope(principal), overdue(today_in_paris()))
+            .where(Problem.gpo_id.in_(ids))
+            .group_by(Problem.gpo_id),
+        ),
+        (
+            "reports_waiting",
+            select(Report.gpo_id, func.count())
+            .where(access.report_scope(principal), Report.status == ReportStatus.received)
+            .where(Report.gpo_id.in_(ids))
+            .group_by(Report.gpo_id),
+        ),
+    )
+    for name, statement in counts:
+        for gpo_id, count in await session.execute(statement):
+            if gpo_id is not None:
+                setattr(found[gpo_id], name, count)
+    for meeting in await session.scalars(
+        select(Meeting)
+        .where(Meeting.gpo_id.in_(ids), Meeting.status == MeetingStatus.planned)
+        .order_by(Meeting.scheduled_at.desc())
+    ):
+        found[meeting.gpo_id].next_meeting = meeting  # the soonest ends up kept
+    return list(found.values())

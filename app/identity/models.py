@@ -33,6 +33,8 @@ class User(UUIDPrimaryKey, Timestamps, Versioned, Base):
     active: Mapped[bool] = mapped_column(default=True)
     # The admin created for GPO_BOOTSTRAP_ADMIN_TOKEN.
     builtin: Mapped[bool] = mapped_column(default=False)
+    # Argon2id, for the console; null until the person accepts an invitation.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
 
 
 class ApiToken(UUIDPrimaryKey, Base):
@@ -48,3 +50,52 @@ class ApiToken(UUIDPrimaryKey, Base):
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     bootstrap: Mapped[bool] = mapped_column(default=False)
+
+
+class Invitation(UUIDPrimaryKey, Base):
+    """A one-use link where a person sets the console password (7 days)."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_user_id_created_at", "user_id", "created_at"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # HMAC-SHA256 of the link's secret, as for tokens.
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    # Set when used, or when a newer invitation replaces it.
+    closed_at: Mapped[datetime | None]
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ConsoleSession(UUIDPrimaryKey, Base):
+    """A person signed in to the console; the cookie carries only the random secret."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_user_id", "user_id"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Every form of the session carries it (CSRF).
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class SignInAttempt(UUIDPrimaryKey, Base):
+    """Each sign-in, kept to slow down guessing: too many failures for an e-mail or an
+    address in a while, and sign-in waits."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        Index("ix_sign_in_attempts_email_at", "email", "at"),
+        Index("ix_sign_in_attempts_address_at", "address", "at"),
+    )
+
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    email: Mapped[str] = mapped_column(String(254))
+    address: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool]

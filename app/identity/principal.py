@@ -20,3 +20,5 @@ class Principal:
     organisation_id: uuid.UUID | None
     organisation_kind: OrganisationKind | None
     display_name: str
+    # Set when the principal is a person signed in to the console (its session).
+    session_id: uuid.UUID | None = None

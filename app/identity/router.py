@@ -3,14 +3,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app import access
 from app.access import AdminUser
 from app.core.concurrency import IfMatch, precondition_if_match, set_etag
 from app.core.db import DbSession
 from app.core.pagination import Page, PageParams
-from app.identity import service
+from app.identity import service, sessions
 from app.identity.dependencies import (
     ApiRoute,
     AppSettings,
@@ -20,6 +20,7 @@ from app.identity.dependencies import (
 )
 from app.identity.models import Role, User
 from app.identity.schemas import (
+    InvitationCreated,
     Me,
     TokenCreate,
     TokenCreated,
@@ -140,6 +141,32 @@ async def create_token(
         name=api_token.name,
         created_at=api_token.created_at,
         expires_at=api_token.expires_at,
+    )
+
+
+@router.post(
+    "/users/{user_id}/invitations",
+    status_code=201,
+    summary="Invite a person to the console",
+    dependencies=[IdempotentSecret],
+)
+async def invite_user(
+    user_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    principal: AdminUser,
+    settings: AppSettings,
+) -> InvitationCreated:
+    """Admins. A one-use link, valid 7 days, where the person chooses a console password
+    (12 characters at least); a new invitation replaces an unused one, and is how a
+    forgotten password is reset. The link is in this response only."""
+    user = await service.get_user(session, principal, user_id)
+    link = await sessions.invite(
+        session, principal, user, settings.gpo_secret_key.get_secret_value()
+    )
+    base = (settings.gpo_public_url or str(request.base_url)).rstrip("/")
+    return InvitationCreated(
+        invitation_url=f"{base}/console/invitation/{link.secret}", expires_at=link.expires_at
     )
 
 

@@ -94,3 +94,12 @@ class Me(Output):
     user: UserOut
     organisation: OrganisationOut | None
     role: Role
+
+
+class InvitationCreated(Output):
+    invitation_url: str = Field(
+        description="The one-use link where the person chooses a console password; shown "
+        "only in this response.",
+        examples=["https://gpo.example/console/invitation/Xq3v9LrT0w2m1yZk8sJd4hF6bN5cA7eG"],
+    )
+    expires_at: datetime = Field(description="Seven days after the invitation.")

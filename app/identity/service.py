@@ -17,7 +17,7 @@ from app.core.clock import utcnow
 from app.core.db import one_entity
 from app.core.errors import Conflict, Forbidden, Invalid
 from app.core.pagination import Ordering, Page, Paging, SortKey
-from app.identity import tokens
+from app.identity import sessions, tokens
 from app.identity.models import ApiToken, Role, User
 from app.identity.principal import Principal
 from app.identity.schemas import TokenCreate, TokenOut, UserCreate, UserOut, UserUpdate
@@ -143,6 +143,8 @@ async def update_user(
         )
     if user.builtin and ("role" in values or values.get("active") is False):
         raise Conflict("The built-in admin keeps its role and stays active.")
+    if values.get("active") is False:
+        await sessions.close_sessions_of(session, user.id)
     await audit.update(
         session,
         principal,

@@ -133,6 +133,25 @@ async def of_problem(
     return Page(items=await views(session, rows), next_cursor=None)
 
 
+async def of_problems(
+    session: AsyncSession, principal: Principal, problem_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[IndicatorOut]]:
+    """The indicators of several problems, in two queries."""
+    found: dict[uuid.UUID, list[IndicatorOut]] = defaultdict(list)
+    if not problem_ids:
+        return found
+    rows = (
+        await session.execute(
+            visible_indicators(principal)
+            .where(Indicator.problem_id.in_(problem_ids))
+            .order_by(Indicator.created_at, Indicator.id)
+        )
+    ).all()
+    for out in await views(session, rows):
+        found[out.problem_id].append(out)
+    return found
+
+
 async def get_indicator(
     session: AsyncSession,
     principal: Principal,

@@ -34,7 +34,7 @@ class Section:
     subtitle: str | None = None
 
 
-def _sections(m: Minutes) -> tuple[list[tuple[str, str]], list[Section]]:
+def sections(m: Minutes) -> tuple[list[tuple[str, str]], list[Section]]:
     header = [
         ("Date", moment(m.scheduled_at)),
         ("Lieu", m.location or "non précisé"),
@@ -112,11 +112,11 @@ def _md(text: str) -> str:
 
 
 def markdown(m: Minutes) -> str:
-    header, sections = _sections(m)
+    header, parts = sections(m)
     out = [f"# Compte rendu — {_md(m.gpo_name)}", ""]
     out += [f"**{label} :** {_md(value)}  " for label, value in header]
     previous_title = None
-    for section in sections:
+    for section in parts:
         if section.title != previous_title:
             out += ["", f"## {section.title}", ""]
             previous_title = section.title
@@ -144,7 +144,7 @@ dt { font-weight: bold; }
 
 def html_page(m: Minutes) -> str:
     esc = html.escape
-    header, sections = _sections(m)
+    header, parts = sections(m)
     out = [
         "<!DOCTYPE html>",
         '<html lang="fr"><head><meta charset="utf-8">',
@@ -156,7 +156,7 @@ def html_page(m: Minutes) -> str:
     out += [f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>" for label, value in header]
     out.append("</dl>")
     previous_title = None
-    for section in sections:
+    for section in parts:
         if section.title != previous_title:
             out.append(f"<h2>{esc(section.title)}</h2>")
             previous_title = section.title

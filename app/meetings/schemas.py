@@ -7,7 +7,7 @@ from pydantic import AwareDatetime, Field
 
 from app.core.schemas import Input, LongText, Output, Patch, ShortText
 from app.meetings.models import MeetingStatus
-from app.problems.schemas import Note
+from app.problems.schemas import LocationOut, Note
 
 
 class MeetingCreate(Input):
@@ -66,6 +66,7 @@ class AgendaReport(Output):
     category: str
     commune_code: str
     description: str
+    location: LocationOut | None
     submitted_by_organisation_id: uuid.UUID
     created_at: datetime
 

@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -16,7 +16,7 @@ from app import access, wording
 from app.actions import service as actions
 from app.actions.models import Action, overdue
 from app.core import audit
-from app.core.clock import today_in_paris, utcnow
+from app.core.clock import PARIS, today_in_paris, utcnow
 from app.core.db import one_row
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.lifecycle import Lifecycle, Move
@@ -41,6 +41,7 @@ from app.meetings.schemas import (
 )
 from app.problems import service as problems
 from app.problems.models import Outcome, Problem, ProblemStatus
+from app.problems.schemas import location_out
 from app.reference.models import Organisation
 from app.reference.service import require_organisation
 from app.reports.models import Report, ReportStatus
@@ -103,6 +104,16 @@ async def list_meetings(session: AsyncSession, gpo: Gpo, paging: Paging) -> Page
     meetings = [row[0] for row in rows]
     attendees = await attendees_of(session, [m.id for m in meetings])
     return Page(items=[to_out(m, attendees[m.id]) for m in meetings], next_cursor=next_cursor)
+
+
+async def reviews_at(session: AsyncSession, meeting_id: uuid.UUID) -> dict[uuid.UUID, list[Review]]:
+    """What was said of each problem at a meeting, in the order it was said."""
+    found: dict[uuid.UUID, list[Review]] = defaultdict(list)
+    for review in await session.scalars(
+        select(Review).where(Review.meeting_id == meeting_id).order_by(Review.created_at, Review.id)
+    ):
+        found[review.problem_id].append(review)
+    return found
 
 
 # --- Writing --------------------------------------------------------------------------------
@@ -281,7 +292,7 @@ async def agenda(session: AsyncSession, principal: Principal, meeting: Meeting, 
     return Agenda(
         meeting_id=meeting.id,
         gpo_id=gpo.id,
-        new_reports=[AgendaReport.model_validate(r) for r in reports],
+        new_reports=[shape(AgendaReport, r, location=location_out(r)) for r in reports],
         problems=[
             shape(AgendaProblem, p, status=p.status.value, priority=p.priority.value)
             for p in open_problems
@@ -353,7 +364,10 @@ async def minutes(
         )
     )
     start = since or gpo.created_at
-    end = meeting.scheduled_at
+    # Up to the end of the meeting's day (Europe/Paris): what is decided or closed while the
+    # meeting goes on belongs to it.
+    meeting_day = meeting.scheduled_at.astimezone(PARIS).date()
+    end = datetime.combine(meeting_day + timedelta(days=1), time.min, PARIS)
     result = Minutes(
         gpo_name=gpo.name,
         scheduled_at=meeting.scheduled_at,
@@ -383,7 +397,7 @@ async def minutes(
     result.opened = [
         (p.reference, p.title, p.status)
         for p in await session.scalars(
-            in_gpo.where(Problem.created_at > start, Problem.created_at <= end).order_by(
+            in_gpo.where(Problem.created_at > start, Problem.created_at < end).order_by(
                 Problem.created_at
             )
         )
@@ -394,7 +408,7 @@ async def minutes(
             in_gpo.where(
                 Problem.status == ProblemStatus.closed,
                 Problem.closed_at > start,
-                Problem.closed_at <= end,
+                Problem.closed_at < end,
             ).order_by(Problem.closed_at)
         )
     ]

@@ -89,7 +89,7 @@ class Open311Route(TransactionalRoute):
             responses |= problem_responses(413)
         return responses
 
-    def render_error(self, exc: ApiError) -> Response:
+    def render_error(self, exc: ApiError, request: Request) -> Response:
         status = OPEN311_STATUS.get(exc.status, exc.status)
         message = exc.detail
         if exc.errors:
@@ -99,7 +99,7 @@ class Open311Route(TransactionalRoute):
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "retry-after"}
         return _errors(message, status, headers)
 
-    def render_invalid(self, exc: RequestValidationError) -> Response | None:
+    def render_invalid(self, exc: RequestValidationError, request: Request) -> Response | None:
         messages = []
         for error in exc.errors():
             field = ".".join(str(p) for p in error.get("loc", ())[1:]) or "request"

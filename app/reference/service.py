@@ -89,6 +89,21 @@ async def list_organisations(
     return Page(items=[OrganisationOut.model_validate(r[0]) for r in rows], next_cursor=next_cursor)
 
 
+async def all_organisations(session: AsyncSession) -> list[Organisation]:
+    """Every organisation, by name (a few dozen: the console's lists of choices)."""
+    return list(await session.scalars(select(Organisation).order_by(Organisation.name)))
+
+
+async def commune_names(session: AsyncSession) -> dict[str, str]:
+    """INSEE code → name, for the ten signatory communes."""
+    return dict((await session.execute(select(Commune.code, Commune.name))).tuples().all())
+
+
+async def all_coded(session: AsyncSession, model: type[Coded]) -> list[Coded]:
+    """Every category or action kind, by French label (the console's lists of choices)."""
+    return list(await session.scalars(select(model).order_by(model.label_fr)))
+
+
 async def get_organisation(
     session: AsyncSession, organisation_id: uuid.UUID, *, lock: bool = False
 ) -> Organisation:

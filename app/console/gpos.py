@@ -1,0 +1,84 @@
+"""Mes GPO: each GPO the person sees, its cadence and what awaits it; planning a meeting."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from app import access
+from app.console.auth import CsrfChecked, Person
+from app.console.forms import Form, read_form
+from app.console.rendering import render
+from app.console.routing import ConsoleRoute
+from app.core.clock import PARIS
+from app.core.db import DbSession
+from app.gpos import service as gpos
+from app.identity.models import Role
+from app.meetings import service as meetings
+from app.meetings.schemas import MeetingCreate
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+
+@router.get("/console")
+async def home(request: Request, session: DbSession, me: Person) -> Response:
+    """Partners start from their organisation; everyone else from their GPOs."""
+    if me.principal.role is Role.partner:
+        return RedirectResponse("/console/mon-organisation", status_code=303)
+    return await gpo_list(request, session, me)
+
+
+@router.get("/console/gpo")
+async def gpo_list(request: Request, session: DbSession, me: Person) -> Response:
+    summaries = await gpos.summaries(session, me.principal)
+    runs = {
+        s.gpo.id: await access.runs_meetings(session, me.principal, s.gpo.id) for s in summaries
+    }
+    return render(
+        request,
+        "gpos/index.html",
+        me=me,
+        page_title="Mes GPO",
+        summaries=summaries,
+        runs=runs,
+        now=datetime.now(PARIS),
+    )
+
+
+@router.post("/console/gpo/{gpo_id}/reunions", dependencies=[CsrfChecked])
+async def plan_meeting(
+    request: Request, gpo_id: uuid.UUID, session: DbSession, me: Person
+) -> Response:
+    """Plan a meeting (a past date records one already held), then open it."""
+    gpo = await gpos.get_gpo(session, me.principal, gpo_id, for_update=True)
+    await access.require_meeting_runner(session, me.principal, gpo.id)
+    form = await read_form(request)
+    data = form.parse(MeetingCreate, scheduled_at=form.instant("date", "heure"))
+    if data is None:
+        return await _gpo_list_with_errors(request, session, me, form, gpo_id)
+    meeting = await meetings.create_meeting(session, me.principal, gpo, data)
+    return RedirectResponse(f"/console/reunions/{meeting.id}", status_code=303)
+
+
+async def _gpo_list_with_errors(
+    request: Request, session: DbSession, me: Person, form: Form, gpo_id: uuid.UUID
+) -> Response:
+    summaries = await gpos.summaries(session, me.principal)
+    runs = {
+        s.gpo.id: await access.runs_meetings(session, me.principal, s.gpo.id) for s in summaries
+    }
+    return render(
+        request,
+        "gpos/index.html",
+        me=me,
+        status=422,
+        page_title="Mes GPO",
+        summaries=summaries,
+        runs=runs,
+        now=datetime.now(PARIS),
+        form=form,
+        form_gpo=gpo_id,
+    )

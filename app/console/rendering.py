@@ -1,0 +1,154 @@
+"""Pages of the console: the Jinja environment, the context every page has, static files.
+
+Templates are rendered from data loaded before (no query runs inside a template), with
+the French formats of `app.wording`. Static files are served by the service itself, with a
+version in their URL so that browsers keep them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from app import access, wording
+from app.actions.models import ActionStatus
+from app.core.visibility import Visibility
+from app.identity.models import Role
+from app.identity.sessions import SignedIn
+from app.problems.models import Outcome, Priority, ProblemStatus
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+environment = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@functools.cache
+def static_url(path: str) -> str:
+    """/static/<path>?v=<digest of the file>: a new version is a new URL."""
+    digest = hashlib.sha256((STATIC / path).read_bytes()).hexdigest()[:12]
+    return f"/static/{path}?v={digest}"
+
+
+# Coded values that reach templates as plain strings (the agenda's), by their enum's name.
+ENUMS: dict[str, type[Enum]] = {
+    cls.__name__: cls for cls in (ProblemStatus, Priority, Outcome, ActionStatus, Visibility)
+}
+
+
+def label_as(value: Any, enum: str) -> str:
+    """The French label of `value`, a value of the enum named `enum`."""
+    return wording.label(ENUMS[enum](value))
+
+
+def choices(items: Iterable[Any]) -> list[tuple[str, str]]:
+    """(value, label) pairs for a <select>: coded values, reference rows (code and French
+    label), or rows with a name."""
+    pairs = []
+    for item in items:
+        if isinstance(item, Enum):
+            pairs.append((str(item.value), wording.label(item)))
+        elif hasattr(item, "label_fr"):
+            pairs.append((str(item.code), str(item.label_fr)))
+        else:
+            pairs.append((str(item.id), str(item.name)))
+    return pairs
+
+
+environment.globals["static"] = static_url
+environment.globals["priorities"] = list(Priority)
+environment.filters |= {
+    "label": wording.label,
+    "label_as": label_as,
+    "choices": choices,
+    "day": wording.day,
+    "moment": wording.moment,
+    "number": wording.number,
+}
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    href: str
+
+
+def navigation(me: SignedIn) -> list[NavItem]:
+    """The menu of a person: only what its role may use."""
+    principal = me.principal
+    items = []
+    if principal.role is not Role.partner:
+        items.append(NavItem("Mes GPO", "/console"))
+    else:
+        items.append(NavItem("Mon organisation", "/console/mon-organisation"))
+        items.append(NavItem("Mes GPO", "/console/gpo"))
+    items.append(NavItem("Problèmes", "/console/problemes"))
+    if access.reads_figures(principal):
+        items.append(NavItem("Tableau de bord", "/console/tableau-de-bord"))
+    if access.is_admin(principal):
+        items.append(NavItem("Administration", "/console/administration"))
+    return items
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    me: SignedIn | None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    path = request.url.path
+    nav = navigation(me) if me else []
+    current = max(
+        (item.href for item in nav if path == item.href or path.startswith(item.href + "/")),
+        key=len,
+        default=None,
+    )
+    html = environment.get_template(template).render(
+        request=request,
+        me=me,
+        nav=nav,
+        current=current,
+        # Without a session (the sign-in page), the double-submit token of the form.
+        csrf_token=me.csrf_token if me else getattr(request.state, "csrf_token", ""),
+        csrf_field=CSRF_FIELD,
+        csrf_header=CSRF_HEADER,
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    # Pages hold data of the GPOs: never kept by a shared cache, nor by the browser's.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class VersionedStaticFiles(StaticFiles):
+    """Static files; a URL with its version (`?v=`) is kept a year by browsers."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        versioned = b"v=" in scope.get("query_string", b"")
+        response.headers["Cache-Control"] = (
+            "public, max-age=31536000, immutable" if versioned else "public, max-age=3600"
+        )
+        return response
