@@ -44,7 +44,7 @@ BOOTSTRAP_TOKEN = "gpo_test_bootstrap_admin_token_0123456789"
 SECRET_KEY = "test-secret-key-0123456789-0123456789-abcdef"
 
 
-def test_settings(database_url: str) -> Settings:
+def settings_for(database_url: str) -> Settings:
     """The settings every test app runs with, on the database given.
 
     Built anew for each database: `Settings.model_copy` would keep the cached async URL
@@ -155,7 +155,7 @@ class Worker:
         template = "world_template" if world else "base_template"
         url = await self.server.create(name, template=template)
         try:
-            yield test_settings(url)
+            yield settings_for(url)
         finally:
             await self.server.drop(name)
 
@@ -167,8 +167,8 @@ async def open_worker(target: str, worker_id: str, folder: Path) -> AsyncIterato
     try:
         await _build_base(server)
         world_rows = await _build_world(server)
-        base = Database(test_settings(await server.create("base", template="base_template")))
-        world = Database(test_settings(await server.create("world", template="world_template")))
+        base = Database(settings_for(await server.create("base", template="base_template")))
+        world = Database(settings_for(await server.create("world", template="world_template")))
         try:
             yield Worker(server, base, world, world_rows)
         finally:
@@ -184,7 +184,7 @@ async def _build_base(server: Server) -> None:
     url = await server.create("base_template")
     # Alembic's environment runs its own event loop: not in this one.
     await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
-    database = Database(test_settings(url))
+    database = Database(settings_for(url))
     try:
         async with database.session(write=True) as session:
             await seed_reference_data(session)
@@ -197,7 +197,7 @@ async def _build_base(server: Server) -> None:
 async def _build_world(server: Server) -> WorldRows:
     """The world template: the base one plus the World rows."""
     url = await server.create("world_template", template="base_template")
-    database = Database(test_settings(url))
+    database = Database(settings_for(url))
     try:
         async with database.session(write=True) as session:
             rows = await insert_world(session, SECRET_KEY)

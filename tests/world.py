@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -146,7 +147,7 @@ async def insert_world(session: AsyncSession, secret_key: str) -> WorldRows:
 async def read_world(api: Api, rows: WorldRows) -> World:
     """The World as the API shows it: each object read once, by the admin."""
 
-    async def read(path: str) -> dict[str, object]:
+    async def read(path: str) -> dict[str, Any]:
         return dict(expect(await api.get(api.admin, path), 200))
 
     organisations = {
