@@ -31,12 +31,14 @@ import asyncpg
 from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.core.db import Database
 from app.identity.service import sync_bootstrap_admin
 from app.main import PROJECT_ROOT
+from app.models import metadata
 from app.reference.seed import seed_reference_data
 from tests.world import WorldRows, insert_world
 
@@ -170,13 +172,26 @@ async def open_worker(target: str, worker_id: str, folder: Path) -> AsyncIterato
         base = Database(settings_for(await server.create("base", template="base_template")))
         world = Database(settings_for(await server.create("world", template="world_template")))
         try:
+            before = [await _row_counts(base), await _row_counts(world)]
             yield Worker(server, base, world, world_rows)
+            after = [await _row_counts(base), await _row_counts(world)]
+            assert after == before, "a test committed to a shared database: mark it `commits`"
         finally:
             await base.dispose()
             await world.dispose()
     finally:
         for name in ("world", "base", "world_template", "base_template"):
             await server.drop(name)
+
+
+async def _row_counts(database: Database) -> dict[str, int]:
+    async with database.session(write=False) as session:
+        return {
+            table.name: (
+                await session.execute(select(func.count()).select_from(table))
+            ).scalar_one()
+            for table in metadata.sorted_tables
+        }
 
 
 async def _build_base(server: Server) -> None:
