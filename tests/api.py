@@ -212,7 +212,7 @@ class Api:
 
 @dataclass
 class World:
-    """A GPO in Metz with its members, and people around it."""
+    """A GPO in Metz with its members, and people around it (rows of `tests.world`)."""
 
     api: Api
     national_police: dict[str, Any]
@@ -231,28 +231,3 @@ class World:
     @property
     def admin(self) -> Caller:
         return self.api.admin
-
-
-async def build_world(api: Api) -> World:
-    national = await api.organisation("national_police", "DDSP Moselle")
-    municipal = await api.organisation("municipal_police", "Police municipale de Metz")
-    landlord = await api.organisation("landlord", "Metz Habitat Territoire")
-    outsider = await api.organisation("landlord", "Bailleur hors GPO", "57751")
-    facilitator = await api.user("facilitator", national, "Claire Martin")
-    other_facilitator = await api.user("facilitator", national, "Marc Petit")
-    gpo = await api.gpo(facilitator, members=[national, municipal, landlord])
-    return World(
-        api=api,
-        national_police=national,
-        municipal_police=municipal,
-        landlord=landlord,
-        outsider_org=outsider,
-        facilitator=facilitator,
-        other_facilitator=other_facilitator,
-        commander=await api.user("commander", national, "Paul Durand"),
-        police_partner=await api.user("partner", national, "Agent Dupont"),
-        municipal_partner=await api.user("partner", municipal, "Karim Benali"),
-        landlord_partner=await api.user("partner", landlord, "Sophie Leroy"),
-        outsider_partner=await api.user("partner", outsider, "Outsider"),
-        gpo=gpo,
-    )

@@ -1,116 +1,106 @@
-"""Test set-up: a fresh real database per run (SQLite file or a new PostgreSQL database),
-migrated with Alembic; every test starts from reference data only.
+"""Test set-up: databases built once per worker, each test in a transaction rolled back.
 
-TEST_DATABASE=sqlite (default) or a postgresql:// URL of a server where a scratch
-database may be created; the run creates `gpo_test_<random>` there and drops it after.
+TEST_DATABASE=sqlite (default) or a postgresql:// URL of a server where scratch databases
+may be created. Each pytest-xdist worker (or a serial run) builds its own databases
+(`tests.databases`): one at the migrations' head with reference data and the bootstrap
+admin, and a copy of it holding the World rows (`tests.world`). A test that requests
+`world` runs on the world database, any other on the base one, both times inside one
+transaction rolled back at its end, which every request's session joins through a
+savepoint. A test marked `commits` (concurrent requests, another app instance on the same
+data) runs with real commits on a scratch copy of its own instead.
 """
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import os
-import secrets
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from copy import deepcopy
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
-import asyncpg
 import httpx
 import pytest
-from alembic import command
-from alembic.config import Config
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from app.config import Settings
 from app.core.db import Database
-from app.identity.service import sync_bootstrap_admin
-from app.main import PROJECT_ROOT, create_app
-from app.models import metadata
-from app.reference.seed import seed_reference_data
-from tests.api import Api, World, build_world
+from app.main import create_app
+from tests.api import Api, World
+from tests.databases import BOOTSTRAP_TOKEN, Worker, installed, open_worker, rolled_back
+from tests.world import read_world
 
-BOOTSTRAP_TOKEN = "gpo_test_bootstrap_admin_token_0123456789"
-SECRET_KEY = "test-secret-key-0123456789-0123456789-abcdef"
+__all__ = ["BOOTSTRAP_TOKEN"]
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-async def _postgres(admin_url: str, statement: str) -> None:
-    connection = await asyncpg.connect(admin_url.replace("postgresql+asyncpg", "postgresql"))
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
+def asgi_client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gpo.test")
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
+async def worker() -> AsyncIterator[Worker]:
     target = os.environ.get("TEST_DATABASE", "sqlite")
-    if target == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="gpo-test-") as folder:
-            yield f"sqlite:///{Path(folder) / 'test.sqlite3'}"
-        return
-    name = f"gpo_test_{secrets.token_hex(4)}"
-    asyncio.run(_postgres(target, f'CREATE DATABASE "{name}"'))
-    try:
-        yield _with_database(target, name)
-    finally:
-        asyncio.run(_postgres(target, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def alembic_config(database_url: str) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.attributes["database_url"] = database_url
-    config.attributes["configure_logger"] = False
-    return config
+    worker_id = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with tempfile.TemporaryDirectory(prefix="gpo-test-") as folder:
+        async with open_worker(target, worker_id, Path(folder)) as opened:
+            yield opened
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    command.upgrade(alembic_config(database_url), "head")
-    return Settings(
-        database_url=database_url,
-        gpo_env="development",
-        gpo_secret_key=SECRET_KEY,
-        gpo_bootstrap_admin_token=BOOTSTRAP_TOKEN,
-        gpo_demo_data=False,
-        gpo_rate_limit_per_minute=1_000_000,
-        gpo_db_pool_size=10,
-    )
-
-
-@pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
+async def app(worker: Worker) -> AsyncIterator[FastAPI]:
+    """One app for the session; each test puts its own database in it (`database`)."""
+    application = create_app(worker.base.settings)
     async with application.router.lifespan_context(application):
         yield application
 
 
-async def reset(database: Database) -> None:
-    """Empty every table, then put back the reference data and the bootstrap admin."""
-    tables = [table.name for table in reversed(metadata.sorted_tables)]
-    async with database.session(write=True) as session:
-        if database.settings.is_sqlite:
-            for name in tables:
-                await session.execute(text(f'DELETE FROM "{name}"'))  # noqa: S608
-        else:
-            quoted = ", ".join(f'"{name}"' for name in tables)
-            await session.execute(text(f"TRUNCATE {quoted} CASCADE"))
-        await seed_reference_data(session)
-        await sync_bootstrap_admin(session, database.settings)
-        await session.commit()
+@pytest.fixture(scope="session")
+async def world_as_read(app: FastAPI, worker: Worker) -> World:
+    """The World rows as the API shows them, read once per worker."""
+    async with rolled_back(worker.world) as database, asgi_client(app) as http:
+        with installed(app, database):
+            return await read_world(Api(http, BOOTSTRAP_TOKEN), worker.world_rows)
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    await reset(app.state.database)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gpo.test") as http:
+async def database(
+    request: pytest.FixtureRequest, app: FastAPI, worker: Worker
+) -> AsyncIterator[Any]:
+    """The app's database during this test: the world one if the test uses `world`, else
+    the base one, inside a transaction rolled back at the end; with `commits`, a scratch
+    copy of its own where commits are real."""
+    with_world = "world" in request.fixturenames
+    if request.node.get_closest_marker("commits") is None:
+        async with rolled_back(worker.world if with_world else worker.base) as rolled:
+            with installed(app, rolled):
+                yield rolled
+        return
+    async with worker.scratch(world=with_world) as settings:
+        real = Database(settings)
+        try:
+            with installed(app, real):
+                yield real
+        finally:
+            await real.dispose()
+
+
+@pytest.fixture
+def settings(request: pytest.FixtureRequest, database: Any) -> Settings:
+    """The settings of this test's database, to start another app on the same data."""
+    if request.node.get_closest_marker("commits") is None:
+        pytest.fail(
+            "another app cannot see the test's rolled-back transaction: mark the test "
+            "@pytest.mark.commits to run it on a database of its own",
+            pytrace=False,
+        )
+    settings: Settings = database.settings
+    return settings
+
+
+@pytest.fixture
+async def client(app: FastAPI, database: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(app) as http:
         yield http
 
 
@@ -120,5 +110,11 @@ def api(client: httpx.AsyncClient) -> Api:
 
 
 @pytest.fixture
-async def world(api: Api) -> World:
-    return await build_world(api)
+def world(api: Api, world_as_read: World) -> World:
+    """The shared World, its dicts copied so that a test may change them at will."""
+    copied = {
+        field.name: deepcopy(getattr(world_as_read, field.name))
+        for field in dataclasses.fields(World)
+        if field.name != "api"
+    }
+    return World(api=api, **copied)

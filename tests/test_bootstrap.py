@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 from pydantic import SecretStr
 
 from app.config import Settings
@@ -41,6 +42,7 @@ async def test_the_bootstrap_token_is_the_builtin_admin(api: Api) -> None:
     assert BOOTSTRAP_TOKEN.startswith(token["prefix"])
 
 
+@pytest.mark.commits
 async def test_changing_the_variable_replaces_the_token(api: Api, settings: Settings) -> None:
     rotated = settings.model_copy(update={"gpo_bootstrap_admin_token": SecretStr(NEW_TOKEN)})
     async with started(rotated) as client:
@@ -57,6 +59,7 @@ async def test_changing_the_variable_replaces_the_token(api: Api, settings: Sett
         assert states == sorted([(BOOTSTRAP_TOKEN[:10], False), (NEW_TOKEN[:10], True)])
 
 
+@pytest.mark.commits
 async def test_unsetting_the_variable_revokes_the_token(api: Api, settings: Settings) -> None:
     async with started(settings.model_copy(update={"gpo_bootstrap_admin_token": None})) as client:
         problem_of(await client.get("/api/v1/me", headers=bearer(BOOTSTRAP_TOKEN)), 401)

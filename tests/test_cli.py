@@ -13,6 +13,9 @@ from app.config import Settings
 from app.main import create_app
 from tests.test_migrations import empty_database  # noqa: F401 - a fixture
 
+# Each test runs the start-up tasks on a new empty database of its own.
+pytestmark = pytest.mark.commits
+
 TOKEN_LINE = re.compile(r"^\s+(\w+)\s+(.+?)\s+(gpo_\S+)$", re.MULTILINE)
 
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 
 from app.core.clock import utcnow
@@ -279,6 +280,7 @@ async def test_posts_without_a_key_are_not_deduplicated(world: World) -> None:
     assert await report_ids(api, api.admin) == {first["id"], second["id"]}
 
 
+@pytest.mark.commits
 async def test_concurrent_retries_create_exactly_one_report(world: World) -> None:
     api, partner = world.api, world.landlord_partner
     k = key()
@@ -307,6 +309,7 @@ async def test_concurrent_retries_create_exactly_one_report(world: World) -> Non
     assert later.json()["id"] in ids
 
 
+@pytest.mark.commits
 async def test_concurrent_different_keys_create_one_report_each(world: World) -> None:
     api, partner = world.api, world.landlord_partner
     keys = [key() for _ in range(6)]

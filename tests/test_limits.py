@@ -25,6 +25,7 @@ async def limited(settings: Settings, api: Api) -> AsyncIterator[httpx.AsyncClie
             yield client
 
 
+@pytest.mark.commits
 async def test_a_token_over_its_limit_gets_429_with_retry_after(
     limited: httpx.AsyncClient, api: Api
 ) -> None:

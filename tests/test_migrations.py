@@ -20,7 +20,10 @@ from sqlalchemy.pool import NullPool
 
 from app.config import to_async_url
 from app.models import metadata
-from tests.conftest import _postgres, _with_database, alembic_config
+from tests.databases import alembic_config, postgres, with_database
+
+# Each test migrates a new empty database of its own.
+pytestmark = pytest.mark.commits
 
 
 @pytest.fixture
@@ -30,11 +33,11 @@ def empty_database(tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
         return
     name = f"gpo_migrations_{secrets.token_hex(4)}"
-    asyncio.run(_postgres(target, f'CREATE DATABASE "{name}"'))
+    asyncio.run(postgres(target, f'CREATE DATABASE "{name}"'))
     try:
-        yield _with_database(target, name)
+        yield with_database(target, name)
     finally:
-        asyncio.run(_postgres(target, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(postgres(target, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _inspect(url: str, check: Any) -> Any:
