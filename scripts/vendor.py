@@ -121,22 +121,23 @@ def _destination(package: Package, member: str, pattern: str, folder: str) -> Pa
 
 def vendor(package: Package) -> tuple[dict[str, str], list[Path]]:
     meta = _metadata(package)
-    archive = tarfile.open(fileobj=io.BytesIO(_download(meta["tarball"], meta["integrity"])))
-    members = {m.name.removeprefix("package/"): m for m in archive.getmembers() if m.isfile()}
+    data = io.BytesIO(_download(meta["tarball"], meta["integrity"]))
     target = VENDOR / package.folder
     shutil.rmtree(target, ignore_errors=True)
     written: list[Path] = []
-    for pattern, folder in package.files:
-        matched = sorted(name for name in members if fnmatch.fnmatchcase(name, pattern))
-        if not matched:
-            raise SystemExit(f"{package.name}@{package.version}: nothing matches {pattern}")
-        for name in matched:
-            path = _destination(package, name, pattern, folder)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            source = archive.extractfile(members[name])
-            assert source is not None
-            path.write_bytes(source.read())
-            written.append(path)
+    with tarfile.open(fileobj=data) as archive:
+        members = {m.name.removeprefix("package/"): m for m in archive.getmembers() if m.isfile()}
+        for pattern, folder in package.files:
+            matched = sorted(name for name in members if fnmatch.fnmatchcase(name, pattern))
+            if not matched:
+                raise SystemExit(f"{package.name}@{package.version}: nothing matches {pattern}")
+            for name in matched:
+                path = _destination(package, name, pattern, folder)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                source = archive.extractfile(members[name])
+                assert source is not None
+                path.write_bytes(source.read())
+                written.append(path)
     (target / "VERSION").write_text(f"{package.name}@{package.version}\n")
     return meta, written
 
