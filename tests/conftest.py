@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from copy import deepcopy
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,8 @@ from fastapi import FastAPI
 from app.config import Settings
 from app.core.db import Database
 from app.main import create_app
-from tests.api import Api, World
+from tests.api import Api, Caller, World
+from tests.console import Person, browser, open_session_for
 from tests.databases import BOOTSTRAP_TOKEN, Worker, installed, open_worker, rolled_back
 from tests.world import read_world
 
@@ -107,6 +108,30 @@ async def client(app: FastAPI, database: Any) -> AsyncIterator[httpx.AsyncClient
 @pytest.fixture
 def api(client: httpx.AsyncClient) -> Api:
     return Api(client, BOOTSTRAP_TOKEN)
+
+
+@pytest.fixture
+async def console(
+    app: FastAPI, database: Any
+) -> AsyncIterator[Callable[[Caller | None], Awaitable[Person]]]:
+    """`await console(caller)`: a browser signed in to the console as the caller's user
+    (None: signed out), each with its own cookies."""
+    opened: list[httpx.AsyncClient] = []
+
+    async def open_as(caller: Caller | None) -> Person:
+        client = browser(app)
+        opened.append(client)
+        if caller is None:
+            return Person(client, None)
+        secret, csrf = await open_session_for(app, caller)
+        client.cookies.set("gpo_session", secret, domain="gpo.test", path="/console")
+        return Person(client, caller, csrf)
+
+    try:
+        yield open_as
+    finally:
+        for client in opened:
+            await client.aclose()
 
 
 @pytest.fixture

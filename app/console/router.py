@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from starlette.responses import Response
 
 from app.console import auth, gpos, meetings
+from app.console.auth import Person
+from app.console.routing import ConsoleRoute, error_page
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 for screen in (auth.router, gpos.router, meetings.router):
     router.include_router(screen)
+
+
+# Last: any other console address is the same 404 page as a record one may not see.
+@router.get("/console/{anything:path}", include_in_schema=False)
+async def not_found(request: Request, me: Person) -> Response:
+    return error_page(request, 404)

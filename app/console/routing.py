@@ -58,7 +58,8 @@ def error_page(request: Request, status: int, message: str | None = None) -> Res
         status=status,
         title=TITLES.get(status, "Erreur"),
         message=message or EXPLANATIONS.get(status, ""),
-        request_id=current_request_id(),
+        # Said only for the service's own failures, for the operator to find them in the logs.
+        request_id=current_request_id() if status >= 500 else None,
     )
 
 
