@@ -274,3 +274,62 @@ REFUSALS = {
 
 def refusal(status: int) -> str:
     return REFUSALS.get(status, "L'action n'a pas pu être faite.")
+
+
+# What the console tells a person when the service refuses a change (the API's detail stays
+# English); `refused(key, ...)` formats one, coded values in French.
+REFUSED = {
+    "move": "{noun} est « {source} » et ne peut pas passer à « {target} »{allowed}.",
+    "problem.closed_no_actions": "Ce problème est clos : rouvrez-le avant d'y ajouter des actions.",
+    "problem.needs_outcome": "Choisissez le résultat pour clore le problème.",
+    "problem.outcome_only_closing": "Le résultat ne se choisit qu'en clôturant le problème.",
+    "problem.displacement_only_closing": "Le déplacement ne se note qu'en clôturant le problème.",
+    "problem.needs_note": "Dites pourquoi le problème est rouvert.",
+    "problem.new_closes_as": "Un problème nouveau ne se clôt que comme « doublon » ou « hors "
+    "du champ du GPO » : ouvrez-le d'abord.",
+    "evidence.no_indicator": "Clore comme « {outcome} » demande une preuve : le problème n'a "
+    "aucun indicateur. Ajoutez-en un avec sa référence, puis une mesure postérieure qui montre "
+    "une amélioration.",
+    "evidence.no_measurement": "Clore comme « {outcome} » demande une preuve : aucun "
+    "indicateur n'a de mesure après sa période de référence ({names}).",
+    "evidence.not_improved": "Clore comme « {outcome} » demande une preuve : la dernière "
+    "mesure d'aucun indicateur ne fait mieux que sa référence ({names}). Enregistrez la mesure "
+    "qui montre le résultat, ou choisissez un autre résultat (« sans amélioration », « mieux "
+    "pris en charge »…).",
+    "measurement.before_baseline": "La période se termine avant le début de la période de "
+    "référence.",
+    "measurement.overlaps_baseline": "La période chevauche la période de référence (qui se "
+    "termine le {end}) : une mesure vient après elle.",
+    "meeting.cancelled_no_review": "Cette réunion a été annulée : rien n'y a été examiné.",
+    "report.not_routed": "Ce signalement n'est encore rattaché à aucun GPO : un administrateur "
+    "doit d'abord l'orienter.",
+    "report.routed_already_triaged": "Ce signalement a déjà été trié : il reste à son GPO.",
+    "report.attach_needs_problem": "Choisissez le problème auquel rattacher le signalement.",
+    "report.reject_needs_note": "Indiquez au partenaire la raison du rejet.",
+    "report.problem_of_another_gpo": "Ce problème appartient à un autre GPO.",
+    "comment.level": "Vous ne pourriez pas lire un commentaire de ce niveau.",
+}
+
+
+def refused(key: str, /, **values: Any) -> str:
+    return REFUSED[key].format(**{name: _display(value) for name, value in values.items()})
+
+
+# The nouns of the state machines, for `move` refusals.
+LIFECYCLE_NOUNS = {
+    "problem": "Ce problème",
+    "action": "Cette action",
+    "meeting": "Cette réunion",
+    "report": "Ce signalement",
+}
+
+
+def move_refused(noun: str, source: Any, target: Any, allowed: list[Any]) -> str:
+    choices = ", ".join(f"« {label(a)} »" for a in allowed)
+    return refused(
+        "move",
+        noun=LIFECYCLE_NOUNS.get(noun, noun),
+        source=source,
+        target=target,
+        allowed=f" (possible : {choices})" if allowed else " : c'est un état final",
+    )

@@ -31,7 +31,8 @@ A = ActionStatus
 # Actions move freely but for a finished one, which only goes back in progress.
 LIFECYCLE: Lifecycle[ActionStatus, None] = Lifecycle(
     "action",
-    [
+    refusal_fr=wording.move_refused,
+    moves=[
         Move(A.planned, A.in_progress),
         Move(A.planned, A.done),
         Move(A.planned, A.cancelled),
@@ -87,7 +88,10 @@ async def create_action(
 ) -> Action:
     """An action on a problem the principal runs, `planned`."""
     if problem.status is ProblemStatus.closed:
-        raise Conflict("The problem is closed; reopen it before adding actions.")
+        raise Conflict(
+            "The problem is closed; reopen it before adding actions.",
+            fr=wording.refused("problem.closed_no_actions"),
+        )
     await require_action_kind(session, data.kind, loc=("body", "kind"))
     assignee = await require_organisation(
         session, data.assignee_organisation_id, loc=("body", "assignee_organisation_id")

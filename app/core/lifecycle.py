@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from app.core.errors import Conflict
 
@@ -29,10 +29,21 @@ class Move(Generic[StateT, ContextT]):
     guards: tuple[Guard[ContextT], ...] = ()
 
 
+# How a refused move is told to a person: (noun, source, target, allowed) → French.
+Refusal = Callable[[str, Any, Any, list[Any]], str]
+
+
 class Lifecycle(Generic[StateT, ContextT]):
-    def __init__(self, noun: str, moves: Iterable[Move[StateT, ContextT]]) -> None:
+    def __init__(
+        self,
+        noun: str,
+        moves: Iterable[Move[StateT, ContextT]],
+        *,
+        refusal_fr: Refusal | None = None,
+    ) -> None:
         self.noun = noun
         self.moves = {(move.source, move.target): move for move in moves}
+        self.refusal_fr = refusal_fr
 
     def targets(self, source: StateT) -> list[StateT]:
         """Where a record in `source` may go, in the order the table lists them."""
@@ -41,10 +52,12 @@ class Lifecycle(Generic[StateT, ContextT]):
     def find(self, source: StateT, target: StateT) -> Move[StateT, ContextT]:
         move = self.moves.get((source, target))
         if move is None:
-            allowed = ", ".join(sorted(t.value for t in self.targets(source)))
+            targets = self.targets(source)
+            allowed = ", ".join(sorted(t.value for t in targets))
             raise Conflict(
                 f"This {self.noun} is {source.value}: it cannot move to {target.value} "
-                f"({f'allowed: {allowed}' if allowed else 'it is final'})."
+                f"({f'allowed: {allowed}' if allowed else 'it is final'}).",
+                fr=self.refusal_fr(self.noun, source, target, targets) if self.refusal_fr else None,
             )
         return move
 

@@ -238,11 +238,16 @@ async def add_measurement(
     data: MeasurementCreate,
 ) -> Measurement:
     if data.period_end < indicator.baseline_start:
-        raise Invalid(["body", "period_end"], "the period ends before the baseline period starts")
+        raise Invalid(
+            ["body", "period_end"],
+            "the period ends before the baseline period starts",
+            fr=wording.refused("measurement.before_baseline"),
+        )
     if data.period_start <= indicator.baseline_end:
         raise Invalid(
             ["body", "period_start"],
             f"the period overlaps the baseline period (which ends {indicator.baseline_end})",
+            fr=wording.refused("measurement.overlaps_baseline", end=indicator.baseline_end),
         )
     measurement = Measurement(
         indicator_id=indicator.id,

@@ -49,7 +49,9 @@ from app.reports.models import Report, ReportStatus
 M = MeetingStatus
 # A meeting is planned, then held or cancelled; both are final.
 LIFECYCLE: Lifecycle[MeetingStatus, None] = Lifecycle(
-    "meeting", [Move(M.planned, M.held), Move(M.planned, M.cancelled)]
+    "meeting",
+    [Move(M.planned, M.held), Move(M.planned, M.cancelled)],
+    refusal_fr=wording.move_refused,
 )
 BY_DATE = Ordering("scheduled_at", (SortKey(Meeting.scheduled_at, True), SortKey(Meeting.id, True)))
 
@@ -212,7 +214,10 @@ async def add_review(
     session: AsyncSession, principal: Principal, meeting: Meeting, gpo: Gpo, data: ReviewCreate
 ) -> ReviewOut:
     if meeting.status is MeetingStatus.cancelled:
-        raise Conflict("The meeting was cancelled; nothing was reviewed at it.")
+        raise Conflict(
+            "The meeting was cancelled; nothing was reviewed at it.",
+            fr=wording.refused("meeting.cancelled_no_review"),
+        )
     try:
         problem = await problems.get_problem(session, principal, data.problem_id)
     except NotFound:

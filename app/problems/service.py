@@ -326,7 +326,11 @@ class Moving:
 
 async def needs_outcome(m: Moving) -> None:
     if m.data.outcome is None:
-        raise Invalid(["body", "outcome"], "closing needs an outcome")
+        raise Invalid(
+            ["body", "outcome"],
+            "closing needs an outcome",
+            fr=wording.refused("problem.needs_outcome"),
+        )
 
 
 def outcome_among(*outcomes: Outcome) -> Any:
@@ -337,7 +341,8 @@ def outcome_among(*outcomes: Outcome) -> Any:
         if m.data.outcome not in allowed:
             raise Conflict(
                 f"A {m.problem.status.value} problem can only be closed as "
-                f"{' or '.join(sorted(o.value for o in allowed))}; open it first."
+                f"{' or '.join(sorted(o.value for o in allowed))}; open it first.",
+                fr=wording.refused("problem.new_closes_as"),
             )
 
     return guard
@@ -345,14 +350,26 @@ def outcome_among(*outcomes: Outcome) -> Any:
 
 async def no_closing_fields(m: Moving) -> None:
     if m.data.outcome is not None:
-        raise Invalid(["body", "outcome"], "an outcome is given only when closing")
+        raise Invalid(
+            ["body", "outcome"],
+            "an outcome is given only when closing",
+            fr=wording.refused("problem.outcome_only_closing"),
+        )
     if m.data.displacement is not None:
-        raise Invalid(["body", "displacement"], "displacement is set when closing")
+        raise Invalid(
+            ["body", "displacement"],
+            "displacement is set when closing",
+            fr=wording.refused("problem.displacement_only_closing"),
+        )
 
 
 async def needs_note(m: Moving) -> None:
     if m.data.note is None:
-        raise Invalid(["body", "note"], "reopening needs a note saying why")
+        raise Invalid(
+            ["body", "note"],
+            "reopening needs a note saying why",
+            fr=wording.refused("problem.needs_note"),
+        )
 
 
 # Closing with these outcomes claims a result: it needs an improved indicator.
@@ -378,23 +395,27 @@ async def evidence_for_a_claimed_result(m: Moving) -> None:
     if not indicators:
         raise Conflict(
             f"{claim}: the problem has no indicator. Add one with a baseline, then a "
-            "measurement after the baseline period that shows a better rate."
+            "measurement after the baseline period that shows a better rate.",
+            fr=wording.refused("evidence.no_indicator", outcome=outcome),
         )
     if all(latest is None for _, latest in indicators):
         raise Conflict(
-            f"{claim}: no indicator has a measurement after its baseline period ({names})."
+            f"{claim}: no indicator has a measurement after its baseline period ({names}).",
+            fr=wording.refused("evidence.no_measurement", outcome=outcome, names=names),
         )
     raise Conflict(
         f"{claim}: no indicator's latest measurement shows a better rate than its baseline "
         f"({names}). Record the measurement that shows the result, or close with another "
-        "outcome (no_improvement, better_handled...)."
+        "outcome (no_improvement, better_handled...).",
+        fr=wording.refused("evidence.not_improved", outcome=outcome, names=names),
     )
 
 
 CLOSING = (needs_outcome, evidence_for_a_claimed_result)
 LIFECYCLE: Lifecycle[ProblemStatus, Moving] = Lifecycle(
     "problem",
-    [
+    refusal_fr=wording.move_refused,
+    moves=[
         Move(S.new, S.open, (no_closing_fields,)),
         Move(S.open, S.monitoring, (no_closing_fields,)),
         Move(S.monitoring, S.open, (no_closing_fields,)),
@@ -446,6 +467,24 @@ async def transition(
     return problem
 
 
+async def last_change(session: AsyncSession, problem_id: uuid.UUID) -> tuple[str, datetime] | None:
+    """Who last changed the problem's own fields or status, and when (for "modifié
+    entre-temps par ..."); None before any change."""
+    row = (
+        await session.execute(
+            select(func.coalesce(User.display_name, "le service"), AuditEvent.at)
+            .outerjoin(User, User.id == AuditEvent.actor_id)
+            .where(
+                AuditEvent.resource_type == "problem",
+                AuditEvent.resource_id == str(problem_id),
+            )
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 # --- Comments and timeline ------------------------------------------------------------
 
 COMMENTS_ORDER = Ordering(
@@ -465,7 +504,11 @@ async def add_comment(
     problem's)."""
     wanted = data.visibility or problem.visibility
     if not access.may_write_at(principal, wanted):
-        raise Invalid(["body", "visibility"], "you could not read a comment at this level")
+        raise Invalid(
+            ["body", "visibility"],
+            "you could not read a comment at this level",
+            fr=wording.refused("comment.level"),
+        )
     comment = ProblemComment(
         problem_id=problem.id,
         author_id=principal.user_id,

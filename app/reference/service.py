@@ -96,7 +96,7 @@ async def all_organisations(session: AsyncSession) -> list[Organisation]:
 
 async def commune_names(session: AsyncSession) -> dict[str, str]:
     """INSEE code → name, for the ten signatory communes."""
-    return dict((await session.execute(select(Commune.code, Commune.name))).tuples().all())
+    return dict((await session.execute(select(Commune.code, Commune.name))).all())
 
 
 async def all_coded(session: AsyncSession, model: type[Coded]) -> list[Coded]:

@@ -232,7 +232,10 @@ async def reroute(
     values = data.provided()
     if "gpo_id" in values:
         if report.status is not ReportStatus.received:
-            raise Conflict("The report has been triaged already; it stays with its GPO.")
+            raise Conflict(
+                "The report has been triaged already; it stays with its GPO.",
+                fr=wording.refused("report.routed_already_triaged"),
+            )
         if await session.get(Gpo, values["gpo_id"]) is None:
             raise Invalid(["body", "gpo_id"], "unknown GPO")
     await audit.update(
@@ -254,7 +257,11 @@ async def _problem_of_gpo(
     except NotFound:
         raise Invalid(["body", "problem_id"], "unknown problem") from None
     if problem.gpo_id != report.gpo_id:
-        raise Invalid(["body", "problem_id"], "the problem belongs to another GPO")
+        raise Invalid(
+            ["body", "problem_id"],
+            "the problem belongs to another GPO",
+            fr=wording.refused("report.problem_of_another_gpo"),
+        )
     return problem
 
 
@@ -274,19 +281,28 @@ class Triaging:
 
 async def problem_named(t: Triaging) -> None:
     if t.data.decision is Decision.attach and t.data.problem_id is None:
-        raise Invalid(["body", "problem_id"], "attaching needs the problem")
+        raise Invalid(
+            ["body", "problem_id"],
+            "attaching needs the problem",
+            fr=wording.refused("report.attach_needs_problem"),
+        )
 
 
 async def public_note_for_the_reporter(t: Triaging) -> None:
     if t.data.public_note is None:
-        raise Invalid(["body", "public_note"], "rejecting needs a public note for the reporter")
+        raise Invalid(
+            ["body", "public_note"],
+            "rejecting needs a public note for the reporter",
+            fr=wording.refused("report.reject_needs_note"),
+        )
 
 
 R = ReportStatus
 # A report is triaged once: accepted (a new problem, or attached to one) or rejected.
 LIFECYCLE: Lifecycle[ReportStatus, Triaging] = Lifecycle(
     "report",
-    [
+    refusal_fr=wording.move_refused,
+    moves=[
         Move(R.received, R.accepted, (problem_named,)),
         Move(R.received, R.rejected, (public_note_for_the_reporter,)),
     ],
@@ -304,7 +320,10 @@ async def triage(
     """Triage by a runner of the report's GPO: a new problem, an existing one, or a refusal
     the reporter reads."""
     if report.gpo_id is None:
-        raise Conflict("The report is not routed to a GPO yet; an admin routes it first.")
+        raise Conflict(
+            "The report is not routed to a GPO yet; an admin routes it first.",
+            fr=wording.refused("report.not_routed"),
+        )
     await LIFECYCLE.check(report.status, OUTCOME_OF[data.decision], Triaging(report, data))
     before = audit.snapshot(report, ("status", "problem_id", "public_note"))
     if data.decision is not Decision.reject:
