@@ -208,6 +208,17 @@ async def list_tokens(session: AsyncSession, user: User) -> Page[TokenOut]:
     return Page(items=[token_out(t) for t in result], next_cursor=None)
 
 
+async def revocable_token_ids(session: AsyncSession, user: User) -> set[uuid.UUID]:
+    """The user's tokens that may be revoked by hand: the live ones, but for the bootstrap
+    token (GPO_BOOTSTRAP_ADMIN_TOKEN manages it)."""
+    statement = select(ApiToken.id).where(
+        ApiToken.user_id == user.id,
+        ApiToken.revoked_at.is_(None),
+        ApiToken.bootstrap.is_(False),
+    )
+    return set(await session.scalars(statement))
+
+
 async def revoke_token(session: AsyncSession, principal: Principal, token_id: uuid.UUID) -> None:
     statement = select(ApiToken).where(access.token_scope(principal), ApiToken.id == token_id)
     api_token: ApiToken = await one_entity(session, statement, missing="No such token.", lock=True)
