@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.console import auth, gpos, meetings, organisation
+from app.console import admin, auth, gpos, meetings, organisation
 from app.console.auth import Person
 from app.console.routing import ConsoleRoute, error_page
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
-for screen in (auth.router, gpos.router, meetings.router, organisation.router):
+for screen in (auth.router, gpos.router, meetings.router, organisation.router, admin.router):
     router.include_router(screen)
 
 
