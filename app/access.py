@@ -164,12 +164,17 @@ def figures_scope(principal: Principal) -> ColumnElement[bool]:
     return problem_scope(principal)
 
 
-def problem_reference_if_visible(principal: Principal) -> Any:
-    """The problem's reference where the principal sees the problem, else null: an assignee
-    reads its action on a problem hidden from it, not the problem."""
+def problem_column_if_visible(principal: Principal, column: Any) -> Any:
+    """A column of the problem (its reference, its title) where the principal sees the
+    problem, else null: an assignee reads its action on a problem hidden from it, not the
+    problem."""
     if sees_everything(principal):
-        return Problem.reference
-    return case((problem_scope(principal), Problem.reference), else_=null())
+        return column
+    return case((problem_scope(principal), column), else_=null())
+
+
+def problem_reference_if_visible(principal: Principal) -> Any:
+    return problem_column_if_visible(principal, Problem.reference)
 
 
 def action_scope(principal: Principal) -> ColumnElement[bool]:

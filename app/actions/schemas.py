@@ -64,3 +64,13 @@ class ActionOut(Output):
     created_at: datetime
     updated_at: datetime
     version: int = Field(examples=[2])
+
+
+class ActionWithProblem(ActionOut):
+    """An action with what its reader may read of its problem (the console's lists)."""
+
+    problem_reference: str | None = Field(
+        description="Null when the reader may not see the problem (an assignee's action on a "
+        "problem hidden from it)."
+    )
+    problem_title: str | None

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access, wording
 from app.actions.models import Action, ActionStatus, is_overdue, overdue
-from app.actions.schemas import ActionCreate, ActionOut, ActionUpdate
+from app.actions.schemas import ActionCreate, ActionOut, ActionUpdate, ActionWithProblem
 from app.core import audit
 from app.core.clock import today_in_paris, utcnow
-from app.core.db import one_row
+from app.core.db import AnySelect, one_row
 from app.core.errors import Conflict
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey
@@ -193,9 +193,14 @@ async def list_actions(
     session: AsyncSession, principal: Principal, filters: Filters, sort: str, paging: Paging
 ) -> Page[ActionOut]:
     """One page of the actions the principal sees."""
-    f = filters
     today = today_in_paris()
-    statement = visible_actions(principal)
+    statement = _filtered(visible_actions(principal), filters, today)
+    rows, next_cursor = await paging.fetch(session, statement, ORDERINGS[sort])
+    return Page(items=[to_out(row[0], today) for row in rows], next_cursor=next_cursor)
+
+
+def _filtered(statement: AnySelect, filters: Filters, today: date) -> AnySelect:
+    f = filters
     if f.statuses:
         statement = statement.where(Action.status.in_(f.statuses))
     if f.assignee_organisation_id is not None:
@@ -209,5 +214,50 @@ async def list_actions(
         statement = statement.where(Problem.gpo_id == f.gpo_id)
     if f.due_before is not None:
         statement = statement.where(Action.due_date < f.due_before)
+    return statement
+
+
+# --- Actions with their problem, as far as the reader sees it (the console) ----------------
+
+
+def _with_problem(principal: Principal) -> AnySelect:
+    """Visible actions with their problem's reference and title, both null where the
+    principal may not see the problem (an assignee's action on a restricted problem)."""
+    return visible_actions(principal).add_columns(
+        access.problem_column_if_visible(principal, Problem.reference),
+        access.problem_column_if_visible(principal, Problem.title),
+    )
+
+
+def _out_with_problem(
+    action: Action, reference: str | None, title: str | None, today: date
+) -> ActionWithProblem:
+    return shape(
+        ActionWithProblem,
+        action,
+        overdue=is_overdue(action, today),
+        problem_reference=reference,
+        problem_title=title,
+    )
+
+
+async def view_with_problem(
+    session: AsyncSession, principal: Principal, action_id: uuid.UUID
+) -> ActionWithProblem:
+    statement = _with_problem(principal).where(Action.id == action_id)
+    action, reference, title = await one_row(session, statement, missing="No such action.")
+    return _out_with_problem(action, reference, title, today_in_paris())
+
+
+async def list_with_problem(
+    session: AsyncSession, principal: Principal, filters: Filters, sort: str, paging: Paging
+) -> Page[ActionWithProblem]:
+    """One page of the actions the principal sees, each with what it may read of its
+    problem."""
+    today = today_in_paris()
+    statement = _filtered(_with_problem(principal), filters, today)
     rows, next_cursor = await paging.fetch(session, statement, ORDERINGS[sort])
-    return Page(items=[to_out(row[0], today) for row in rows], next_cursor=next_cursor)
+    return Page(
+        items=[_out_with_problem(row[0], row[1], row[2], today) for row in rows],
+        next_cursor=next_cursor,
+    )

@@ -5,12 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.console import auth, gpos, meetings, problems
+from app.console import admin, auth, gpos, meetings, organisation, problems
 from app.console.auth import Person
 from app.console.routing import ConsoleRoute, error_page
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
-for screen in (auth.router, gpos.router, meetings.router, problems.router):
+SCREENS = (
+    auth.router,
+    gpos.router,
+    meetings.router,
+    problems.router,
+    organisation.router,
+    admin.router,
+)
+for screen in SCREENS:
     router.include_router(screen)
 
 

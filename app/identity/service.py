@@ -114,7 +114,11 @@ async def _check_organisation(
     if organisation_id is not None:
         await require_organisation(session, organisation_id, loc=("body", "organisation_id"))
     elif role is Role.partner:
-        raise Invalid(["body", "organisation_id"], "a partner must belong to an organisation")
+        raise Invalid(
+            ["body", "organisation_id"],
+            "a partner must belong to an organisation",
+            fr="Un partenaire appartient à une organisation : choisissez-la.",
+        )
 
 
 async def create_user(session: AsyncSession, principal: Principal, data: UserCreate) -> User:
@@ -142,7 +146,10 @@ async def update_user(
             values.get("organisation_id", user.organisation_id),
         )
     if user.builtin and ("role" in values or values.get("active") is False):
-        raise Conflict("The built-in admin keeps its role and stays active.")
+        raise Conflict(
+            "The built-in admin keeps its role and stays active.",
+            fr="L'administrateur d'amorçage garde son rôle et reste actif.",
+        )
     if values.get("active") is False:
         await sessions.close_sessions_of(session, user.id)
     await audit.update(
@@ -160,7 +167,10 @@ async def create_token(
     session: AsyncSession, principal: Principal, user: User, data: TokenCreate, secret_key: str
 ) -> tuple[ApiToken, str]:
     if not user.active:
-        raise Conflict("The user is disabled; enable it before giving it a token.")
+        raise Conflict(
+            "The user is disabled; enable it before giving it a token.",
+            fr="Ce compte est désactivé : réactivez-le avant de lui donner un jeton.",
+        )
     secret = tokens.new_secret()
     api_token = ApiToken(
         user_id=user.id,
@@ -206,6 +216,17 @@ async def list_tokens(session: AsyncSession, user: User) -> Page[TokenOut]:
         .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
     )
     return Page(items=[token_out(t) for t in result], next_cursor=None)
+
+
+async def revocable_token_ids(session: AsyncSession, user: User) -> set[uuid.UUID]:
+    """The user's tokens that may be revoked by hand: the live ones, but for the bootstrap
+    token (GPO_BOOTSTRAP_ADMIN_TOKEN manages it)."""
+    statement = select(ApiToken.id).where(
+        ApiToken.user_id == user.id,
+        ApiToken.revoked_at.is_(None),
+        ApiToken.bootstrap.is_(False),
+    )
+    return set(await session.scalars(statement))
 
 
 async def revoke_token(session: AsyncSession, principal: Principal, token_id: uuid.UUID) -> None:

@@ -104,6 +104,12 @@ async def all_coded(session: AsyncSession, model: type[Coded]) -> list[Coded]:
     return list(await session.scalars(select(model).order_by(model.label_fr)))
 
 
+async def reportable_categories(session: AsyncSession) -> list[Category]:
+    """The categories partners may report, by French label (the report form's choices)."""
+    statement = select(Category).where(Category.reportable.is_(True)).order_by(Category.label_fr)
+    return list(await session.scalars(statement))
+
+
 async def get_organisation(
     session: AsyncSession, organisation_id: uuid.UUID, *, lock: bool = False
 ) -> Organisation:
