@@ -166,7 +166,10 @@ async def test_the_assignee_updates_status_and_result_by_form(
     # A move the lifecycle refuses is explained, and changes nothing.
     refused = await landlord.post(path, {"version": stored["version"], "status": "planned"})
     assert refused.status_code == 409
-    assert "L'état de la fiche ne permet pas cette action." in text_of(refused.text)
+    assert (
+        "Cette action est « réalisée » et ne peut pas passer à « prévue » "
+        "(possible : « en cours »)." in text_of(refused.text)
+    )
     assert (await read_action(api, action)) == stored
 
     # The assignee changes only the status and the result: the service refuses the rest.
