@@ -31,6 +31,7 @@ from app.gpos.router import router as gpos_router
 from app.identity import service as identity
 from app.identity.router import router as identity_router
 from app.indicators.router import router as indicators_router
+from app.meetings.minutes import style_digest as minutes_style_digest
 from app.meetings.router import router as meetings_router
 from app.open311.router import router as open311_router
 from app.open311.schemas import Open311Error
@@ -119,7 +120,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migrations_head = migrations_head()
 
     install_error_handlers(app)
-    app.add_middleware(SecurityHeadersMiddleware, tiles_origin=settings.map_tiles_origin)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        tiles_origin=settings.map_tiles_origin,
+        style_hashes=(minutes_style_digest(),),
+    )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.gpo_max_body_bytes)
 
     api = APIRouter(prefix="/api/v1")

@@ -207,6 +207,7 @@ _VALIDATOR_MESSAGES = {
     "period_end is before period_start": "La fin de la période précède son début.",
     "must be a date": FIELD_ERRORS["date"],
     "may not be null": FIELD_ERRORS["missing"],
+    "must be a JSON number": FIELD_ERRORS["number"],
 }
 _ERROR_TYPES = {
     "missing": "missing",

@@ -392,3 +392,29 @@ async def test_the_main_screens_have_no_serious_accessibility_violation(
             await screenshot(page, "probleme")
     assert {name: v for name, v in found.items() if v} == {}
     assert watched.errors == []
+
+
+async def test_the_printable_minutes_of_the_api_keep_their_style(
+    site: Site, chromium: Browser
+) -> None:
+    """The HTML minutes carry their stylesheet inline (a page meant to be saved): the CSP
+    allows that one stylesheet by its digest, and nothing else."""
+    scene = await setup_meeting(site)
+    context = await chromium.new_context(
+        extra_http_headers={
+            "Authorization": f"Bearer {site.world.facilitator.token}",
+            "Accept": "text/html",
+        }
+    )
+    try:
+        watched = await new_page(context)
+        page = watched.page
+        await page.goto(f"{site.url}/api/v1/meetings/{scene['meeting']['id']}/minutes")
+        await expect(page.get_by_role("heading", level=1)).to_contain_text("Compte rendu")
+        border = await page.evaluate(
+            "getComputedStyle(document.querySelector('h1')).borderBottomStyle"
+        )
+        assert border == "solid"
+        assert watched.errors == []
+    finally:
+        await context.close()

@@ -1,8 +1,9 @@
 """Security headers on every response: a Content-Security-Policy that lets a page load from
 the service's own origin only (plus the map tiles' host), and the usual hardening headers.
 
-Nothing is inline: no script, no style element or attribute, no eval (htmx is configured
-without them), so the policy needs no 'unsafe-*' source.
+Nothing is inline (no script, no style attribute, no eval: htmx is configured without them)
+but the printable minutes' stylesheet, allowed by its digest, so the policy needs no
+'unsafe-*' source.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-def content_security_policy(tiles_origin: str | None) -> str:
+def content_security_policy(tiles_origin: str | None, style_hashes: tuple[str, ...] = ()) -> str:
+    """`style_hashes`: inline style elements allowed by their digest (the printable minutes,
+    a page meant to be saved and read on its own, carry their stylesheet)."""
     images = " ".join(filter(None, ("'self'", "data:", tiles_origin)))
+    styles = " ".join(("'self'", *(f"'{digest}'" for digest in style_hashes)))
     return "; ".join(
         (
             "default-src 'self'",
             "script-src 'self'",
-            "style-src 'self'",
+            f"style-src {styles}",
             f"img-src {images}",
             "font-src 'self'",
             "connect-src 'self'",
@@ -29,10 +33,13 @@ def content_security_policy(tiles_origin: str | None) -> str:
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, tiles_origin: str | None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, tiles_origin: str | None, style_hashes: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
+        policy = content_security_policy(tiles_origin, style_hashes)
         self.headers = [
-            (b"content-security-policy", content_security_policy(tiles_origin).encode()),
+            (b"content-security-policy", policy.encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"same-origin"),
             (b"x-frame-options", b"DENY"),

@@ -6,6 +6,8 @@ recorded text is escaped for the format it lands in.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -140,6 +142,12 @@ dl { display: grid; grid-template-columns: max-content auto; gap: .2em 1em; }
 dt { font-weight: bold; }
 @media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; } }
 """
+
+
+def style_digest() -> str:
+    """The CSP source that allows the printable page's own stylesheet."""
+    digest = base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode()
+    return f"sha256-{digest}"
 
 
 def html_page(m: Minutes) -> str:
