@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -156,6 +156,13 @@ def _pages_router() -> APIRouter:
     @router.get("/")
     async def root() -> RedirectResponse:
         return RedirectResponse("/console", status_code=307)
+
+    @router.get("/favicon.ico")
+    async def favicon() -> FileResponse:
+        return FileResponse(
+            STATIC / "vendor" / "dsfr" / "favicon" / "favicon.ico",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     @router.get("/docs")
     async def docs() -> HTMLResponse:

@@ -390,6 +390,33 @@ async def test_the_main_screens_have_no_serious_accessibility_violation(
         found[name] = await axe_violations(page)
         if name == "probleme":
             await screenshot(page, "probleme")
+    # The screens of the other roles, each signed in in a browser of its own.
+    others = [
+        (
+            site.world.landlord_partner,
+            {
+                "mon-organisation": "/console/mon-organisation",
+                "signalement": "/console/mon-organisation/signalements/nouveau",
+            },
+        ),
+        (
+            Caller(
+                site.world.admin.token,
+                (await site.api.get(site.world.admin, "/me")).json()["user"],
+            ),
+            {
+                "administration": "/console/administration",
+                "utilisateurs": "/console/administration/utilisateurs",
+                "organisations": "/console/administration/organisations",
+            },
+        ),
+    ]
+    for caller, paths in others:
+        await page.context.clear_cookies()
+        await invite_and_choose_password(site, page, caller)
+        for name, path in paths.items():
+            await page.goto(site.url + path)
+            found[name] = await axe_violations(page)
     assert {name: v for name, v in found.items() if v} == {}
     assert watched.errors == []
 
@@ -418,3 +445,49 @@ async def test_the_printable_minutes_of_the_api_keep_their_style(
         assert watched.errors == []
     finally:
         await context.close()
+
+
+async def test_a_landlord_sends_a_report_and_updates_its_action(
+    site: Site, context: BrowserContext
+) -> None:
+    api, world = site.api, site.world
+    near = {"lat": 49.1072, "lon": 6.2105}
+    tracked = await api.problem(
+        world.facilitator,
+        world.gpo,
+        title="Hall du 12 rue de Toul squatté",
+        location=near,
+    )
+    action = await api.action(
+        world.facilitator, tracked, world.landlord, title="Changer le digicode du hall B"
+    )
+    watched = await new_page(context)
+    page = watched.page
+    await invite_and_choose_password(site, page, world.landlord_partner)
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Mon organisation")
+
+    # A report, with the problem it may duplicate shown after sending.
+    await page.get_by_role("link", name="Envoyer un signalement").click()
+    await page.get_by_label("Catégorie").select_option(label="Occupation des halls d'immeuble")
+    await page.get_by_label("Description").fill("Regroupements chaque soir dans le hall B.")
+    await page.get_by_label("Commune").select_option(label="Metz")
+    await page.get_by_label("Latitude").fill("49,1073")
+    await page.get_by_label("Longitude").fill("6,2106")
+    await page.get_by_role("button", name="Envoyer le signalement").click()
+    main = page.locator("main")
+    await expect(main).to_contain_text(re.compile(r"R-\d{4}-\d{6}"))
+    await expect(main).to_contain_text("Doublons possibles")
+    await expect(main).to_contain_text(tracked["reference"])
+    await screenshot(page, "signalement")
+
+    # The action the GPO gave the organisation: done, with what was done.
+    await page.get_by_role("link", name="Mon organisation").first.click()
+    card = page.locator(f"#action-{action['id']}")
+    await card.get_by_label("Statut").select_option(label="réalisée")
+    await card.get_by_label("Résultat").fill("Digicode changé le 3 décembre.")
+    await card.get_by_role("button", name="Enregistrer").click()
+    await expect(page.locator("main")).to_contain_text("Action enregistrée.")
+    stored = await api.get(world.landlord_partner, f"/actions/{action['id']}")
+    assert stored.json()["status"] == "done"
+    assert stored.json()["result_note"] == "Digicode changé le 3 décembre."
+    assert watched.errors == []

@@ -338,7 +338,7 @@ async def test_an_invalid_report_is_shown_again_with_french_errors(
     )
     assert bad.status_code == 422
     text = text_of(bad.text)
-    assert "Cette valeur n'est pas valide." in text
+    assert "Saisissez un nombre." in text
     assert 'aria-describedby="latitude-erreur"' in bad.text
     unknown = await landlord.post(
         f"{HOME}/signalements",

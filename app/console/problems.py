@@ -85,7 +85,6 @@ async def problem_list(request: Request, session: DbSession, me: Person) -> Resp
         categories=await reference.all_coded(session, Category),
         communes=await reference.commune_names(session),
         statuses=list(ProblemStatus),
-        tiles=request.app.state.settings.gpo_map_tiles_url,
     )
 
 

@@ -134,6 +134,8 @@ def render(
         csrf_token=me.csrf_token if me else getattr(request.state, "csrf_token", ""),
         csrf_field=CSRF_FIELD,
         csrf_header=CSRF_HEADER,
+        # The maps' tile URL template; empty: markers on a plain ground.
+        map_tiles=request.app.state.settings.gpo_map_tiles_url,
         **context,
     )
     response = HTMLResponse(html, status_code=status, headers=headers)
