@@ -13,7 +13,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -263,6 +263,56 @@ async def _attempt(form: Form, work: Any) -> None:
         await work
     except ApiError as exc:
         form.refused(exc)
+
+
+FORM_TITLES = {"action": "Décider une action", "statut": "Changer le statut ou clore"}
+
+
+@router.get("/console/reunions/{meeting_id}/problemes/{problem_id}/formulaires/{which}")
+async def problem_form(
+    request: Request,
+    problem_id: uuid.UUID,
+    which: Literal["action", "statut"],
+    target: MeetingToRun,
+    session: DbSession,
+    me: Person,
+) -> Response:
+    """One of a problem's forms: the part htmx puts in the card when it is opened, or a page
+    of its own without JavaScript (its answer brings the meeting back)."""
+    meeting, gpo = target
+    problem = await problems.get_problem(session, me.principal, problem_id)
+    if problem.gpo_id != gpo.id:
+        raise NotFound("No such problem.")
+    await access.require_runner(session, me.principal, gpo.id)
+    organisations = await reference.all_organisations(session)
+    context: dict[str, Any] = {
+        "page": FormContext(
+            meeting=meeting,
+            kinds=await reference.all_coded(session, ActionKind),
+            organisations=organisations,
+        ),
+        "p": problem,
+        "f": None,
+        "which": which,
+        "title": FORM_TITLES[which],
+        "moves": problems.LIFECYCLE.targets(problem.status),
+        "outcomes": CLOSING_OUTCOMES,
+        "new_outcomes": [Outcome.duplicate, Outcome.not_in_scope],
+        "standalone": "hx-request" not in request.headers,
+    }
+    template = (
+        "meetings/form_page.html" if context["standalone"] else f"meetings/_form_{which}.html"
+    )
+    return render(request, template, me=me, page_title=FORM_TITLES[which], **context)
+
+
+@dataclass
+class FormContext:
+    """What a problem's forms read of the meeting page."""
+
+    meeting: Meeting
+    kinds: list[ActionKind]
+    organisations: list[Organisation]
 
 
 @router.post("/console/reunions/{meeting_id}/presences", dependencies=[CsrfChecked])
