@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.console import auth, gpos, meetings
+from app.console import auth, dashboard, gpos, meetings
 from app.console.auth import Person
 from app.console.routing import ConsoleRoute, error_page
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
-for screen in (auth.router, gpos.router, meetings.router):
+for screen in (auth.router, gpos.router, meetings.router, dashboard.router):
     router.include_router(screen)
 
 
