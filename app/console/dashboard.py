@@ -14,7 +14,7 @@ import csv
 import io
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -124,7 +124,7 @@ def read_filters(
 def overview_filters(filters: Filters) -> figures.OverviewFilters:
     """As the API reads `from` and `to`: Europe/Paris days, `to` included."""
 
-    def instant(day: date | None, *, end_of_day: bool = False) -> Any:
+    def instant(day: date | None, *, end_of_day: bool = False) -> datetime | None:
         return None if day is None else parse_instant(day.isoformat(), end_of_day=end_of_day)
 
     return figures.OverviewFilters(
@@ -154,7 +154,7 @@ def scope_sentence(filters: Filters, names: Names) -> str:
         parts.append(f"problèmes créés depuis le {wording.day(start)}")
     elif end is not None:
         parts.append(f"problèmes créés jusqu'au {wording.day(end)}")
-    return sentence(" ; ".join(parts) + ".") if parts else "Sans filtre."
+    return sentence(" ; ".join(parts) + ".") if parts else "Tous les problèmes, sans filtre."
 
 
 # --- What the page shows -----------------------------------------------------------------------
@@ -198,7 +198,7 @@ def key_figures(overview: Overview) -> list[KeyFigure]:
         KeyFigure(
             "Délai médian de clôture",
             days(median) if median is not None else "—",
-            "de la création à la clôture"
+            "des problèmes clos, de leur création à leur clôture"
             if median is not None
             else "aucun problème clos pour ces filtres",
         ),
@@ -214,7 +214,7 @@ def key_figures(overview: Overview) -> list[KeyFigure]:
 
 
 def chart(
-    id: str,
+    chart_id: str,
     title: str,
     key_header: str,
     value_header: str,
@@ -231,7 +231,7 @@ def chart(
         bars.sort(key=lambda bar: (-bar.value, bar.label))
     shown = bars if any(bar.value for bar in bars) else []
     svg = charts.bar_chart(title, shown, width=600, label_width=240) if shown else None
-    return Chart(id, title, key_header, value_header, shown, svg, empty)
+    return Chart(chart_id, title, key_header, value_header, shown, svg, empty)
 
 
 def overview_charts(overview: Overview, names: Names) -> list[Chart]:
