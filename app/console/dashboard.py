@@ -230,7 +230,7 @@ def chart(
     if not ordered:
         bars.sort(key=lambda bar: (-bar.value, bar.label))
     shown = bars if any(bar.value for bar in bars) else []
-    svg = charts.bar_chart(title, shown, width=600, label_width=240) if shown else None
+    svg = charts.bar_chart(title, shown, width=480, label_width=200) if shown else None
     return Chart(chart_id, title, key_header, value_header, shown, svg, empty)
 
 
