@@ -107,9 +107,17 @@ class Bar:
     alert: bool = False
 
 
-def bar_chart(title: str, bars: list[Bar], width: int = 560) -> Markup:
-    """Horizontal bars, one a line, the value written at its end."""
-    line, label_w = 26, 200
+def _clipped(text: str, room: int) -> str:
+    """`text` cut to `room` characters, an ellipsis saying that it was (the full text is in
+    the chart's sentence and on the page)."""
+    return text if len(text) <= room else text[: room - 1].rstrip() + "…"
+
+
+def bar_chart(title: str, bars: list[Bar], width: int = 560, label_width: int = 200) -> Markup:
+    """Horizontal bars, one a line, the value written at its end; labels longer than
+    `label_width` (pixels) end with an ellipsis."""
+    line, label_w = 26, label_width
+    room = label_w // 7  # about 7 pixels a character at 13 px
     height = max(line * len(bars), line) + 8
     top = max((bar.value for bar in bars), default=0) or 1
     body = []
@@ -118,7 +126,7 @@ def bar_chart(title: str, bars: list[Bar], width: int = 560) -> Markup:
         length = (width - label_w - 48) * bar.value / top
         body += [
             f'<text x="{label_w - 8}" y="{y + 16}" font-size="13" text-anchor="end" '
-            f'fill="#161616">{escape(bar.label[:34])}</text>',
+            f'fill="#161616">{escape(_clipped(bar.label, room))}</text>',
             f'<rect x="{label_w}" y="{y + 4}" width="{max(length, 1):.1f}" height="16" '
             f'fill="{RED if bar.alert else BLUE}"/>',
             f'<text x="{label_w + length + 6:.1f}" y="{y + 16}" font-size="13" '

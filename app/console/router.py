@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.console import admin, auth, gpos, meetings, organisation, problems
+from app.console import admin, auth, dashboard, gpos, meetings, organisation, problems
 from app.console.auth import Person
 from app.console.routing import ConsoleRoute, error_page
 
@@ -15,6 +15,7 @@ SCREENS = (
     gpos.router,
     meetings.router,
     problems.router,
+    dashboard.router,
     organisation.router,
     admin.router,
 )
