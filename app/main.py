@@ -21,7 +21,7 @@ from app.console.router import router as console_router
 from app.core import idempotency
 from app.core.db import Database
 from app.core.errors import install_error_handlers
-from app.core.headers import SecurityHeadersMiddleware
+from app.core.headers import CompressPages, SecurityHeadersMiddleware
 from app.core.openapi import install_openapi
 from app.core.pagination import Paginator
 from app.core.ratelimit import RateLimiter
@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.migrations_head = migrations_head()
 
     install_error_handlers(app)
+    app.add_middleware(CompressPages, prefixes=("/console", "/static/", "/docs"))
     app.add_middleware(
         SecurityHeadersMiddleware,
         tiles_origin=settings.map_tiles_origin,

@@ -58,7 +58,8 @@ def _principal(user: User, kind: OrganisationKind | None) -> Principal:
 
 
 async def seed(database: Database, count: int) -> dict[str, Any]:
-    """`count` problems in GPOs of 250, four in five closed; returns what the pages need."""
+    """`count` problems in GPOs of 250 raised over five years, four in five closed; returns
+    what the pages need."""
     rng = random.Random(20261201)  # noqa: S311 - the same data every run
     async with database.session(write=True) as session:
         await seed_reference_data(session)
@@ -96,9 +97,10 @@ async def seed(database: Database, count: int) -> dict[str, Any]:
                 ),
             )
             gpo_ids.append(gpo.id)
-        first_problem = None
+        history: list[tuple[Any, bool]] = []
         for index in range(count):
             gpo_id = gpo_ids[index % len(gpo_ids)]
+            closes = rng.random() < 0.8
             problem = await problems.create_problem(
                 session,
                 facilitator,
@@ -110,18 +112,18 @@ async def seed(database: Database, count: int) -> dict[str, Any]:
                     commune_code=rng.choice(COMMUNES),
                 ),
             )
-            first_problem = first_problem or problem
+            history.append((problem, closes))
             await problems.transition(
                 session, facilitator, problem, TransitionIn(to=ProblemStatus.open)
             )
-            if index % 5:
+            if closes:
                 await problems.transition(
                     session,
                     facilitator,
                     problem,
                     TransitionIn(to=ProblemStatus.closed, outcome=Outcome.better_handled),
                 )
-            elif index % 10 == 0:
+            elif rng.random() < 0.5:
                 for due in (-10, 20):
                     await actions.create_action(
                         session,
@@ -148,6 +150,13 @@ async def seed(database: Database, count: int) -> dict[str, Any]:
                         ),
                     ),
                 )
+        # Years of history: raised over five years, closed some weeks later.
+        now = utcnow()
+        for problem, closed in history:
+            problem.created_at = now - timedelta(days=rng.randrange(0, 5 * 365))
+            if closed:
+                problem.closed_at = problem.created_at + timedelta(days=rng.randrange(1, 200))
+        await session.flush()
         gpo = await gpos.get_gpo(session, admin, gpo_ids[0], for_update=True)
         meeting = await meetings.create_meeting(
             session,
