@@ -77,11 +77,19 @@ class Form:
             return None
         return moment.isoformat()
 
-    def parse(self, model: type[ModelT], *, fields: Any = None, **given: Any) -> ModelT | None:
+    def parse(
+        self,
+        model: type[ModelT],
+        *,
+        fields: Any = None,
+        blanks_clear: bool = False,
+        **given: Any,
+    ) -> ModelT | None:
         """The model from the form's fields named as its own (`location.lat` for a nested
         one), plus `given` values; None, with `errors` set, when the input is invalid.
-        Empty fields are left out (a PATCH leaves them untouched); `fields` limits which
-        fields are read."""
+        `fields` limits which fields are read. An empty field is left out (a default
+        applies), or, with `blanks_clear` (an edit form), given as null: an optional field
+        is cleared, a required one refused."""
         schema = _schema(model)
         defs = schema.get("$defs", {})
         data: dict[str, Any] = {}
@@ -97,11 +105,15 @@ class Form:
                 }
                 if nested:
                     data[name] = nested
+                elif blanks_clear and any(k.startswith(f"{name}.") for k in self.values):
+                    data[name] = None
             elif kind.get("type") == "array":
                 if name in self.values:
                     data[name] = self.getlist(name)
             elif self.get(name):
                 data[name] = _coerce(self.get(name), kind)
+            elif blanks_clear and name in self.values:
+                data[name] = None
         data |= {k: v for k, v in given.items() if v is not None}
         if self.errors:
             return None

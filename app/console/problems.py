@@ -205,7 +205,7 @@ async def edit(request: Request, problem_id: uuid.UUID, session: DbSession, me: 
         "title", "description", "category", "commune_code", "priority", "visibility",
         "objective", "time_pattern", "displacement", "location",
     }  # fmt: skip
-    data = form.parse(ProblemUpdate, fields=fields)
+    data = form.parse(ProblemUpdate, fields=fields, blanks_clear=True)
     if data is not None:
         await _attempt(form, service.update_problem(session, me.principal, problem, data))
     return await _after(request, session, me, problem.id, "fiche", form)

@@ -4,11 +4,23 @@ SQLite and PostgreSQL have), evidence and improvement as EXISTS over indicators.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, extract, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    case,
+    extract,
+    func,
+    null,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access
@@ -31,28 +43,32 @@ def days_to_close(dialect: str) -> Any:
     return func.julianday(Problem.closed_at) - func.julianday(Problem.created_at)
 
 
-async def medians(
-    session: AsyncSession, key: Any, value: Any, condition: ColumnElement[bool]
-) -> dict[Any, float]:
-    """The median of `value` per `key`, ranked with window functions in the database."""
-    ranked = (
-        select(
-            key.label("key"),
-            value.label("value"),
-            func.row_number().over(partition_by=key, order_by=value).label("rank"),
-            func.count().over(partition_by=key).label("size"),
+async def median(session: AsyncSession, value: Any, condition: ColumnElement[bool]) -> float | None:
+    """The median of `value` over the problems meeting `condition`: counted, then the one
+    or two middle values read from the sorted values (cheaper than ranking every row with
+    window functions)."""
+    size = await session.scalar(select(func.count()).select_from(Problem).where(condition))
+    if not size:
+        return None
+    middle = (
+        await session.scalars(
+            select(value.label("value"))
+            .select_from(Problem)
+            .where(condition)
+            .order_by("value")
+            .offset((size - 1) // 2)
+            .limit(2 - size % 2)
         )
-        .select_from(Problem)
-        .where(condition)
-        .subquery()
-    )
-    middle = or_(
-        ranked.c.rank == (ranked.c.size + 1) // 2, ranked.c.rank == (ranked.c.size + 2) // 2
-    )
-    rows = await session.execute(
-        select(ranked.c.key, func.avg(ranked.c.value)).where(middle).group_by(ranked.c.key)
-    )
-    return {k: round(float(v), 1) for k, v in rows}
+    ).all()
+    return round(float(sum(middle)) / len(middle), 1)
+
+
+def middle_of(values: list[float]) -> float:
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    if len(ordered) % 2:
+        return round(ordered[half], 1)
+    return round((ordered[half - 1] + ordered[half]) / 2, 1)
 
 
 def _sum_if(condition: ColumnElement[bool]) -> Any:
@@ -94,12 +110,7 @@ async def overview(session: AsyncSession, principal: Principal, f: OverviewFilte
         .group_by(Action.assignee_organisation_id)
     )
     closed = and_(condition, Problem.status == ProblemStatus.closed)
-    median = next(
-        iter(
-            (await medians(session, literal_column("1"), days_to_close(dialect), closed)).values()
-        ),
-        None,
-    )
+    median_days = await median(session, days_to_close(dialect), closed)
     worked_on = and_(closed, Problem.outcome.not_in(NOT_WORKED_ON))
     denominator, numerator = (
         await session.execute(
@@ -113,7 +124,7 @@ async def overview(session: AsyncSession, principal: Principal, f: OverviewFilte
         problems_by_category=await count_by(Problem.category),
         problems_by_commune=await count_by(Problem.commune_code),
         overdue_actions_by_organisation={str(k): n for k, n in overdue_rows},
-        median_days_to_close=median,
+        median_days_to_close=median_days,
         closed_with_evidence_ratio=round(numerator / denominator, 4) if denominator else None,
     )
 
@@ -127,8 +138,8 @@ def year_bounds(year: int) -> tuple[datetime, datetime]:
     return start, datetime(year + 1, 1, 1, tzinfo=PARIS)
 
 
+# name: (key column, label column, (table to join, join condition))
 BREAKDOWNS: dict[str, tuple[Any, Any, Any]] = {
-    # name: (key column, label column, (table to join, join condition))
     "gpo": (Problem.gpo_id, Gpo.name, (Gpo, Gpo.id == Problem.gpo_id)),
     "commune": (
         Problem.commune_code,
@@ -146,70 +157,101 @@ BREAKDOWNS: dict[str, tuple[Any, Any, Any]] = {
 TOTAL = "all"
 
 
+@dataclass(slots=True)
+class _Tally:
+    """A row of the evaluation while the groups are summed (a plain object: fast)."""
+
+    raised: int = 0
+    closed: int = 0
+    improved: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    days: list[float] = field(default_factory=list)
+
+    def row(self, key: str, label: str) -> EvaluationRow:
+        return EvaluationRow(
+            key=key,
+            label=label,
+            problems_raised=self.raised,
+            problems_closed=self.closed,
+            outcomes=self.outcomes,
+            median_days_to_close=middle_of(self.days) if self.days else None,
+            closed_with_improved_indicator=self.improved,
+        )
+
+
+def _as_text(column: Any) -> Any:
+    """A key read as the text the database holds: no UUID made of each of many rows."""
+    return type_coerce(column, String())
+
+
 async def _problem_rows(
-    session: AsyncSession,
-    scope: ColumnElement[bool],
-    start: datetime,
-    end: datetime,
-    breakdown: tuple[Any, Any, Any] | None,
-) -> dict[str, EvaluationRow]:
-    """Evaluation rows per key of a breakdown, or the one row of totals (None)."""
+    session: AsyncSession, scope: ColumnElement[bool], start: datetime, end: datetime
+) -> dict[str, list[EvaluationRow]]:
+    """The year's rows of every breakdown, by label, and the totals (under TOTAL).
+
+    One statement counts the problems raised or closed in the year by GPO, commune,
+    category and outcome (a few hundred groups); each breakdown and the totals are sums of
+    those groups. Medians are not sums: they are taken from the days to close of the
+    problems closed in the year (a year's closures: a bounded list, read once).
+    """
     dialect = session.get_bind().dialect.name
     raised = and_(Problem.created_at >= start, Problem.created_at < end)
     closed = and_(
         Problem.status == ProblemStatus.closed, Problem.closed_at >= start, Problem.closed_at < end
     )
-    figures = (
+    closed_outcome = case((closed, Problem.outcome), else_=null()).label("closed_outcome")
+    keys = [_as_text(breakdown[0]) for breakdown in BREAKDOWNS.values()]
+    tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+
+    def places(values: list[Any]) -> list[tuple[str, str]]:
+        return [
+            *((name, str(v)) for name, v in zip(BREAKDOWNS, values, strict=True)),
+            (TOTAL, TOTAL),
+        ]
+
+    groups = select(
+        *keys,
+        closed_outcome,
         _sum_if(raised),
         _sum_if(closed),
         _sum_if(and_(closed, has_improved_indicator(Problem.id))),
     )
-    if breakdown is None:
-        # One group: a constant key (PostgreSQL refuses constants in GROUP BY).
-        key: Any = literal_column("1")
-        statement = select(key, literal_column("'Total'"), *figures).select_from(Problem)
-        statement = statement.where(scope, or_(raised, closed))
-    else:
-        key, label, (target, onclause) = breakdown
-        statement = (
-            select(key, label, *figures)
-            .select_from(Problem)
-            .join(target, onclause)
-            .where(scope, or_(raised, closed))
-            .group_by(key, label)
-        )
-    rows: dict[str, EvaluationRow] = {}
-    for k, name, n_raised, n_closed, n_improved in await session.execute(statement):
-        if breakdown is None and not (n_raised or n_closed):
-            continue
-        name_key = TOTAL if breakdown is None else str(k)
-        rows[name_key] = EvaluationRow(
-            key=name_key,
-            label=str(name),
-            problems_raised=n_raised,
-            problems_closed=n_closed,
-            outcomes={},
-            median_days_to_close=None,
-            closed_with_improved_indicator=n_improved,
-        )
-    group = [] if breakdown is None else [key]
-    outcome_rows = await session.execute(
-        select(key, Problem.outcome, func.count())
-        .select_from(Problem)
-        .where(scope, closed)
-        .group_by(*group, Problem.outcome)
-    )
-    for k, outcome, count in outcome_rows:
-        row = rows.get(TOTAL if breakdown is None else str(k))
-        if row is not None and outcome is not None:
-            row.outcomes[outcome.value] = count
-    for k, median in (
-        await medians(session, key, days_to_close(dialect), and_(scope, closed))
-    ).items():
-        row = rows.get(TOTAL if breakdown is None else str(k))
-        if row is not None:
-            row.median_days_to_close = median
+    for *values, outcome, n_raised, n_closed, n_improved in await session.execute(
+        groups.where(scope, or_(raised, closed)).group_by(*keys, closed_outcome)
+    ):
+        for place in places(values):
+            tally = tallies[place]
+            tally.raised += n_raised
+            tally.closed += n_closed
+            tally.improved += n_improved
+            if outcome is not None:
+                tally.outcomes[outcome.value] = tally.outcomes.get(outcome.value, 0) + n_closed
+    for *values, days in await session.execute(
+        select(*keys, days_to_close(dialect)).where(scope, closed)
+    ):
+        for place in places(values):
+            tallies[place].days.append(float(days))
+    labels = {name: await _labels(session, breakdown) for name, breakdown in BREAKDOWNS.items()}
+    rows: dict[str, list[EvaluationRow]] = {name: [] for name in (*BREAKDOWNS, TOTAL)}
+    for (name, raw), tally in tallies.items():
+        if name == TOTAL:
+            rows[TOTAL].append(tally.row(TOTAL, "Total"))
+        else:
+            key, label = labels[name].get(raw, (raw, raw))
+            rows[name].append(tally.row(key, label))
+    for found in rows.values():
+        found.sort(key=lambda row: row.label)
     return rows
+
+
+async def _labels(
+    session: AsyncSession, breakdown: tuple[Any, Any, Any]
+) -> dict[str, tuple[str, str]]:
+    """The database's text of a key → (the key as the API shows it, its label)."""
+    _key, label, (target, _onclause) = breakdown
+    column = {Gpo: Gpo.id, Commune: Commune.code, Category: Category.code}[target]
+    statement = select(_as_text(column), column, label)
+    return {str(raw): (str(k), str(v)) for raw, k, v in await session.execute(statement)}
 
 
 async def _organisation_rows(
@@ -248,22 +290,9 @@ async def annual(session: AsyncSession, principal: Principal, year: int) -> Annu
     """The contract's evaluation of a year, over the problems the principal sees."""
     scope = access.figures_scope(principal)
     start, end = year_bounds(year)
-    breakdowns = {
-        name: sorted(
-            (await _problem_rows(session, scope, start, end, breakdown)).values(),
-            key=lambda row: row.label,
-        )
-        for name, breakdown in BREAKDOWNS.items()
-    }
-    total = (await _problem_rows(session, scope, start, end, None)).get(TOTAL) or EvaluationRow(
-        key=TOTAL,
-        label="Total",
-        problems_raised=0,
-        problems_closed=0,
-        outcomes={},
-        median_days_to_close=None,
-        closed_with_improved_indicator=0,
-    )
+    rows = await _problem_rows(session, scope, start, end)
+    breakdowns = {name: rows[name] for name in BREAKDOWNS}
+    total = rows[TOTAL][0] if rows[TOTAL] else _Tally().row(TOTAL, "Total")
     organisations = await _organisation_rows(session, scope, start, end)
     totals = Totals(
         **total.model_dump(),

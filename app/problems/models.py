@@ -57,6 +57,8 @@ class Problem(UUIDPrimaryKey, Timestamps, Versioned, Base):
         Index("ix_problems_priority_rank_created_at_id", "priority_rank", "created_at", "id"),
         Index("ix_problems_gpo_id_created_at", "gpo_id", "created_at"),
         Index("ix_problems_status_created_at", "status", "created_at"),
+        # The figures' problems closed in a period.
+        Index("ix_problems_status_closed_at", "status", "closed_at"),
         Index("ix_problems_commune_code_created_at", "commune_code", "created_at"),
         Index("ix_problems_category_created_at", "category", "created_at"),
         Index("ix_problems_lat_lon", "lat", "lon"),
