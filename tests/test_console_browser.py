@@ -534,3 +534,32 @@ async def test_a_commander_reads_the_dashboard(site: Site, context: BrowserConte
     assert watched.errors == []
     found = await axe_violations(page)
     assert found == []
+
+
+async def test_the_screens_fit_a_phone(site: Site, chromium: Browser) -> None:
+    """At 375 px wide, nothing needs a sideways scroll but the tables, which scroll inside
+    their frame (DSFR)."""
+    scene = await setup_meeting(site)
+    context = await chromium.new_context(
+        viewport={"width": 375, "height": 740}, locale="fr-FR", is_mobile=True, has_touch=True
+    )
+    try:
+        page = (await new_page(context)).page
+        await invite_and_choose_password(site, page, site.world.facilitator)
+        for path in (
+            "/console",
+            f"/console/reunions/{scene['meeting']['id']}",
+            "/console/problemes",
+            f"/console/problemes/{scene['hall']['id']}",
+            "/console/tableau-de-bord",
+        ):
+            await page.goto(site.url + path)
+            overflow = await page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 1, (path, overflow)
+        # The menu folds into its button, which opens it.
+        await page.get_by_role("button", name="Menu").click()
+        await expect(page.get_by_role("link", name="Problèmes")).to_be_visible()
+    finally:
+        await context.close()
