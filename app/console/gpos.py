@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
@@ -17,6 +18,7 @@ from app.core.clock import PARIS
 from app.core.db import DbSession
 from app.gpos import service as gpos
 from app.identity.models import Role
+from app.identity.sessions import SignedIn
 from app.meetings import service as meetings
 from app.meetings.schemas import MeetingCreate
 
@@ -28,23 +30,37 @@ async def home(request: Request, session: DbSession, me: Person) -> Response:
     """Partners start from their organisation; everyone else from their GPOs."""
     if me.principal.role is Role.partner:
         return RedirectResponse("/console/mon-organisation", status_code=303)
-    return await gpo_list(request, session, me)
+    return await _gpo_page(request, session, me)
 
 
 @router.get("/console/gpo")
 async def gpo_list(request: Request, session: DbSession, me: Person) -> Response:
+    return await _gpo_page(request, session, me)
+
+
+async def _gpo_page(
+    request: Request,
+    session: DbSession,
+    me: SignedIn,
+    form: Form | None = None,
+    form_gpo: uuid.UUID | None = None,
+) -> Response:
+    """Each GPO, with the plan-a-meeting form of the one whose form came back refused."""
     summaries = await gpos.summaries(session, me.principal)
     runs = {
         s.gpo.id: await access.runs_meetings(session, me.principal, s.gpo.id) for s in summaries
     }
+    extra: dict[str, Any] = {} if form is None else {"form": form, "form_gpo": form_gpo}
     return render(
         request,
         "gpos/index.html",
         me=me,
+        status=200 if form is None else 422,
         page_title="Mes GPO",
         summaries=summaries,
         runs=runs,
         now=datetime.now(PARIS),
+        **extra,
     )
 
 
@@ -58,27 +74,6 @@ async def plan_meeting(
     form = await read_form(request)
     data = form.parse(MeetingCreate, scheduled_at=form.instant("date", "heure"))
     if data is None:
-        return await _gpo_list_with_errors(request, session, me, form, gpo_id)
+        return await _gpo_page(request, session, me, form, gpo_id)
     meeting = await meetings.create_meeting(session, me.principal, gpo, data)
     return RedirectResponse(f"/console/reunions/{meeting.id}", status_code=303)
-
-
-async def _gpo_list_with_errors(
-    request: Request, session: DbSession, me: Person, form: Form, gpo_id: uuid.UUID
-) -> Response:
-    summaries = await gpos.summaries(session, me.principal)
-    runs = {
-        s.gpo.id: await access.runs_meetings(session, me.principal, s.gpo.id) for s in summaries
-    }
-    return render(
-        request,
-        "gpos/index.html",
-        me=me,
-        status=422,
-        page_title="Mes GPO",
-        summaries=summaries,
-        runs=runs,
-        now=datetime.now(PARIS),
-        form=form,
-        form_gpo=gpo_id,
-    )

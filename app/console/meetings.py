@@ -380,52 +380,72 @@ async def review(
     )
 
 
-@router.post(
-    "/console/reunions/{meeting_id}/problemes/{problem_id}/actions", dependencies=[CsrfChecked]
-)
-async def decide_action(
-    request: Request, problem_id: uuid.UUID, target: MeetingToRun, session: DbSession, me: Person
-) -> Response:
-    meeting, gpo = target
-    form = await read_form(request)
+async def meeting_problem_to_run(
+    problem_id: uuid.UUID, target: MeetingToRun, session: DbSession, me: Person
+) -> Problem:
+    """A problem of the meeting's GPO, locked, that the person runs (403 otherwise)."""
+    _, gpo = target
     problem = await _problem_of_meeting(session, me, gpo, problem_id)
     await access.require_runner(session, me.principal, gpo.id)
-    data = form.parse(ActionCreate, decided_at_meeting_id=meeting.id)
-    if data is not None:
-        await _attempt(form, actions.create_action(session, me.principal, problem, data))
+    return problem
+
+
+MeetingProblemToRun = Annotated[Problem, Depends(meeting_problem_to_run)]
+
+
+async def _answer_on_problem(
+    request: Request,
+    session: DbSession,
+    me: SignedIn,
+    target: MeetingOfGpo,
+    kind: str,
+    problem: Problem,
+    form: Form,
+) -> Response:
     return await _answer(
         request,
         session,
         me,
         target,
-        key=f"action:{problem_id}",
-        anchor=f"probleme-{problem_id}",
+        key=f"{kind}:{problem.id}",
+        anchor=f"probleme-{problem.id}",
         form=form,
     )
+
+
+@router.post(
+    "/console/reunions/{meeting_id}/problemes/{problem_id}/actions", dependencies=[CsrfChecked]
+)
+async def decide_action(
+    request: Request,
+    problem: MeetingProblemToRun,
+    target: MeetingToRun,
+    session: DbSession,
+    me: Person,
+) -> Response:
+    meeting, _ = target
+    form = await read_form(request)
+    data = form.parse(ActionCreate, decided_at_meeting_id=meeting.id)
+    if data is not None:
+        await _attempt(form, actions.create_action(session, me.principal, problem, data))
+    return await _answer_on_problem(request, session, me, target, "action", problem, form)
 
 
 @router.post(
     "/console/reunions/{meeting_id}/problemes/{problem_id}/statut", dependencies=[CsrfChecked]
 )
 async def move(
-    request: Request, problem_id: uuid.UUID, target: MeetingToRun, session: DbSession, me: Person
+    request: Request,
+    problem: MeetingProblemToRun,
+    target: MeetingToRun,
+    session: DbSession,
+    me: Person,
 ) -> Response:
-    _meeting, gpo = target
     form = await read_form(request)
-    problem = await _problem_of_meeting(session, me, gpo, problem_id)
-    await access.require_runner(session, me.principal, gpo.id)
     data = form.parse(TransitionIn)
     if data is not None:
         await _attempt(form, problems.transition(session, me.principal, problem, data))
-    return await _answer(
-        request,
-        session,
-        me,
-        target,
-        key=f"status:{problem_id}",
-        anchor=f"probleme-{problem_id}",
-        form=form,
-    )
+    return await _answer_on_problem(request, session, me, target, "status", problem, form)
 
 
 @router.post(
