@@ -17,7 +17,6 @@ from app.console.routing import ConsoleRoute
 from app.core.clock import PARIS
 from app.core.db import DbSession
 from app.gpos import service as gpos
-from app.identity.models import Role
 from app.identity.sessions import SignedIn
 from app.meetings import service as meetings
 from app.meetings.schemas import MeetingCreate
@@ -28,7 +27,7 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 @router.get("/console")
 async def home(request: Request, session: DbSession, me: Person) -> Response:
     """Partners start from their organisation; everyone else from their GPOs."""
-    if me.principal.role is Role.partner:
+    if access.member_organisation(me.principal) is not None:
         return RedirectResponse("/console/mon-organisation", status_code=303)
     return await _gpo_page(request, session, me)
 

@@ -24,7 +24,6 @@ from starlette.types import Scope
 from app import access, wording
 from app.actions.models import ActionStatus
 from app.core.visibility import Visibility
-from app.identity.models import Role
 from app.identity.sessions import SignedIn
 from app.problems.models import Outcome, Priority, ProblemStatus
 
@@ -96,7 +95,7 @@ def navigation(me: SignedIn) -> list[NavItem]:
     """The menu of a person: only what its role may use."""
     principal = me.principal
     items = []
-    if principal.role is not Role.partner:
+    if access.member_organisation(principal) is None:
         items.append(NavItem("Mes GPO", "/console"))
     else:
         items.append(NavItem("Mon organisation", "/console/mon-organisation"))
