@@ -378,6 +378,26 @@ async def test_the_bootstrap_admin_keeps_its_token_and_role(world: World, consol
     assert 'name="role"' not in page.text
 
 
+async def test_an_admin_cannot_disable_itself(world: World, console: Console) -> None:
+    me = await world.api.user("admin", name="Alice Admin")
+    admin = await console(me)
+    path = f"{BASE}/utilisateurs/{me.id}"
+    page = await admin.get(path)
+    text = text_of(page.text)
+    assert "un autre administrateur peut le désactiver" in text
+    assert "Désactiver le compte" not in text
+    assert 'name="role"' not in page.text
+    # Posting the form anyway is refused in French, and the account stays active.
+    refused = await admin.post(
+        f"{path}/activation",
+        {"version": version_in(page.text, f"{path}/activation"), "active": "false"},
+    )
+    assert refused.status_code == 409
+    assert "demandez-le à un autre administrateur" in text_of(refused.text)
+    assert (await read(world.api, f"/users/{me.id}"))["active"] is True
+    assert (await admin.get(path)).status_code == 200
+
+
 @pytest.mark.parametrize("path", ["/organisations", "/utilisateurs"])
 async def test_admin_forms_need_their_csrf_token(world: World, console: Console, path: str) -> None:
     admin = await as_admin(world, console)

@@ -215,6 +215,21 @@ async def test_disabled_user_gets_401_and_can_be_enabled_again(world: World) -> 
     expect(await api.get(world.commander, "/me"), 200)
 
 
+async def test_an_admin_cannot_disable_itself_or_drop_its_role(api: Api) -> None:
+    body = expect(await api.post(api.admin, "/users", json=user_body("admin")), 201)
+    second = Caller((await new_token(api, api.admin, body["id"]))["token"])
+    path = f"/users/{body['id']}"
+    for change in ({"active": False}, {"role": "commander"}):
+        problem = problem_of(await api.patch(second, path, json=change), 409)
+        assert "another admin" in problem["detail"]
+    read = expect(await api.get(second, path), 200)
+    assert read["active"] is True
+    assert read["role"] == "admin"
+    # Another admin may, and the disabled admin's token stops working at once.
+    expect(await api.patch(api.admin, path, json={"active": False}), 200)
+    assert_unauthorized(await api.get(second, "/me"))
+
+
 # --- /me and the bootstrap admin -----------------------------------------------------------
 
 

@@ -150,6 +150,16 @@ async def update_user(
             "The built-in admin keeps its role and stays active.",
             fr="L'administrateur d'amorçage garde son rôle et reste actif.",
         )
+    if user.id == principal.user_id and (
+        values.get("active") is False or values.get("role", user.role) is not user.role
+    ):
+        # Disabling oneself or dropping one's own role would lock the caller out mid-request;
+        # another admin does it, so a deployment cannot lose its last admin by a slip.
+        raise Conflict(
+            "An admin cannot disable itself or change its own role; ask another admin.",
+            fr="Vous ne pouvez ni vous désactiver ni changer votre propre rôle : "
+            "demandez-le à un autre administrateur.",
+        )
     if values.get("active") is False:
         await sessions.close_sessions_of(session, user.id)
     await audit.update(
