@@ -29,4 +29,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,os; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/health/ready')"
 
 # Migrations and reference data once, then the workers.
-CMD ["sh", "-c", "python -m app.cli prestart && exec uvicorn app.main:create_app --factory --host \"$HOST\" --port \"$PORT\" --workers \"$WORKERS\" --proxy-headers --no-access-log"]
+CMD ["sh", "-c", "python -m app.cli prestart && exec uvicorn app.main:create_app --factory --host \"$HOST\" --port \"$PORT\" --workers \"$WORKERS\" --http app.core.server:BoundedHttpToolsProtocol --proxy-headers --no-access-log"]

@@ -208,6 +208,9 @@ _VALIDATOR_MESSAGES = {
     "must be a date": FIELD_ERRORS["date"],
     "may not be null": FIELD_ERRORS["missing"],
     "must be a JSON number": FIELD_ERRORS["number"],
+    "must be between 1900-01-01 and 2999-12-31": "Saisissez une date entre 1900 et 2999.",
+    "a date-time needs an offset": FIELD_ERRORS["date"],
+    "may not contain": "Ce texte contient un caractère de contrôle qui n'est pas accepté.",
 }
 _ERROR_TYPES = {
     "missing": "missing",

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, Dialect, Enum, MetaData, Row, Select, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DataError, StatementError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -105,6 +106,23 @@ class Versioned:
     version: Mapped[int] = mapped_column(default=1)
 
 
+def is_bad_value(exc: BaseException) -> bool:
+    """A statement failed on a value the client sent: a PostgreSQL data exception (SQLSTATE
+    class 22: a character or number the column cannot hold), or a value the driver could
+    not bind (SQLite's integers beyond 64 bits, raised as they are)."""
+    if isinstance(exc, OverflowError):
+        return True
+    if not isinstance(exc, StatementError):
+        return False
+    if isinstance(exc, DataError):
+        return True
+    original = exc.orig
+    sqlstate = str(getattr(original, "sqlstate", "") or getattr(original, "pgcode", "") or "")
+    return sqlstate.startswith("22") or isinstance(original, OverflowError | UnicodeError)
+
+
+# Statements' parameters never reach a log line (`hide_parameters`): they carry what people
+# wrote, restricted problems' texts among them.
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         if (path := settings.sqlite_path) is not None:
@@ -114,6 +132,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             pool_size=settings.gpo_db_pool_size,
             max_overflow=0,
             pool_timeout=60,
+            hide_parameters=True,
         )
         _configure_sqlite(engine)
         return engine
@@ -123,6 +142,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=0,
         pool_timeout=30,
         pool_recycle=1800,
+        hide_parameters=True,
     )
 
 

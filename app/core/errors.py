@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.requests import current_request_id
@@ -98,6 +99,16 @@ class Invalid(ApiError):
     def __init__(self, loc: Loc, msg: str, *, fr: str | None = None) -> None:
         super().__init__(msg, errors=[(loc, msg)], fr=fr)
         self.loc = list(loc)
+
+
+def invalid_values(exc: ValidationError) -> Invalid:
+    """A model a service built from the client's values refused them (Open311's form fields
+    made into a report): the same 422 as a body that failed validation."""
+    errors = [(list(error["loc"]), str(error["msg"])) for error in exc.errors()]
+    invalid = Invalid(errors[0][0] if errors else [], errors[0][1] if errors else "invalid")
+    invalid.errors = [{"loc": loc, "msg": msg} for loc, msg in errors]
+    invalid.detail = "; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in errors)
+    return invalid
 
 
 class TooManyRequests(ApiError):

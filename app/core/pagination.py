@@ -23,8 +23,10 @@ from sqlalchemy import and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.core.clock import check_day, check_moment
 from app.core.db import AnyRow, AnySelect
 from app.core.errors import BadRequest
+from app.core.schemas import UNSTORABLE
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 50
@@ -74,16 +76,25 @@ def _encode_value(value: Any) -> Any:
     return value
 
 
+INT64 = 2**63
+
+
 def _decode_value(value: Any, sample: type) -> Any:
+    """A sort value as a cursor carries it; ValueError for anything a column could not be
+    compared with (a cursor signed with a leaked key may hold anything)."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise ValueError("bad cursor value")
+    if sample is int and isinstance(value, int) and -INT64 <= value < INT64:
+        return value
+    if not isinstance(value, str) or UNSTORABLE.search(value):
+        raise ValueError("bad cursor value")
     if sample is datetime:
-        return datetime.fromisoformat(value)
+        return check_moment(datetime.fromisoformat(value))
     if sample is date:
-        return date.fromisoformat(value)
+        return check_day(date.fromisoformat(value))
     if sample is uuid.UUID:
         return uuid.UUID(value)
-    if sample is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if sample is str and isinstance(value, str):
+    if sample is str:
         return value
     raise ValueError("bad cursor value")
 
@@ -119,18 +130,20 @@ class Paginator:
             raise invalid from None
         if not hmac.compare_digest(self._sign(payload), signature):
             raise invalid
-        data = json.loads(payload)
-        if data.get("o") != ordering.name or data.get("f") != digest:
-            raise invalid
-        values = data.get("k")
-        if not isinstance(values, list) or len(values) != len(ordering.keys):
-            raise invalid
         try:
+            data = json.loads(payload)
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            if data.get("o") != ordering.name or data.get("f") != digest:
+                raise ValueError("another list")
+            values = data.get("k")
+            if not isinstance(values, list) or len(values) != len(ordering.keys):
+                raise ValueError("another sort")
             return [
                 _decode_value(v, key.attribute.type.python_type)
                 for v, key in zip(values, ordering.keys, strict=True)
             ]
-        except (ValueError, TypeError, NotImplementedError):
+        except (ValueError, TypeError, NotImplementedError, RecursionError):
             raise invalid from None
 
     async def page(

@@ -17,6 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_logger = logging.getLogger("app.access")
+# What nginx allows by default (four 8 KiB buffers); the server protocol (`app.core.server`)
+# closes a connection whose head grows past it before the app sees it.
+MAX_HEADER_BYTES = 32 * 1024
 
 
 def current_request_id() -> str | None:
@@ -110,7 +113,18 @@ class RequestContextMiddleware:
             return message
 
         too_large = f"The request body exceeds {self.max_body_bytes} bytes."
+        head = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        head += sum(len(name) + len(value) + 4 for name, value in scope["headers"])
         try:
+            if head > MAX_HEADER_BYTES:
+                response = problem_response(
+                    431,
+                    slug="headers-too-large",
+                    title="Request Header Fields Too Large",
+                    detail=f"The request line and headers exceed {MAX_HEADER_BYTES} bytes.",
+                )
+                await response(scope, receive, send_with_id)
+                return
             length = headers.get(b"content-length", b"")
             if length.isdigit() and int(length) > self.max_body_bytes:
                 response = problem_response(

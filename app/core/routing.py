@@ -25,12 +25,14 @@ from fastapi import Request, Response, params
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DataError, IntegrityError
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
 from app.core import idempotency
 from app.core.concurrency import check_preconditions, collecting_preconditions
+from app.core.db import is_bad_value
 from app.core.errors import (
     ApiError,
     Conflict,
@@ -38,9 +40,11 @@ from app.core.errors import (
     NotFound,
     UnsupportedMediaType,
     api_error_response,
+    invalid_values,
     unexpected_error_response,
 )
 from app.core.openapi import default_statuses, problem_responses
+from app.core.schemas import UNSTORABLE, UNSTORABLE_MESSAGE
 
 logger = logging.getLogger("app.errors")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -59,6 +63,18 @@ def accepted_media_types(route: APIRoute) -> tuple[str, ...] | None:
     if route.body_field is None:
         return None
     return FORM_TYPES if isinstance(route.body_field.field_info, params.Form) else JSON_TYPES
+
+
+def check_parameters(request: Request) -> None:
+    """Query and path parameters a text column could not hold (NUL...): 422 at the parameter,
+    before any statement carries them."""
+    for where, items in (
+        ("query", request.query_params.multi_items()),
+        ("path", list(request.path_params.items())),
+    ):
+        for name, value in items:
+            if UNSTORABLE.search(name) or (isinstance(value, str) and UNSTORABLE.search(value)):
+                raise Invalid([where, name], UNSTORABLE_MESSAGE)
 
 
 def check_media_type(request: Request, accepted: tuple[str, ...]) -> None:
@@ -162,11 +178,12 @@ class TransactionalRoute(APIRoute):
         accepted = accepted_media_types(self)
 
         async def transactional_handler(request: Request) -> Response:
-            if accepted is not None:
-                try:
+            try:
+                check_parameters(request)
+                if accepted is not None:
                     check_media_type(request, accepted)
-                except ApiError as exc:
-                    return self.render_error(exc, request)
+            except ApiError as exc:
+                return self.render_error(exc, request)
             database = request.app.state.database
             write = request.method in WRITE_METHODS
             with collecting_preconditions():
@@ -192,13 +209,20 @@ class TransactionalRoute(APIRoute):
             return await self.refuse(
                 request, session, Conflict("This conflicts with a stored record.")
             )
-        except DataError as exc:
+        except (StatementError, OverflowError) as exc:
+            if not is_bad_value(exc):
+                await session.rollback()
+                return self.render_unexpected(exc, request)
             # A value the schema let through but the column cannot hold: still bad input.
+            # Logged by its class only: the statement's text may quote the value.
             await session.rollback()
-            logger.warning("data error turned into 422", exc_info=exc)
+            logger.warning("a value the database refused turned into 422: %s", type(exc).__name__)
             return self.render_error(Invalid(["body"], "a value does not fit its field"), request)
         except ApiError as exc:
             return await self.refuse(request, session, exc)
+        except ValidationError as exc:
+            await session.rollback()
+            return self.render_error(invalid_values(exc), request)
         except RequestValidationError as exc:
             await session.rollback()
             if _only_malformed_path_ids(exc):

@@ -9,6 +9,8 @@ from typing import Annotated, Any, ClassVar, TypeVar
 
 from fastapi import Query
 from pydantic import (
+    AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,18 +20,46 @@ from pydantic import (
     field_validator,
 )
 
-from app.core.clock import parse_instant
+from app.core.clock import check_day, check_moment, parse_instant
 from app.core.errors import Invalid
 
 
 class Input(BaseModel):
     """A request body: unknown fields are refused, server-owned fields cannot be set."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # JSON has no Infinity or NaN (Python's parser still reads them, and 1e309 as infinity):
+    # a non-finite number is refused at its field, never stored (SQLite would keep NULL).
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        check_text(value)
+        return value
 
     def provided(self) -> dict[str, Any]:
         """The fields the client sent (PATCH: what was left out stays untouched)."""
         return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+# Characters no text column may hold: NUL (PostgreSQL refuses it), lone surrogates (they have
+# no UTF-8 form) and the other C0 controls but tab and line breaks (nobody types them).
+UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+UNSTORABLE_MESSAGE = "may not contain control characters or lone surrogates"
+
+
+def check_text(value: Any) -> None:
+    """ValueError when a string, or a string in a list or mapping, is not storable."""
+    if isinstance(value, str):
+        if UNSTORABLE.search(value):
+            raise ValueError(UNSTORABLE_MESSAGE)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            check_text(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key)
+            check_text(item)
 
 
 class Output(BaseModel):
@@ -82,7 +112,9 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 Integer = Annotated[int, BeforeValidator(_integral), Strict()]
 Boolean = Annotated[bool, Strict()]
 Number = Annotated[float, BeforeValidator(_number)]
-Day = Annotated[date, BeforeValidator(_iso_date)]
+Day = Annotated[date, BeforeValidator(_iso_date), AfterValidator(check_day)]
+# An instant a client gives in a body: with its offset, within the accepted days.
+Moment = Annotated[AwareDatetime, AfterValidator(check_moment)]
 
 
 INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2}))?$"

@@ -3,15 +3,15 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from app.core.schemas import Input, LongText, Output, Patch, ShortText
+from app.core.schemas import Input, LongText, Moment, Output, Patch, ShortText
 from app.meetings.models import MeetingStatus
 from app.problems.schemas import LocationOut, Note
 
 
 class MeetingCreate(Input):
-    scheduled_at: AwareDatetime = Field(
+    scheduled_at: Moment = Field(
         description="A date-time with offset; a past one records a meeting already held.",
         examples=["2026-03-14T18:30:00+01:00"],
     )
@@ -23,7 +23,7 @@ class MeetingCreate(Input):
 class MeetingUpdate(Patch):
     nullable = frozenset({"location", "notes"})
 
-    scheduled_at: AwareDatetime | None = Field(default=None, examples=["2026-03-21T18:30:00+01:00"])
+    scheduled_at: Moment | None = Field(default=None, examples=["2026-03-21T18:30:00+01:00"])
     location: ShortText | None = None
     status: MeetingStatus | None = Field(
         default=None, description="planned → held | cancelled.", examples=["held"]

@@ -4,9 +4,19 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from app.core.schemas import Code, CommuneCode, Input, LongText, Name, Output, Patch, ShortText
+from app.core.schemas import (
+    Code,
+    CommuneCode,
+    Input,
+    LongText,
+    Moment,
+    Name,
+    Output,
+    Patch,
+    ShortText,
+)
 from app.problems.models import Outcome, Priority, ProblemStatus
 from app.problems.schemas import Location, LocationOut, Note
 from app.reports.models import ReportStatus
@@ -19,7 +29,7 @@ class ReportCreate(Input):
         examples=["Une dizaine de jeunes dans le hall du 4 rue de Toul chaque soir après 22 h."]
     )
     location: Location | None = None
-    observed_at: AwareDatetime | None = Field(
+    observed_at: Moment | None = Field(
         default=None, description="When it was seen.", examples=["2026-03-14T22:30:00+01:00"]
     )
     time_pattern: ShortText | None = Field(default=None, examples=["Tous les soirs, 22 h - 1 h"])
