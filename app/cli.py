@@ -9,7 +9,7 @@ import sys
 from alembic import command
 from alembic.config import Config
 
-from app.config import Settings
+from app.config import Settings, load_settings
 from app.core.db import Database
 from app.main import PROJECT_ROOT
 from app.reference.seed import seed_reference_data
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.cli")
     parser.add_argument("task", choices=["prestart", "migrate", "seed"])
     task = parser.parse_args(argv).task
-    settings = Settings()
+    settings = load_settings()
     if task in ("prestart", "migrate"):
         migrate(settings)
     if task in ("prestart", "seed"):

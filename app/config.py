@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/gpo.sqlite3"
@@ -17,6 +18,15 @@ DEFAULT_MAP_TILES_URL = (
     "&FORMAT=image/png&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
 )
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 - refused outside development
+MIN_SECRET_LENGTH = 32
+
+
+class SettingError(ValueError):
+    """A setting that cannot be used, named by its environment variable."""
+
+    def __init__(self, variable: str, reason: str) -> None:
+        super().__init__(f"{variable}: {reason}")
+        self.variable = variable
 
 
 class Settings(BaseSettings):
@@ -28,11 +38,17 @@ class Settings(BaseSettings):
     gpo_env: Literal["development", "production"] = "development"
     gpo_secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
     gpo_bootstrap_admin_token: SecretStr | None = None
-    gpo_demo_data: bool | None = None
+    # Demonstration data only when asked for (`./scripts/run` asks; a deployment never does
+    # by default: the demo prints live admin tokens).
+    gpo_demo_data: bool = False
     # Connections per worker; the pool never overflows (no connect/close churn under bursts).
     gpo_db_pool_size: int = Field(default=10, ge=1, le=200)
     # Requests per token per minute, per worker process (see README, "Rate limits").
     gpo_rate_limit_per_minute: int = Field(default=1200, ge=1)
+    # Failed token authentications per address per minute, then 429 until the minute ends.
+    gpo_auth_failures_per_minute: int = Field(default=30, ge=1)
+    # Requests per address per minute on the routes anyone may call (Open311 discovery...).
+    gpo_anonymous_rate_per_minute: int = Field(default=300, ge=1)
     gpo_max_body_bytes: int = 1024 * 1024
     gpo_log_level: str = "INFO"
     # Map tiles of the console (a Leaflet URL template); empty: markers on a plain ground.
@@ -40,13 +56,29 @@ class Settings(BaseSettings):
     # Where people reach the service (invitation links); by default the request's own URL.
     gpo_public_url: str | None = None
 
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        to_async_url(value)  # refused at start-up, not at the first request
+        return value
+
     @model_validator(mode="after")
-    def _refuse_default_secret_outside_development(self) -> Settings:
+    def _refuse_weak_secrets_outside_development(self) -> Settings:
+        if self.gpo_env == "development":
+            return self
         secret = self.gpo_secret_key.get_secret_value()
-        if self.gpo_env != "development" and (secret == DEVELOPMENT_SECRET_KEY or len(secret) < 32):
-            raise ValueError(
-                "GPO_SECRET_KEY must be set to a random value of at least 32 characters "
-                "outside development (GPO_ENV=production)"
+        if secret == DEVELOPMENT_SECRET_KEY or len(secret) < MIN_SECRET_LENGTH:
+            raise SettingError(
+                "GPO_SECRET_KEY",
+                f"set it to a random value of at least {MIN_SECRET_LENGTH} characters "
+                "in production (python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+            )
+        token = self.gpo_bootstrap_admin_token
+        if token is not None and len(token.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise SettingError(
+                "GPO_BOOTSTRAP_ADMIN_TOKEN",
+                f"an admin token that never expires needs at least {MIN_SECRET_LENGTH} random "
+                "characters in production",
             )
         return self
 
@@ -85,10 +117,7 @@ class Settings(BaseSettings):
 
     @property
     def demo_data_enabled(self) -> bool:
-        """Demo data by default only for the embedded database a first-time user starts."""
-        if self.gpo_demo_data is not None:
-            return self.gpo_demo_data
-        return self.is_default_database
+        return self.gpo_demo_data
 
 
 def to_async_url(url: str) -> str:
@@ -102,3 +131,25 @@ def to_async_url(url: str) -> str:
     if base in ("postgresql", "postgres"):
         return f"postgresql+asyncpg://{rest}"
     raise ValueError(f"DATABASE_URL must be sqlite:/// or postgresql://, not {scheme}://")
+
+
+def load_settings() -> Settings:
+    """The settings from the environment; a bad value stops the process with one line naming
+    its variable (exit status 2), not a traceback."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            reason = str(error["msg"]).removeprefix("Value error, ")
+            if error.get("loc"):
+                variable = "_".join(str(part) for part in error["loc"]).upper()
+                reason = reason.removeprefix(f"{variable} ")
+                lines.append(f"{variable}: {reason}")
+            else:
+                lines.append(reason)  # a SettingError's message starts with its variable
+        message = "; ".join(lines)
+    except ValueError as exc:
+        message = str(exc)
+    print(f"gpo: invalid configuration: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)

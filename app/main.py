@@ -15,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from app.actions.router import router as actions_router
-from app.config import Settings
+from app.config import Settings, load_settings
 from app.console.rendering import STATIC, VersionedStaticFiles, environment
 from app.console.router import router as console_router
 from app.core import idempotency
@@ -88,7 +88,7 @@ async def _purge_idempotency_keys(database: Database) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or load_settings()
     configure_logging(settings.gpo_log_level)
     database = Database(settings)
 
@@ -117,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = database
     app.state.paginator = Paginator(settings.gpo_secret_key.get_secret_value().encode())
     app.state.rate_limiter = RateLimiter(settings.gpo_rate_limit_per_minute)
+    app.state.auth_failures = RateLimiter(settings.gpo_auth_failures_per_minute)
+    app.state.anonymous_limiter = RateLimiter(settings.gpo_anonymous_rate_per_minute)
     app.state.migrations_head = migrations_head()
 
     install_error_handlers(app)

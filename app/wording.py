@@ -140,6 +140,7 @@ SUMMARIES: dict[str, str] = {
     "user.update": "Utilisateur {name} modifié",
     "token.create": "Jeton « {name} » créé pour {user}",
     "token.revoke": "Jeton « {name} » révoqué",
+    "token.revoke_disabled": "Jeton « {name} » révoqué (compte désactivé)",
     "organisation.create": "Organisation {name} créée",
     "organisation.update": "Organisation {name} modifiée",
     "category.create": "Catégorie « {label} » créée",

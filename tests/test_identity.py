@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 
+from app.core.audit import AuditEvent
 from app.identity.models import ApiToken
 from tests.api import Api, Caller, World, expect, problem_of, unique
 from tests.conftest import BOOTSTRAP_TOKEN
@@ -204,15 +205,28 @@ async def test_patch_refuses_null_for_required_fields(world: World) -> None:
         assert ["body", field] in [e["loc"] for e in problem["errors"]], field
 
 
-async def test_disabled_user_gets_401_and_can_be_enabled_again(world: World) -> None:
+async def test_disabling_a_user_revokes_its_tokens_for_good(world: World, app: FastAPI) -> None:
     api = world.api
     expect(await api.get(world.commander, "/me"), 200)
     path = f"/users/{world.commander.id}"
     disabled = expect(await api.patch(world.admin, path, json={"active": False}), 200)
     assert disabled["active"] is False
     assert_unauthorized(await api.get(world.commander, "/me"))
+    tokens = expect(await api.get(world.admin, f"{path}/tokens"), 200)["items"]
+    assert tokens
+    assert all(t["revoked_at"] is not None and t["active"] is False for t in tokens)
+    # Enabling it again revives none of them: its systems get new tokens, knowingly.
     expect(await api.patch(world.admin, path, json={"active": True}), 200)
-    expect(await api.get(world.commander, "/me"), 200)
+    assert_unauthorized(await api.get(world.commander, "/me"))
+    fresh = await new_token(api, world.admin, world.commander.id)
+    expect(await api.get(Caller(fresh["token"]), "/me"), 200)
+    async with app.state.database.session(write=False) as session:
+        logged = set(
+            await session.scalars(
+                select(AuditEvent.resource_id).where(AuditEvent.action == "token.revoke")
+            )
+        )
+    assert {t["token_id"] for t in tokens} <= logged
 
 
 async def test_an_admin_cannot_disable_itself_or_drop_its_role(api: Api) -> None:
@@ -308,11 +322,12 @@ async def test_admin_creates_a_token_shown_once(world: World) -> None:
 async def test_token_expiry_is_chosen_within_bounds(world: World) -> None:
     api = world.api
     path = f"/users/{world.commander.id}/tokens"
-    created = await new_token(api, world.admin, world.commander.id, expires_in_days=3650)
-    assert when(created["expires_at"]) > datetime.now(UTC) + timedelta(days=3649)
+    # At most a year and a day: a system's token is renewed at least once a year.
+    created = await new_token(api, world.admin, world.commander.id, expires_in_days=366)
+    assert when(created["expires_at"]) > datetime.now(UTC) + timedelta(days=365)
     created = await new_token(api, world.admin, world.commander.id, expires_in_days=1)
     assert when(created["expires_at"]) < datetime.now(UTC) + timedelta(days=1, minutes=1)
-    for days in (0, 3651, -5, "30"):
+    for days in (0, 367, 3650, -5, "30"):
         response = await api.post(world.admin, path, json={"name": "x", "expires_in_days": days})
         problem = problem_of(response, 422)
         assert ["body", "expires_in_days"] in [e["loc"] for e in problem["errors"]], days
@@ -322,6 +337,20 @@ async def test_token_expiry_is_chosen_within_bounds(world: World) -> None:
     default = expect(await api.post(world.admin, path, json={}), 201)
     assert default["name"] == "API token"
     assert when(default["expires_at"]) > datetime.now(UTC) + timedelta(days=89)
+
+
+async def test_a_user_holds_at_most_ten_live_tokens(world: World) -> None:
+    api = world.api
+    partner = await api.user("partner", world.landlord)  # one token already, from the factory
+    path = f"/users/{partner.id}/tokens"
+    made = [await new_token(api, partner, partner.id, name=f"t{n}") for n in range(9)]
+    problem = problem_of(await api.post(partner, path, json={"name": "eleventh"}), 409)
+    assert "10 live tokens" in problem["detail"]
+    live = [t for t in expect(await api.get(partner, path), 200)["items"] if t["active"]]
+    assert len(live) == 10
+    # A revoked token frees its place.
+    expect(await api.delete(partner, f"/tokens/{made[0]['token_id']}"), 204)
+    await new_token(api, partner, partner.id, name="replacement")
 
 
 async def test_a_user_creates_and_lists_its_own_tokens(world: World) -> None:

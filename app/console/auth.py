@@ -23,6 +23,7 @@ from app.console.routing import CHECKS_CSRF, ConsoleRoute, error_page
 from app.core.db import DbSession
 from app.core.errors import Forbidden, SeeOther
 from app.identity import passwords, sessions
+from app.identity.dependencies import AnonymousLimit
 from app.identity.sessions import SignedIn
 
 SESSION_COOKIE = "gpo_session"
@@ -149,14 +150,14 @@ def _login_page(
     return response
 
 
-@router.get("/console/login")
+@router.get("/console/login", dependencies=[AnonymousLimit])
 async def login_form(request: Request, me: MaybePerson) -> Response:
     if me is not None:
         return RedirectResponse(_next(request.query_params.get("next")), status_code=303)
     return _login_page(request)
 
 
-@router.post("/console/login", dependencies=[FormTokenChecked])
+@router.post("/console/login", dependencies=[AnonymousLimit, FormTokenChecked])
 async def login(request: Request, session: DbSession) -> Response:
     form = await request.form()
     email = str(form.get("email") or "").strip()
@@ -231,7 +232,7 @@ STALE_INVITATION = (
 )
 
 
-@router.get("/console/invitation/{secret}")
+@router.get("/console/invitation/{secret}", dependencies=[AnonymousLimit])
 async def invitation_form(request: Request, secret: str, session: DbSession) -> Response:
     opened = await sessions.open_invitation(session, _secret_key(request), secret)
     if opened is None:
@@ -239,7 +240,7 @@ async def invitation_form(request: Request, secret: str, session: DbSession) -> 
     return _invitation_page(request, secret, opened[1].display_name)
 
 
-@router.post("/console/invitation/{secret}", dependencies=[FormTokenChecked])
+@router.post("/console/invitation/{secret}", dependencies=[AnonymousLimit, FormTokenChecked])
 async def accept_invitation(request: Request, secret: str, session: DbSession) -> Response:
     opened = await sessions.open_invitation(session, _secret_key(request), secret)
     if opened is None:

@@ -1,4 +1,5 @@
-"""Per-token rate limit: a fixed one-minute window, counted in this worker process.
+"""Rate limits (per token, per address for failed authentication and anonymous routes): a
+fixed one-minute window, counted in this worker process.
 
 With several workers each counts its own share (see README, "Rate limits").
 """

@@ -3,6 +3,7 @@ route class and its Idempotency-Key claim. Who may do what is `app.access`."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from app.core.clock import utcnow
 from app.core.db import DbSession
 from app.core.errors import TooManyRequests, Unauthorized
 from app.core.idempotency import idempotent
+from app.core.ratelimit import RateLimiter
 from app.core.routing import TransactionalRoute
 from app.identity import tokens
 from app.identity.models import ApiToken, User
@@ -54,6 +56,12 @@ _TOKEN_LOOKUP = (
 )
 
 
+# One answer whatever failed: the client learns nothing about which tokens exist. The
+# reason goes to the server log, with the token's id when there is one.
+REFUSED = "The token is missing, invalid, expired or revoked."
+auth_logger = logging.getLogger("app.auth")
+
+
 async def principal_for_token(session: AsyncSession, secret_key: str, token: str) -> Principal:
     """The principal of a valid token, in one indexed lookup; otherwise 401."""
     row = (
@@ -62,14 +70,14 @@ async def principal_for_token(session: AsyncSession, secret_key: str, token: str
         )
     ).one_or_none()
     if row is None:
-        raise Unauthorized("The token is not valid.")
+        raise _refused("unknown token", None)
     token_id, revoked_at, expires_at, user_id, role, organisation_id, name, active, kind = row
     if revoked_at is not None:
-        raise Unauthorized("The token has been revoked.")
+        raise _refused("revoked token", token_id)
     if expires_at is not None and expires_at <= utcnow():
-        raise Unauthorized("The token has expired.")
+        raise _refused("expired token", token_id)
     if not active:
-        raise Unauthorized("The user of this token is disabled.")
+        raise _refused("token of a disabled user", token_id)
     return Principal(
         user_id=user_id,
         token_id=token_id,
@@ -80,19 +88,39 @@ async def principal_for_token(session: AsyncSession, secret_key: str, token: str
     )
 
 
+def _refused(reason: str, token_id: uuid.UUID | None) -> Unauthorized:
+    auth_logger.info("authentication refused: %s", reason, extra={"fields": {"token_id": token_id}})
+    return Unauthorized(REFUSED)
+
+
+def client_address(request: Request) -> str:
+    """The caller's address (uvicorn resolves X-Forwarded-For from trusted proxies only)."""
+    return request.client.host if request.client else "unknown"
+
+
 async def principal_of(request: Request, session: AsyncSession, token: str) -> Principal:
-    """The principal behind a token, counted against its rate limit."""
+    """The principal behind a token, counted against its rate limit. Failed tokens count
+    against the caller's address: past the limit, guesses get 429 until the minute ends,
+    while valid tokens from the same address (colleagues behind one proxy) still pass."""
     settings: Settings = request.app.state.settings
-    principal = await principal_for_token(
-        session, settings.gpo_secret_key.get_secret_value(), token
-    )
+    try:
+        principal = await principal_for_token(
+            session, settings.gpo_secret_key.get_secret_value(), token
+        )
+    except Unauthorized:
+        failures: RateLimiter = request.app.state.auth_failures
+        if (wait := failures.retry_after(client_address(request))) is not None:
+            raise _too_many("Too many failed authentications from this address.", wait) from None
+        raise
     request.state.user_id = str(principal.user_id)
     retry_after = request.app.state.rate_limiter.retry_after(principal.token_id)
     if retry_after is not None:
-        raise TooManyRequests(
-            "Too many requests for this token.", headers={"Retry-After": str(retry_after)}
-        )
+        raise _too_many("Too many requests for this token.", retry_after)
     return principal
+
+
+def _too_many(detail: str, seconds: int) -> TooManyRequests:
+    return TooManyRequests(detail, headers={"Retry-After": str(seconds)})
 
 
 async def authenticate(
@@ -101,8 +129,19 @@ async def authenticate(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("A bearer token is required (Authorization: Bearer gpo_...).")
+        raise Unauthorized(REFUSED)
     return await principal_of(request, session, credentials.credentials)
+
+
+async def anonymous_limit(request: Request) -> None:
+    """Routes anyone may call (Open311's discovery and services, the console's sign-in
+    pages) are limited per address."""
+    limiter: RateLimiter = request.app.state.anonymous_limiter
+    if (wait := limiter.retry_after(client_address(request))) is not None:
+        raise _too_many("Too many requests from this address.", wait)
+
+
+AnonymousLimit = Depends(anonymous_limit)
 
 
 CurrentUser = Annotated[Principal, Depends(authenticate)]

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import utcnow
@@ -50,6 +50,11 @@ class ApiToken(UUIDPrimaryKey, Base):
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     bootstrap: Mapped[bool] = mapped_column(default=False)
+
+    @classmethod
+    def live(cls, now: datetime) -> ColumnElement[bool]:
+        """Neither revoked nor expired at `now`."""
+        return and_(cls.revoked_at.is_(None), or_(cls.expires_at.is_(None), cls.expires_at > now))
 
 
 class Invitation(UUIDPrimaryKey, Base):

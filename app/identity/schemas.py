@@ -58,12 +58,20 @@ class UserOut(Output):
     version: int = Field(examples=[1])
 
 
+MAX_TOKEN_DAYS = 366
+
+
 class TokenCreate(Input):
     name: Name = Field(
         default="API token", description="What the token is for.", examples=["SI bailleur"]
     )
     expires_in_days: Integer = Field(
-        default=90, ge=1, le=3650, description="Days until the token expires.", examples=[90]
+        default=90,
+        ge=1,
+        le=MAX_TOKEN_DAYS,
+        description=f"Days until the token expires, at most {MAX_TOKEN_DAYS}: a system's "
+        "token is renewed at least once a year.",
+        examples=[90],
     )
 
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access, wording
@@ -24,6 +24,9 @@ from app.identity.schemas import TokenCreate, TokenOut, UserCreate, UserOut, Use
 from app.reference.service import require_organisation
 
 BUILTIN_ADMIN_EMAIL = "bootstrap-admin@gpo.invalid"
+# A user's systems rarely need more than a few tokens; a bound keeps a leaked token from
+# minting an army of others.
+MAX_LIVE_TOKENS = 10
 BY_CREATION = Ordering("created_at", (SortKey(User.created_at), SortKey(User.id)))
 
 
@@ -160,8 +163,9 @@ async def update_user(
             fr="Vous ne pouvez ni vous désactiver ni changer votre propre rôle : "
             "demandez-le à un autre administrateur.",
         )
-    if values.get("active") is False:
+    if values.get("active") is False and user.active:
         await sessions.close_sessions_of(session, user.id)
+        await _revoke_tokens_of(session, principal, user)
     await audit.update(
         session,
         principal,
@@ -180,6 +184,16 @@ async def create_token(
         raise Conflict(
             "The user is disabled; enable it before giving it a token.",
             fr="Ce compte est désactivé : réactivez-le avant de lui donner un jeton.",
+        )
+    live = await session.scalar(
+        select(func.count())
+        .select_from(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.live(utcnow()))
+    )
+    if (live or 0) >= MAX_LIVE_TOKENS:
+        raise Conflict(
+            f"The user already has {MAX_LIVE_TOKENS} live tokens; revoke one first.",
+            fr=f"Ce compte a déjà {MAX_LIVE_TOKENS} jetons actifs : révoquez-en un d'abord.",
         )
     secret = tokens.new_secret()
     api_token = ApiToken(
@@ -245,17 +259,33 @@ async def revoke_token(session: AsyncSession, principal: Principal, token_id: uu
     if api_token.bootstrap:
         raise Forbidden("The bootstrap token is managed by GPO_BOOTSTRAP_ADMIN_TOKEN.")
     if api_token.revoked_at is None:
-        api_token.revoked_at = utcnow()
-        audit.record(
-            session,
-            principal,
-            action="token.revoke",
-            resource_type="token",
-            resource_id=api_token.id,
-            summary=wording.summary("token.revoke", name=api_token.name),
-            changes={"revoked_at": [None, api_token.revoked_at]},
-        )
+        _revoke(session, principal, api_token, "token.revoke")
     await session.flush()
+
+
+def _revoke(session: AsyncSession, principal: Principal, api_token: ApiToken, event: str) -> None:
+    api_token.revoked_at = utcnow()
+    audit.record(
+        session,
+        principal,
+        action="token.revoke",
+        resource_type="token",
+        resource_id=api_token.id,
+        summary=wording.summary(event, name=api_token.name),
+        changes={"revoked_at": [None, api_token.revoked_at]},
+    )
+
+
+async def _revoke_tokens_of(session: AsyncSession, principal: Principal, user: User) -> None:
+    """A disabled user's tokens end for good: enabling it again revives none of them (its
+    systems get new tokens, given knowingly)."""
+    live = await session.scalars(
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .with_for_update()
+    )
+    for api_token in live:
+        _revoke(session, principal, api_token, "token.revoke_disabled")
 
 
 async def list_users(

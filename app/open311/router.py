@@ -26,7 +26,7 @@ from app.core.idempotency import idempotent
 from app.core.openapi import problem_responses
 from app.core.routing import TransactionalRoute
 from app.core.schemas import instant_param
-from app.identity.dependencies import principal_of
+from app.identity.dependencies import AnonymousLimit, principal_of
 from app.identity.principal import Principal
 from app.open311 import service
 from app.open311.schemas import (
@@ -54,7 +54,8 @@ ERROR_DESCRIPTIONS = {
     403: "The api_key is missing, invalid, or not a partner's.",
     404: "No such service or service request (or not one of the caller's).",
     409: "The Idempotency-Key is in use by a request still running, or was used for a token.",
-    429: "Too many requests for this api_key; retry after `Retry-After` seconds.",
+    429: "Too many requests (for this api_key, or from this address); retry after "
+    "`Retry-After` seconds.",
 }
 
 
@@ -164,7 +165,7 @@ Jurisdiction = Annotated[
 QueryCaller = Annotated[Principal, Depends(caller_from_query)]
 
 
-@router.get("/discovery.json", summary="Open311 service discovery")
+@router.get("/discovery.json", summary="Open311 service discovery", dependencies=[AnonymousLimit])
 async def discovery(request: Request) -> Discovery:
     """Where the GeoReport v2 endpoint is, and how this server departs from it."""
     url = str(request.url_for("discovery")).removesuffix("/discovery.json")
@@ -185,13 +186,21 @@ async def discovery(request: Request) -> Discovery:
     )
 
 
-@router.get("/services.json", summary="Open311 services (reportable categories)")
+@router.get(
+    "/services.json",
+    summary="Open311 services (reportable categories)",
+    dependencies=[AnonymousLimit],
+)
 async def list_services(session: DbSession, jurisdiction_id: Jurisdiction = None) -> list[Service]:
     """One service per category partners may report."""
     return await service.services(session)
 
 
-@router.get("/services/{service_code}.json", summary="Open311 service definition")
+@router.get(
+    "/services/{service_code}.json",
+    summary="Open311 service definition",
+    dependencies=[AnonymousLimit],
+)
 async def service_definition(
     service_code: str, session: DbSession, jurisdiction_id: Jurisdiction = None
 ) -> ServiceDefinition:
