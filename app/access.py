@@ -305,6 +305,13 @@ def require_user_editor(principal: Principal) -> None:
         raise Forbidden("Only an admin changes users.")
 
 
+def require_transport_designator(principal: Principal) -> None:
+    """Only admins say which GPO receives the transport reports: a facilitator creating a
+    transport GPO cannot capture Le Met's reports."""
+    if not is_admin(principal):
+        raise Forbidden("Only an admin designates the GPO that receives transport reports.")
+
+
 def require_report_router(principal: Principal) -> None:
     """Only admins route a report to a GPO by hand."""
     if not is_admin(principal):

@@ -38,7 +38,7 @@ async def seed(settings: Settings) -> None:
     print("\nDemonstration data seeded. These API tokens are shown once:", flush=True)
     for who, token in demo.tokens:
         print(f"  {who:<55} {token}", flush=True)
-    url = (settings.gpo_public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    url = settings.public_url
     print(f"\nConsole: {url}/console — sign in with one of these e-mails", flush=True)
     print(f"and the demo password {demo.password} (shown once):", flush=True)
     for role, email, name in demo.people:

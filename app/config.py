@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -53,7 +54,8 @@ class Settings(BaseSettings):
     gpo_log_level: str = "INFO"
     # Map tiles of the console (a Leaflet URL template); empty: markers on a plain ground.
     gpo_map_tiles_url: str = DEFAULT_MAP_TILES_URL
-    # Where people reach the service (invitation links); by default the request's own URL.
+    # Where people and systems reach the service (invitation links, Open311 discovery); never
+    # taken from a request's Host header, which any client may set.
     gpo_public_url: str | None = None
 
     @field_validator("database_url")
@@ -89,6 +91,18 @@ class Settings(BaseSettings):
         if not sep or scheme not in ("http", "https"):
             return None
         return f"{scheme}://{rest.split('/', 1)[0].split('?', 1)[0]}"
+
+    @property
+    def public_url(self) -> str:
+        """The service's public base URL, without a trailing slash."""
+        return (self.gpo_public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @field_validator("gpo_public_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value):
+            raise ValueError("must be an absolute http(s) URL, such as https://gpo.example.fr")
+        return value
 
     @property
     def is_production(self) -> bool:

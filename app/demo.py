@@ -179,6 +179,7 @@ async def seed_demo_data(session: AsyncSession, settings: Settings) -> DemoSeed 
             ],
         ),
     )
+    transport.transport_reports = True  # the contract's transport GPO
     hall = await problems.create_problem(
         session,
         facilitator,

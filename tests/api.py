@@ -81,12 +81,18 @@ async def every_page(
     raise AssertionError("the list never ended")
 
 
-@contextmanager
-def live_server(app: FastAPI) -> Iterator[tuple[str, int]]:
-    """The app served by uvicorn on a free port, in a thread with its own event loop."""
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def live_server(app: FastAPI, port: int | None = None) -> Iterator[tuple[str, int]]:
+    """The app served by uvicorn on a free port (or `port`), in a thread with its own event
+    loop."""
+    port = port or free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

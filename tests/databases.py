@@ -59,6 +59,8 @@ def settings_for(database_url: str) -> Settings:
         gpo_bootstrap_admin_token=BOOTSTRAP_TOKEN,
         gpo_demo_data=False,
         gpo_rate_limit_per_minute=1_000_000,
+        # The address the in-process test clients call (links the service writes use it).
+        gpo_public_url="http://gpo.test",
         # Every test client calls from one address; the limits are tested on apps of their own.
         gpo_auth_failures_per_minute=1_000_000,
         gpo_anonymous_rate_per_minute=1_000_000,

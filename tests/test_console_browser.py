@@ -31,7 +31,7 @@ from playwright.async_api import (
 
 from app.core.clock import PARIS
 from app.main import create_app
-from tests.api import Api, Caller, World, live_server
+from tests.api import Api, Caller, World, free_port, live_server
 from tests.databases import BOOTSTRAP_TOKEN, Worker, settings_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.commits]
@@ -69,8 +69,11 @@ class Site:
 async def site(worker: Worker, world_as_read: World) -> AsyncIterator[Site]:
     async with worker.scratch(world=True) as scratch:
         # No tile server: a police network has none, and the tests must not reach out.
-        settings = settings_for(scratch.database_url).model_copy(update={"gpo_map_tiles_url": ""})
-        with live_server(create_app(settings)) as (host, port):
+        port = free_port()
+        settings = settings_for(scratch.database_url).model_copy(
+            update={"gpo_map_tiles_url": "", "gpo_public_url": f"http://127.0.0.1:{port}"}
+        )
+        with live_server(create_app(settings), port) as (host, port):
             url = f"http://{host}:{port}"
             async with httpx.AsyncClient(base_url=url, timeout=30) as http:
                 api = Api(http, BOOTSTRAP_TOKEN)

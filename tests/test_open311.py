@@ -114,6 +114,19 @@ async def reportable_codes(api: Api) -> set[str]:
 # --- Discovery and services --------------------------------------------------------------
 
 
+async def test_public_urls_never_come_from_the_host_header(world: World) -> None:
+    api = world.api
+    forged = {"Host": "phishing.example", "X-Forwarded-Host": "phishing.example"}
+    body = expect(await o311(api, "GET", "/discovery.json", headers=forged), 200)
+    assert body["endpoints"][0]["url"] == "http://gpo.test/open311/v2"  # GPO_PUBLIC_URL
+    created = expect(
+        await api.post(api.admin, f"/users/{world.commander.id}/invitations", headers=forged),
+        201,
+    )
+    assert created["invitation_url"].startswith("http://gpo.test/console/invitation/")
+    assert "phishing" not in str(body) + created["invitation_url"]
+
+
 async def test_discovery(api: Api) -> None:
     body = expect(await o311(api, "GET", "/discovery.json"), 200)
     endpoints = body["endpoints"]

@@ -179,6 +179,40 @@ async def test_transport_family_goes_to_the_transport_gpo(world: World) -> None:
     assert general["gpo_id"] == world.gpo["id"]
 
 
+async def test_a_later_transport_gpo_cannot_capture_transport_reports(world: World) -> None:
+    api = world.api
+    contract = await api.gpo(world.other_facilitator, kind="transport", communes=["57463"])
+    # Another facilitator creates a transport GPO covering a commune the first does not.
+    later = await api.gpo(world.facilitator, kind="transport", communes=["57751", "57463"])
+    for commune in ("57751", "57463"):
+        report = await submit(
+            api, world.landlord_partner, category="transport_incivility", commune_code=commune
+        )
+        assert report["gpo_id"] == contract["id"], commune
+    # Nor can that facilitator designate its own GPO; an admin can.
+    path = f"/gpos/{later['id']}"
+    problem_of(await api.patch(world.facilitator, path, json={"transport_reports": True}), 403)
+    designated = expect(await api.patch(api.admin, path, json={"transport_reports": True}), 200)
+    assert designated["transport_reports"] is True
+    report = await submit(api, world.landlord_partner, category="transport_incivility")
+    assert report["gpo_id"] == later["id"]
+    # The designation moves: one GPO at most holds it, and the change is versioned.
+    before = expect(await api.get(api.admin, f"/gpos/{contract['id']}"), 200)
+    moved = expect(
+        await api.patch(api.admin, f"/gpos/{contract['id']}", json={"transport_reports": True}),
+        200,
+    )
+    assert moved["transport_reports"] is True
+    assert moved["version"] == before["version"] + 1
+    assert expect(await api.get(api.admin, path), 200)["transport_reports"] is False
+    # A general GPO cannot be designated.
+    body = problem_of(
+        await api.patch(api.admin, f"/gpos/{world.gpo['id']}", json={"transport_reports": True}),
+        422,
+    )
+    assert ["body", "transport_reports"] in [e["loc"] for e in body["errors"]]
+
+
 async def test_other_families_go_to_the_oldest_covering_general_gpo(world: World) -> None:
     api = world.api
     # A transport GPO older than any general GPO of Montigny never takes a general report.

@@ -362,7 +362,7 @@ async def invite(
     link = await sessions.invite(
         session, me.principal, user, settings.gpo_secret_key.get_secret_value()
     )
-    base = (settings.gpo_public_url or str(request.base_url)).rstrip("/")
+    base = settings.public_url
     return _admin_page(
         request,
         me,

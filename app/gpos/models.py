@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, str_enum
@@ -24,6 +24,14 @@ class Gpo(UUIDPrimaryKey, Timestamps, Versioned, Base):
         Index("ix_gpos_created_at_id", "created_at", "id"),
         Index("ix_gpos_kind_created_at", "kind", "created_at"),
         Index("ix_gpos_next_meeting_due", "next_meeting_due"),
+        # At most one GPO is designated for the transport reports.
+        Index(
+            "uq_gpos_transport_reports",
+            "transport_reports",
+            unique=True,
+            sqlite_where=text("transport_reports"),
+            postgresql_where=text("transport_reports"),
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(200))
@@ -34,6 +42,9 @@ class Gpo(UUIDPrimaryKey, Timestamps, Versioned, Base):
     # `cadence_breached` is an indexed comparison rather than an aggregate per GPO.
     last_meeting_at: Mapped[datetime | None]
     next_meeting_due: Mapped[datetime]
+    # Designated by an admin: the transport GPO the contract names receives the reports of
+    # the transport family (without a designation, the oldest transport GPO does).
+    transport_reports: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class GpoCommune(Base):

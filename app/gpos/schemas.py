@@ -5,8 +5,13 @@ from datetime import datetime
 
 from pydantic import Field
 
-from app.core.schemas import CommuneCode, Input, Integer, Name, Output, Patch
+from app.core.schemas import Boolean, CommuneCode, Input, Integer, Name, Output, Patch
 from app.gpos.models import GpoKind
+
+TRANSPORT_REPORTS = (
+    "Designated to receive the reports of the transport family (Le Met', SNCF); without a "
+    "designated GPO they go to the oldest transport GPO, whatever GPOs are created later."
+)
 
 
 class GpoCreate(Input):
@@ -38,6 +43,13 @@ class GpoUpdate(Patch):
     member_organisation_ids: list[uuid.UUID] | None = Field(default=None, max_length=200)
     facilitator_user_ids: list[uuid.UUID] | None = Field(default=None, max_length=50)
     meeting_interval_days: Integer | None = Field(default=None, ge=1, le=366, examples=[60])
+    transport_reports: Boolean | None = Field(
+        default=None,
+        description=TRANSPORT_REPORTS
+        + " Only an admin sets it, on a transport GPO; setting it moves it from the GPO that "
+        "had it.",
+        examples=[True],
+    )
 
 
 class GpoOut(Output):
@@ -55,6 +67,7 @@ class GpoOut(Output):
     cadence_breached: bool = Field(
         description="`next_meeting_due` is past and no meeting was held since."
     )
+    transport_reports: bool = Field(description=TRANSPORT_REPORTS)
     created_at: datetime
     updated_at: datetime
     version: int = Field(examples=[1])

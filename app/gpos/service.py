@@ -191,13 +191,19 @@ async def create_gpo(session: AsyncSession, principal: Principal, data: GpoCreat
 
 async def update_gpo(session: AsyncSession, principal: Principal, gpo: Gpo, data: GpoUpdate) -> Gpo:
     values = data.provided()
+    if "transport_reports" in values:
+        await _designate_for_transport(session, principal, gpo, values["transport_reports"])
     await _check_references(
         session,
         values.get("commune_codes"),
         values.get("member_organisation_ids"),
         values.get("facilitator_user_ids"),
     )
-    scalar_fields = {k: v for k, v in values.items() if k in ("name", "meeting_interval_days")}
+    scalar_fields = {
+        k: v
+        for k, v in values.items()
+        if k in ("name", "meeting_interval_days", "transport_reports")
+    }
     changes = audit.apply(gpo, scalar_fields)
     link_changes = await _replace_links(session, gpo, values)
     if link_changes and not changes:
@@ -218,6 +224,39 @@ async def update_gpo(session: AsyncSession, principal: Principal, gpo: Gpo, data
         )
     await session.flush()
     return gpo
+
+
+async def _designate_for_transport(
+    session: AsyncSession, principal: Principal, gpo: Gpo, designated: bool
+) -> None:
+    """Only an admin designates the transport GPO; the designation leaves the GPO that had
+    it (audited there too), so there is one at most."""
+    access.require_transport_designator(principal)
+    if not designated or gpo.transport_reports:
+        return
+    if gpo.kind is not GpoKind.transport:
+        raise Invalid(
+            ["body", "transport_reports"],
+            "only a transport GPO receives the transport reports",
+            fr="Seul un GPO transports reçoit les signalements des transports.",
+        )
+    previous = await session.scalar(
+        select(Gpo).where(Gpo.transport_reports.is_(True)).with_for_update()
+    )
+    if previous is None:
+        return
+    changes = audit.apply(previous, {"transport_reports": False})
+    previous.updated_at = utcnow()
+    audit.record(
+        session,
+        principal,
+        action="gpo.update",
+        resource_type="gpo",
+        resource_id=previous.id,
+        summary=wording.summary("gpo.update", name=previous.name),
+        changes=changes,
+    )
+    await session.flush()  # before the new designation: one designated GPO at a time
 
 
 BY_CREATION = Ordering("created_at", (SortKey(Gpo.created_at), SortKey(Gpo.id)))

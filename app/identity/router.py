@@ -164,7 +164,7 @@ async def invite_user(
     link = await sessions.invite(
         session, principal, user, settings.gpo_secret_key.get_secret_value()
     )
-    base = (settings.gpo_public_url or str(request.base_url)).rstrip("/")
+    base = settings.public_url
     return InvitationCreated(
         invitation_url=f"{base}/console/invitation/{link.secret}", expires_at=link.expires_at
     )

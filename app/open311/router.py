@@ -26,7 +26,7 @@ from app.core.idempotency import idempotent
 from app.core.openapi import problem_responses
 from app.core.routing import TransactionalRoute
 from app.core.schemas import instant_param
-from app.identity.dependencies import AnonymousLimit, principal_of
+from app.identity.dependencies import AnonymousLimit, AppSettings, principal_of
 from app.identity.principal import Principal
 from app.open311 import service
 from app.open311.schemas import (
@@ -166,9 +166,10 @@ QueryCaller = Annotated[Principal, Depends(caller_from_query)]
 
 
 @router.get("/discovery.json", summary="Open311 service discovery", dependencies=[AnonymousLimit])
-async def discovery(request: Request) -> Discovery:
-    """Where the GeoReport v2 endpoint is, and how this server departs from it."""
-    url = str(request.url_for("discovery")).removesuffix("/discovery.json")
+async def discovery(settings: AppSettings) -> Discovery:
+    """Where the GeoReport v2 endpoint is (from GPO_PUBLIC_URL, never the request's Host),
+    and how this server departs from it."""
+    url = f"{settings.public_url}{router.prefix}"
     return Discovery(
         changeset=CHANGESET,
         contact="Animateurs GPO, DDSP Moselle — contrat de sécurité intégrée de Metz",

@@ -96,19 +96,21 @@ async def get_report(
 
 
 async def route(session: AsyncSession, category: Category, commune_code: str) -> uuid.UUID | None:
-    """The GPO that covers a report: the transport GPO for a transport-family category
-    (the one covering the commune, else the oldest), else the oldest general GPO whose
-    communes include the report's."""
-    covers = Gpo.id.in_(select(GpoCommune.gpo_id).where(GpoCommune.commune_code == commune_code))
+    """The GPO that covers a report: for a transport-family category, the transport GPO an
+    admin designated, else the oldest transport GPO (never one created later, whatever it
+    covers); for the others, the oldest general GPO whose communes include the report's."""
     oldest = (Gpo.created_at, Gpo.id)
     if category.family is CategoryFamily.transport:
         statement = (
             select(Gpo.id)
             .where(Gpo.kind == GpoKind.transport)
-            .order_by(covers.desc(), *oldest)
+            .order_by(Gpo.transport_reports.desc(), *oldest)
             .limit(1)
         )
     else:
+        covers = Gpo.id.in_(
+            select(GpoCommune.gpo_id).where(GpoCommune.commune_code == commune_code)
+        )
         statement = (
             select(Gpo.id).where(Gpo.kind == GpoKind.general, covers).order_by(*oldest).limit(1)
         )
