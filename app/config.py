@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     gpo_demo_data: bool = False
     # Connections per worker; the pool never overflows (no connect/close churn under bursts).
     gpo_db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Seconds before a database that does not answer gives 503 (API.md, "Operations"): to
+    # connect, to wait for a pooled connection, for one statement; SQLite's writers wait
+    # this long for the file's write lock.
+    gpo_db_connect_timeout: float = Field(default=2, gt=0, le=60)
+    gpo_db_pool_timeout: float = Field(default=2, gt=0, le=60)
+    gpo_db_statement_timeout: float = Field(default=5, gt=0, le=600)
+    gpo_sqlite_lock_timeout: float = Field(default=5, gt=0, le=600)
     # Requests per token per minute, per worker process (see README, "Rate limits").
     gpo_rate_limit_per_minute: int = Field(default=1200, ge=1)
     # Failed token authentications per address per minute, then 429 until the minute ends.

@@ -19,8 +19,8 @@ from app.config import Settings, load_settings
 from app.console.rendering import STATIC, VersionedStaticFiles, environment
 from app.console.router import router as console_router
 from app.core import idempotency
-from app.core.db import Database
-from app.core.errors import install_error_handlers
+from app.core.db import Database, Outage, is_unavailable
+from app.core.errors import UNAVAILABLE_RETRY_AFTER, install_error_handlers
 from app.core.headers import CompressPages, SecurityHeadersMiddleware
 from app.core.openapi import install_openapi
 from app.core.pagination import Paginator
@@ -42,6 +42,8 @@ from app.reports.router import router as reports_router
 logger = logging.getLogger("app")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PURGE_EVERY_SECONDS = 3600
+# A load balancer's probe gets an answer in this time, whatever the database does.
+READY_WITHIN_SECONDS = 1.0
 
 DESCRIPTION = """
 Case management for the GPOs (*groupes de partenariat opérationnel*) of the Metz security
@@ -74,7 +76,7 @@ async def _sync_bootstrap_admin(database: Database) -> None:
         logger.info("bootstrap admin already synchronised by another worker")
 
 
-async def _purge_idempotency_keys(database: Database) -> None:
+async def _purge_idempotency_keys(database: Database, outage: Outage) -> None:
     while True:
         try:
             async with database.session(write=True) as session:
@@ -82,9 +84,26 @@ async def _purge_idempotency_keys(database: Database) -> None:
                 await session.commit()
             if purged:
                 logger.info("purged expired idempotency keys", extra={"fields": {"count": purged}})
-        except Exception:
-            logger.exception("idempotency purge failed")
+        except Exception as exc:
+            if not is_unavailable(exc):
+                logger.exception("idempotency purge failed")
+            outage.failed(exc)  # told once with the requests' failures; tried again later
         await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+
+_pending_checks: set[asyncio.Future[str | None]] = set()
+
+
+def _forget_check(check: asyncio.Future[str | None]) -> None:
+    _pending_checks.discard(check)
+    if not check.cancelled():
+        check.exception()  # retrieved: a late failure is not reported as never retrieved
+
+
+async def _schema_version(database: Database) -> str | None:
+    async with database.session(write=False) as session:
+        version: str | None = await session.scalar(text("SELECT version_num FROM alembic_version"))
+        return version
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -95,7 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await _sync_bootstrap_admin(database)
-        purge = asyncio.create_task(_purge_idempotency_keys(database))
+        purge = asyncio.create_task(_purge_idempotency_keys(database, _app.state.outage))
         try:
             yield
         finally:
@@ -120,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth_failures = RateLimiter(settings.gpo_auth_failures_per_minute)
     app.state.anonymous_limiter = RateLimiter(settings.gpo_anonymous_rate_per_minute)
     app.state.migrations_head = migrations_head()
+    app.state.outage = Outage()
 
     install_error_handlers(app)
     app.add_middleware(CompressPages, prefixes=("/console", "/static/", "/docs"))
@@ -190,13 +210,29 @@ def _health_router() -> APIRouter:
     async def ready(request: Request) -> JSONResponse:
         """The database answers and its schema is at the migrations' head."""
         database: Database = request.app.state.database
+        outage: Outage = request.app.state.outage
         head = request.app.state.migrations_head
+        check = asyncio.ensure_future(_schema_version(database))
+        # Not `asyncio.timeout`: cancelling waits for the connection's clean-up, which a hung
+        # server prolongs. The check is left to end in the background.
+        done, _ = await asyncio.wait({check}, timeout=READY_WITHIN_SECONDS)
+        if not done:
+            _pending_checks.add(check)
+            check.add_done_callback(_forget_check)
         try:
-            async with database.session(write=False) as session:
-                current = await session.scalar(text("SELECT version_num FROM alembic_version"))
-        except Exception:
-            logger.warning("readiness: database unreachable", exc_info=True)
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+            if not done:
+                raise TimeoutError("the readiness check did not answer in time")
+            current = check.result()
+        except Exception as exc:
+            if not is_unavailable(exc):
+                logger.exception("readiness: the database check failed")
+            outage.failed(exc)
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable"},
+                503,
+                headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+            )
+        outage.recovered()
         body = {"status": "ready", "database": "ok", "migration": current, "head": head}
         if current != head:
             body["status"] = "migrations pending"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,8 +14,9 @@ from typing import Annotated, Any, ClassVar, TypeAlias, TypeVar
 from fastapi import Depends, Request
 from sqlalchemy import JSON, DateTime, Dialect, Enum, MetaData, Row, Select, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DataError, StatementError
+from sqlalchemy.engine.interfaces import DBAPIConnection, ExceptionContext
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -29,6 +32,8 @@ from app.core.clock import utcnow
 from app.core.errors import NotFound
 
 # A SELECT of any columns, for helpers that filter, sort or page whatever they are given.
+logger = logging.getLogger("app.db")
+
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 SelectT = TypeVar("SelectT", bound=AnySelect)
@@ -121,72 +126,174 @@ def is_bad_value(exc: BaseException) -> bool:
     return sqlstate.startswith("22") or isinstance(original, OverflowError | UnicodeError)
 
 
+# Why a statement could not run that is no fault of the request's: PostgreSQL's SQLSTATE
+# classes 08 (connection), 53 (resources: too many connections), 57 (operator intervention:
+# shutting down, statement timeout), and SQLite's lock and file errors.
+UNAVAILABLE_SQLSTATES = ("08", "53", "57")
+SQLITE_UNAVAILABLE = ("database is locked", "table is locked", "unable to open", "disk i/o")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached, or did not answer in time: the client should retry
+    later (503), and nothing the request sent is at fault."""
+    if isinstance(exc, PoolTimeout | OSError | TimeoutError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    original = exc.orig
+    if isinstance(original, OSError | TimeoutError):
+        return True
+    sqlstate = str(getattr(original, "sqlstate", "") or getattr(original, "pgcode", "") or "")
+    if sqlstate.startswith(UNAVAILABLE_SQLSTATES):
+        return True
+    message = str(original).lower()
+    return isinstance(exc, OperationalError) and any(m in message for m in SQLITE_UNAVAILABLE)
+
+
+def describe_unavailable(exc: BaseException) -> str:
+    """What went wrong, for the operator: classes and SQLSTATE, never a statement's text."""
+    original = getattr(exc, "orig", None)
+    parts = [type(exc).__name__]
+    if original is not None:
+        parts.append(type(original).__name__)
+        if sqlstate := getattr(original, "sqlstate", None):
+            parts.append(f"SQLSTATE {sqlstate}")
+    return ", ".join(parts)
+
+
+class Outage:
+    """One warning when the database becomes unavailable and one when it is back, not a
+    traceback per request: an operator on call reads the incident, not a flood."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+            logger.warning(
+                "database unavailable (%s): answering 503 until it is back",
+                describe_unavailable(exc),
+            )
+
+    def recovered(self) -> None:
+        if self.since is not None:
+            logger.warning("database available again after %.1f s", time.monotonic() - self.since)
+            self.since = None
+
+
 # Statements' parameters never reach a log line (`hide_parameters`): they carry what people
 # wrote, restricted problems' texts among them.
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engines(settings: Settings) -> tuple[AsyncEngine, AsyncEngine]:
+    """The engine of writing transactions and the one of reading transactions.
+
+    On SQLite they differ: one writer connection (the file has one write lock: writers
+    queue in the pool, in order, for at most the lock timeout) and a pool of readers, which
+    write-ahead logging lets read while a writer writes, so reads never wait for writers.
+    PostgreSQL has one engine, with timeouts on connecting and on each statement (asyncpg's
+    on the client, for a frozen server; the server's own, so that it stops working too).
+    """
     if settings.is_sqlite:
         if (path := settings.sqlite_path) is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
+        writer = create_async_engine(
+            settings.async_database_url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=settings.gpo_sqlite_lock_timeout,
+            hide_parameters=True,
+        )
+        reader = create_async_engine(
             settings.async_database_url,
             pool_size=settings.gpo_db_pool_size,
             max_overflow=0,
-            pool_timeout=60,
+            pool_timeout=settings.gpo_db_pool_timeout,
             hide_parameters=True,
         )
-        _configure_sqlite(engine)
-        return engine
-    return create_async_engine(
+        _configure_sqlite(writer, settings, writer=True)
+        _configure_sqlite(reader, settings, writer=False)
+        return writer, reader
+    statement_timeout = settings.gpo_db_statement_timeout
+    engine = create_async_engine(
         settings.async_database_url,
         pool_size=settings.gpo_db_pool_size,
         max_overflow=0,
-        pool_timeout=30,
+        pool_timeout=settings.gpo_db_pool_timeout,
         pool_recycle=1800,
         hide_parameters=True,
+        connect_args={
+            "timeout": settings.gpo_db_connect_timeout,
+            # The server cancels a statement that runs too long; the client gives up on a
+            # server that does not answer at all.
+            "command_timeout": statement_timeout,
+            "server_settings": {"statement_timeout": str(int(statement_timeout * 1000))},
+        },
     )
+    _drop_connections_that_timed_out(engine)
+    return engine, engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _drop_connections_that_timed_out(engine: AsyncEngine) -> None:
+    """A connection whose statement timed out is dropped, not rolled back: a ROLLBACK on a
+    hung server would wait for the same timeout again, doubling the client's wait."""
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        if isinstance(context.original_exception, OSError | TimeoutError):
+            context.is_disconnect = True
+
+
+def _configure_sqlite(engine: AsyncEngine, settings: Settings, *, writer: bool) -> None:
     """Let SQLAlchemy emit BEGIN itself (savepoints work) and take the write lock up front.
 
-    A write request starts with BEGIN IMMEDIATE: two writers then queue on the lock
-    instead of failing with SQLITE_BUSY when one read before the other committed.
+    A write request starts with BEGIN IMMEDIATE: another process's writer makes it wait
+    for the lock timeout at most (then 503), instead of failing with SQLITE_BUSY later
+    when one read before the other committed.
     """
+    busy_ms = int(settings.gpo_sqlite_lock_timeout * 1000)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if writer:
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        immediate = writer and conn.get_execution_options().get("sqlite_immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Database:
-    """The engine and the session factory of one process."""
+    """The engines and the session factories of one process."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.engine = create_engine(settings)
+        self.engine, self.read_engine = create_engines(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.read_sessionmaker = async_sessionmaker(
+            self.read_engine, expire_on_commit=False, autoflush=False
+        )
 
     @asynccontextmanager
     async def session(self, *, write: bool) -> AsyncIterator[AsyncSession]:
         """A session whose transaction the caller commits; rolled back if left open."""
-        async with self.sessionmaker() as session:
+        async with (self.sessionmaker if write else self.read_sessionmaker)() as session:
             if write and self.settings.is_sqlite:
                 await session.connection(execution_options={"sqlite_immediate": True})
             yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 def dialect_insert(session: AsyncSession) -> Any:

@@ -115,6 +115,23 @@ class TooManyRequests(ApiError):
     status, slug, title = 429, "rate-limited", "Too Many Requests"
 
 
+# How long a client should wait before retrying while the database is unreachable.
+UNAVAILABLE_RETRY_AFTER = 5
+
+
+class Unavailable(ApiError):
+    """The database cannot be reached or does not answer in time: retry later."""
+
+    status, slug, title = 503, "unavailable", "Service Unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database is unavailable; retry in a few seconds.",
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+            fr="La base de données ne répond pas : réessayez dans quelques secondes.",
+        )
+
+
 def problem_body(
     status: int,
     *,

@@ -32,12 +32,13 @@ from starlette.exceptions import HTTPException
 
 from app.core import idempotency
 from app.core.concurrency import check_preconditions, collecting_preconditions
-from app.core.db import is_bad_value
+from app.core.db import Outage, is_bad_value, is_unavailable
 from app.core.errors import (
     ApiError,
     Conflict,
     Invalid,
     NotFound,
+    Unavailable,
     UnsupportedMediaType,
     api_error_response,
     invalid_values,
@@ -185,12 +186,21 @@ class TransactionalRoute(APIRoute):
             except ApiError as exc:
                 return self.render_error(exc, request)
             database = request.app.state.database
+            outage: Outage = request.app.state.outage
             write = request.method in WRITE_METHODS
-            with collecting_preconditions():
-                async with database.session(write=write) as session:
-                    request.state.session = session
-                    request.state.idempotency = None
-                    return await self.run(handle, request, session)
+            try:
+                with collecting_preconditions():
+                    async with database.session(write=write) as session:
+                        request.state.session = session
+                        request.state.idempotency = None
+                        response = await self.run(handle, request, session)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                outage.failed(exc)
+                return self.render_error(Unavailable(), request)
+            outage.recovered()
+            return response
 
         return transactional_handler
 
@@ -210,6 +220,8 @@ class TransactionalRoute(APIRoute):
                 request, session, Conflict("This conflicts with a stored record.")
             )
         except (StatementError, OverflowError) as exc:
+            if is_unavailable(exc):
+                raise  # 503, answered by the handler once the session is let go
             if not is_bad_value(exc):
                 await session.rollback()
                 return self.render_unexpected(exc, request)
@@ -235,6 +247,8 @@ class TransactionalRoute(APIRoute):
             await session.rollback()
             raise
         except Exception as exc:
+            if is_unavailable(exc):
+                raise
             await session.rollback()
             return self.render_unexpected(exc, request)
         if response.status_code >= 400 and not getattr(request.state, "keep_writes", False):

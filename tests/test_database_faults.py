@@ -1,0 +1,242 @@
+"""The database away, hung or locked: 503 with Retry-After in seconds, never 500 or a hang,
+one warning per incident, and the service back by itself when the database is.
+
+PostgreSQL is taken away through a proxy the test controls (`tests.faults`); SQLite's lock
+is held by another process, as a backup or a second writer would hold it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+import uuid
+from asyncio.subprocess import PIPE
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.config import Settings
+from app.main import create_app
+from tests.databases import BOOTSTRAP_TOKEN, settings_for
+from tests.faults import Proxy, proxy_to
+
+pytestmark = pytest.mark.commits
+
+# Short timeouts, so that the tests wait about a second where the defaults wait a few.
+QUICK = {
+    "gpo_db_connect_timeout": 1.0,
+    "gpo_db_pool_timeout": 1.0,
+    "gpo_db_statement_timeout": 1.0,
+    "gpo_sqlite_lock_timeout": 2.0,
+    "gpo_db_pool_size": 3,
+}
+ADMIN = {"Authorization": f"Bearer {BOOTSTRAP_TOKEN}"}
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings, proxy: Proxy | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An app of its own on the test's database (through `proxy` if given), started and
+    stopped as uvicorn would."""
+    url = proxy.url(settings.database_url) if proxy else settings.database_url
+    app: FastAPI = create_app(settings_for(url).model_copy(update=QUICK))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gpo.test") as http:
+            yield http
+
+
+def new_user() -> dict[str, str]:
+    return {
+        "email": f"agent-{uuid.uuid4().hex[:8]}@metz.fr",
+        "display_name": "Agent de test",
+        "role": "facilitator",
+    }
+
+
+async def within(seconds: float, request: Awaitable[httpx.Response]) -> httpx.Response:
+    """The response to `request`, which must come in less than `seconds`."""
+    started = time.monotonic()
+    response = await request
+    took = time.monotonic() - started
+    assert took < seconds, f"answered in {took:.2f} s"
+    return response
+
+
+def assert_ok(response: httpx.Response, status: int = 200) -> None:
+    assert response.status_code == status, response.text
+
+
+def assert_unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert int(response.headers["retry-after"]) > 0
+    body = response.json()
+    assert body["status"] == 503
+    assert body["request_id"]
+    assert "Traceback" not in response.text
+
+
+def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The service's JSON log lines written so far (the app logs to standard output)."""
+    lines = []
+    for line in capsys.readouterr().out.splitlines():
+        with contextlib.suppress(ValueError):
+            lines.append(json.loads(line))
+    return lines
+
+
+def outages(lines: list[dict[str, Any]]) -> list[str]:
+    return [line["message"] for line in lines if line["logger"] == "app.db"]
+
+
+@pytest.fixture
+async def proxy(settings: Settings) -> AsyncIterator[Proxy]:
+    if settings.is_sqlite:
+        pytest.skip("a PostgreSQL server to take away")
+    async with proxy_to(settings.database_url) as running:
+        yield running
+
+
+# --- PostgreSQL stopped, then back ----------------------------------------------------------
+
+
+async def test_postgres_down_gives_503_within_a_second_and_one_warning(
+    proxy: Proxy, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with serving(settings, proxy) as http:
+        assert_ok(await http.get("/api/v1/users", headers=ADMIN))
+        proxy.refuse()
+        for _ in range(5):
+            assert_unavailable(await within(1.0, http.get("/api/v1/users", headers=ADMIN)))
+        post = http.post("/api/v1/users", json=new_user(), headers=ADMIN)
+        assert_unavailable(await within(1.0, post))
+        ready = await within(2.0, http.get("/health/ready"))
+        assert ready.status_code == 503
+        during = log_lines(capsys)
+        assert len(outages(during)) == 1, outages(during)
+        assert "unavailable" in outages(during)[0]
+
+        proxy.relay()
+        assert_ok(await http.post("/api/v1/users", json=new_user(), headers=ADMIN), 201)
+        assert_ok(await http.get("/health/ready"))
+        after = log_lines(capsys)
+        assert [m for m in outages(after) if "available again" in m]
+    assert not [line for line in during + after if line["level"] in ("error", "critical")]
+
+
+async def test_a_write_refused_by_an_outage_leaves_nothing_and_replays_nothing(
+    proxy: Proxy, settings: Settings
+) -> None:
+    """A 503 stores no Idempotency-Key answer: the retry after the outage creates the user."""
+    async with serving(settings, proxy) as http:
+        assert_ok(await http.get("/api/v1/users", headers=ADMIN))
+        body = new_user()
+        headers = {**ADMIN, "Idempotency-Key": uuid.uuid4().hex}
+        proxy.refuse()
+        assert_unavailable(await http.post("/api/v1/users", json=body, headers=headers))
+        proxy.relay()
+        retried = await http.post("/api/v1/users", json=body, headers=headers)
+        assert_ok(retried, 201)
+        assert "idempotent-replayed" not in retried.headers
+        listed = (await http.get("/api/v1/users", headers=ADMIN, params={"limit": 200})).json()
+        assert [u["email"] for u in listed["items"]].count(body["email"]) == 1
+
+
+# --- PostgreSQL frozen ----------------------------------------------------------------------
+
+
+async def test_postgres_frozen_gives_503_within_seconds_and_ready_within_two(
+    proxy: Proxy, settings: Settings
+) -> None:
+    async with serving(settings, proxy) as http:
+        assert_ok(await http.get("/api/v1/users", headers=ADMIN))
+        proxy.freeze()
+        # Pooled connections hang on their statement; new ones hang on connecting; with more
+        # requests than connections, the rest wait for the pool: each wait is bounded.
+        requests = [http.get("/api/v1/users", headers=ADMIN) for _ in range(6)]
+        requests.append(http.post("/api/v1/users", json=new_user(), headers=ADMIN))
+        # With 1 s timeouts, the longest is a wait for the pool then a connection: seconds.
+        for response in await within(8.0, asyncio.gather(*requests)):
+            assert_unavailable(response)
+        ready = await within(2.0, http.get("/health/ready"))
+        assert ready.status_code == 503
+
+        proxy.relay()
+        deadline = time.monotonic() + 10
+        while (await http.get("/api/v1/users", headers=ADMIN)).status_code != 200:
+            assert time.monotonic() < deadline, "the service did not come back"
+        assert_ok(await http.get("/health/ready"))
+
+
+# --- SQLite locked by another process; reads never wait for writers -------------------------
+
+HOLD_THE_LOCK = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def sqlite_settings(settings: Settings) -> Settings:
+    if not settings.is_sqlite:
+        pytest.skip("SQLite's file lock")
+    return settings
+
+
+@asynccontextmanager
+async def lock_held_elsewhere(settings: Settings) -> AsyncIterator[None]:
+    """The SQLite file's write lock held by another process, until the block ends."""
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLD_THE_LOCK, str(settings.sqlite_path), stdout=PIPE
+    )
+    try:
+        assert holder.stdout is not None
+        assert (await holder.stdout.readline()).strip() == b"locked"
+        yield
+    finally:
+        holder.kill()
+        await holder.wait()
+
+
+async def test_sqlite_locked_by_another_process_writes_503_reads_and_ready_answer(
+    sqlite_settings: Settings,
+) -> None:
+    async with serving(sqlite_settings) as http:
+        async with lock_held_elsewhere(sqlite_settings):
+            post = http.post("/api/v1/users", json=new_user(), headers=ADMIN)
+            assert_unavailable(await within(4.0, post))  # the lock timeout is 2 s
+            assert_ok(await http.get("/api/v1/users", headers=ADMIN))
+            assert_ok(await http.get("/health/ready"))
+        # Released: writes go through again, with no restart.
+        assert_ok(await http.post("/api/v1/users", json=new_user(), headers=ADMIN), 201)
+
+
+async def test_sqlite_reads_do_not_queue_behind_waiting_writers(
+    sqlite_settings: Settings,
+) -> None:
+    """Ten writers wait for the lock another process holds; reads and readiness answer
+    while they are still waiting, from the readers' pool."""
+    async with serving(sqlite_settings) as http, lock_held_elsewhere(sqlite_settings):
+        writes = [
+            asyncio.ensure_future(http.post("/api/v1/users", json=new_user(), headers=ADMIN))
+            for _ in range(10)
+        ]
+        await asyncio.sleep(0.1)  # the writers are waiting now, for 2 s
+        for _ in range(5):
+            assert_ok(await http.get("/api/v1/users", headers=ADMIN))
+        assert_ok(await http.get("/health/ready"))
+        assert not [write for write in writes if write.done()], "reads waited for writers"
+        for response in await asyncio.gather(*writes):
+            assert_unavailable(response)
