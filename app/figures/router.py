@@ -54,7 +54,7 @@ FORMATS = (exports.JSON, exports.CSV, exports.XLSX)
     responses={
         200: {
             "content": {
-                "text/csv": {
+                exports.CSV: {
                     "schema": {"type": "string"},
                     "example": CSV_EXAMPLE,
                 },
