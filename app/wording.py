@@ -121,6 +121,11 @@ def number(value: float) -> str:
     return f"{value:g}".replace(".", ",")
 
 
+def evaluation_sheet(year: int) -> str:
+    """The name of the annual evaluation's sheet in its xlsx file."""
+    return f"Évaluation annuelle {year}"
+
+
 def _display(value: Any) -> str:
     if isinstance(value, date):
         return day(value)

@@ -531,9 +531,14 @@ async def test_a_commander_reads_the_dashboard(site: Site, context: BrowserConte
     await expect(main).to_contain_text("Évaluation annuelle")
     await screenshot(page, "tableau-de-bord", at="#vue-ensemble")
     async with page.expect_download() as download:
-        await page.get_by_role("link", name=re.compile("Télécharger l'évaluation")).click()
+        await page.get_by_role("link", name=re.compile("Télécharger l'évaluation .*CSV")).click()
     saved = await download.value
     assert saved.suggested_filename.startswith("evaluation-gpo-")
+    assert saved.suggested_filename.endswith(".csv")
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name=re.compile("Télécharger l'évaluation .*XLSX")).click()
+    saved = await download.value
+    assert saved.suggested_filename.endswith(".xlsx")
     assert watched.errors == []
     found = await axe_violations(page)
     assert found == []

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from app.actions.models import Action
 from app.core.clock import today_in_paris
-from app.figures.service import CSV_COLUMNS
+from app.figures.service import EXPORT_COLUMNS as CSV_COLUMNS
 from app.problems.models import Problem
 from tests.api import Api, Caller, World, expect
 from tests.console import Person, text_of
@@ -55,6 +55,12 @@ def chart_counts(page: str, chart: str) -> dict[str, int]:
 def rows_by_label(page: str, table_id: str) -> dict[str, dict[str, str]]:
     header, *rows = table(page, table_id)
     return {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+
+
+def csv_rows(response: httpx.Response) -> list[dict[str, str]]:
+    """The rows of a downloaded CSV in the French form (a byte order mark, `;`)."""
+    text = response.content.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
 
 
 def nonzero(counts: dict[str, int]) -> dict[str, int]:
@@ -389,9 +395,9 @@ async def test_the_evaluation_downloads_as_the_api_csv(
         'attachment; filename="evaluation-gpo-2025.csv"'
     )
     assert response.headers["cache-control"] == "no-store"
-    text = response.content.decode("utf-8")
-    assert text.splitlines()[0] == ",".join(CSV_COLUMNS)
-    rows = list(csv.DictReader(io.StringIO(text)))
+    text = response.content.decode("utf-8-sig")
+    assert text.splitlines()[0] == ";".join(CSV_COLUMNS)
+    rows = csv_rows(response)
     by_pair = {(row["breakdown"], row["key"]): row for row in rows}
     assert by_pair[("totals", "all")]["problems_raised"] == "2"
     assert by_pair[("totals", "all")]["outcome_reduced"] == "1"
@@ -407,12 +413,12 @@ async def test_the_evaluation_downloads_as_the_api_csv(
         headers={"Accept": "text/csv"},
     )
     assert api_csv.status_code == 200
-    assert api_csv.text == text
+    assert api_csv.content == response.content
 
     # A facilitator's file holds only its GPOs.
     other = await console(world.other_facilitator)
     theirs = await other.get(CSV_PATH, params={"year": "2025"})
-    keys = {row["key"] for row in csv.DictReader(io.StringIO(theirs.text))}
+    keys = {row["key"] for row in csv_rows(theirs)}
     assert world.gpo["id"] not in keys
     assert keys == {"all"}
 
@@ -426,7 +432,7 @@ async def test_a_spreadsheet_formula_in_a_name_is_made_inert(
     await store(app, Problem, problem, created_at=paris(2025, 3, 1))
     commander = await console(world.commander)
     response = await commander.get(CSV_PATH, params={"year": "2025"})
-    labels = [row["label"] for row in csv.DictReader(io.StringIO(response.text))]
+    labels = [row["label"] for row in csv_rows(response)]
     assert '\'=HYPERLINK("http://x")' in labels
     assert not any(label.startswith("=") for label in labels)
 
@@ -488,7 +494,7 @@ async def test_an_invalid_year_of_download_is_a_french_page(
     response: httpx.Response = await commander.get(CSV_PATH, params={"year": year})
     if year == "":  # no year: this one
         assert response.status_code == 200
-        assert response.text.splitlines()[0] == ",".join(CSV_COLUMNS)
+        assert response.content.decode("utf-8-sig").splitlines()[0] == ";".join(CSV_COLUMNS)
         return
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/html")

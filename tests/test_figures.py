@@ -592,7 +592,8 @@ def breakdown_of(value: str) -> str:
 
 
 def csv_number(value: str) -> float | None:
-    return None if value in ("", None) else float(value)
+    """`7,0` (the French CSV's decimal comma) or `7.0` (the machines')."""
+    return None if value in ("", None) else float(value.replace(",", "."))
 
 
 def outcome_columns(header: list[str]) -> dict[str, str]:
@@ -605,26 +606,36 @@ def outcome_columns(header: list[str]) -> dict[str, str]:
     return found
 
 
-async def csv_evaluation(api: Api, caller: Caller, year: int) -> tuple[httpx.Response, str]:
+async def csv_evaluation(
+    api: Api, caller: Caller, year: int, delimiter: str | None = None
+) -> tuple[httpx.Response, list[dict[str, str]]]:
+    """The CSV file (French by default, `;` between cells) and its rows."""
+    params: dict[str, Any] = {"year": year}
+    if delimiter is not None:
+        params["delimiter"] = delimiter
     response = await api.get(
-        caller, "/evaluations/annual", params={"year": year}, headers={"Accept": "text/csv"}
+        caller, "/evaluations/annual", params=params, headers={"Accept": "text/csv"}
     )
     assert response.status_code == 200, response.text
-    return response, response.content.decode("utf-8-sig")
+    text = response.content.decode("utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter or ";")
+    return response, list(reader)
 
 
-async def test_annual_evaluation_as_csv_matches_the_json(world: World, app: FastAPI) -> None:
+@pytest.mark.parametrize("delimiter", [None, ";", ","])
+async def test_annual_evaluation_as_csv_matches_the_json(
+    world: World, app: FastAPI, delimiter: str | None
+) -> None:
     api = world.api
     await a_year_of_work(world, app)
     evaluation = await annual(api, world.commander, 2025)
-    response, text = await csv_evaluation(api, world.commander, 2025)
+    response, rows = await csv_evaluation(api, world.commander, 2025, delimiter)
     assert response.headers["content-type"].startswith("text/csv")
-    assert "Montigny-lès-Metz" in text  # UTF-8 kept the accents
-    assert "Metz Habitat Territoire" in text
+    labels = {row["label"] for row in rows}
+    assert "Montigny-lès-Metz" in labels  # UTF-8 kept the accents
+    assert "Metz Habitat Territoire" in labels
 
-    reader = csv.DictReader(io.StringIO(text))
-    header = list(reader.fieldnames or [])
-    rows = list(reader)
+    header = list(rows[0])
     for column in (
         "breakdown",
         "key",
@@ -678,8 +689,8 @@ async def test_annual_evaluation_as_csv_matches_the_json(world: World, app: Fast
 async def test_csv_shows_only_what_the_facilitator_may_see(world: World, app: FastAPI) -> None:
     api = world.api
     year = await a_year_of_work(world, app)
-    _, text = await csv_evaluation(api, world.facilitator, 2025)
-    keys = {row["key"] for row in csv.DictReader(io.StringIO(text))}
+    _, rows = await csv_evaluation(api, world.facilitator, 2025)
+    keys = {row["key"] for row in rows}
     assert world.gpo["id"] in keys
     assert year.other_gpo["id"] not in keys
     assert "57751" not in keys

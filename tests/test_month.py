@@ -307,7 +307,8 @@ async def test_a_month_of_a_gpo(world: World) -> None:
         headers={"Accept": "text/csv"},
     )
     assert response.headers["content-type"].startswith("text/csv")
-    table = list(csv.DictReader(io.StringIO(response.content.decode("utf-8"))))
+    french = io.StringIO(response.content.decode("utf-8-sig"), newline="")
+    table = list(csv.DictReader(french, delimiter=";"))
     by_key: dict[tuple[str, str], dict[str, Any]] = {(r["breakdown"], r["key"]): r for r in table}
     assert by_key[("totals", "all")]["problems_closed"] == "1"
     assert by_key[("totals", "all")]["outcome_reduced"] == "1"

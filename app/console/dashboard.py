@@ -1,5 +1,5 @@
 """Tableau de bord: the overview of the problems a person sees, as charts, and the contract's
-annual evaluation, as tables and as a CSV download.
+annual evaluation, as tables and as CSV and xlsx downloads.
 
 For those who read figures (`access.reads_figures`: commanders and admins, facilitators for
 their GPOs); partners get the 403 page. Every figure comes from `app.figures.service`, the
@@ -10,8 +10,6 @@ categories, communes, organisations) and lays them out.
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -30,6 +28,7 @@ from app.console.auth import Person
 from app.console.forms import Form
 from app.console.rendering import render
 from app.console.routing import ConsoleRoute, error_page
+from app.core import exports
 from app.core.clock import parse_instant, today_in_paris
 from app.core.db import DbSession
 from app.core.errors import Forbidden
@@ -46,6 +45,7 @@ from app.reference.models import Category
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE = "/console/tableau-de-bord"
 CSV_PATH = f"{PAGE}/evaluation.csv"
+XLSX_PATH = f"{PAGE}/evaluation.xlsx"
 REFUSED = (
     "Le tableau de bord est réservé au commandement, aux administrateurs et aux animateurs des GPO."
 )
@@ -311,39 +311,35 @@ async def dashboard(request: Request, session: DbSession, me: Reader) -> Respons
         evaluation=evaluation,
         outcomes=[o.value for o in Outcome],
         csv_url=f"{CSV_PATH}?year={year}",
+        xlsx_url=f"{XLSX_PATH}?year={year}",
     )
 
 
-FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _spreadsheet_safe(row: dict[str, Any]) -> dict[str, Any]:
-    """Text a spreadsheet would evaluate (`=`, `+`, `-`, `@`...) made inert by a leading
-    apostrophe: a GPO or an organisation is named by people (API.md, governance)."""
-    return {
-        column: "'" + value if isinstance(value, str) and value.startswith(FORMULA) else value
-        for column, value in row.items()
-    }
-
-
-@router.get(CSV_PATH)
-async def evaluation_csv(request: Request, session: DbSession, me: Reader) -> Response:
-    """The annual evaluation as the API's CSV: one row per (breakdown, key), header first."""
+async def evaluation_file(
+    request: Request, session: DbSession, me: Reader, media_type: str
+) -> Response:
+    """The annual evaluation as the API gives it in `media_type` (CSV for French
+    spreadsheets, or xlsx): one row per (breakdown, key), header first."""
     form, filters = read_filters(request, None, ("year",))
     if filters is None:
         wrong = " ".join(form.errors.values()).lower()
         return error_page(request, 400, f"L'année demandée n'est pas valide : {wrong}")
     year = filters.year or today_in_paris().year
     evaluation = await figures.annual(session, me.principal, year)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=figures.CSV_COLUMNS, extrasaction="raise")
-    writer.writeheader()
-    writer.writerows(_spreadsheet_safe(row) for row in figures.csv_rows(evaluation))
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="evaluation-gpo-{year}.csv"',
-            "Cache-Control": "no-store",
-        },
+    return exports.table_file(
+        media_type,
+        figures.EXPORT_COLUMNS,
+        figures.export_rows(evaluation),
+        name=f"evaluation-gpo-{year}",
+        sheet_title=wording.evaluation_sheet(year),
     )
+
+
+@router.get(CSV_PATH)
+async def evaluation_csv(request: Request, session: DbSession, me: Reader) -> Response:
+    return await evaluation_file(request, session, me, exports.CSV)
+
+
+@router.get(XLSX_PATH)
+async def evaluation_xlsx(request: Request, session: DbSession, me: Reader) -> Response:
+    return await evaluation_file(request, session, me, exports.XLSX)

@@ -311,7 +311,8 @@ async def annual(session: AsyncSession, principal: Principal, year: int) -> Annu
     )
 
 
-CSV_COLUMNS = [
+# The annual evaluation as a table (CSV, xlsx): a row per (breakdown, key).
+EXPORT_COLUMNS = [
     "breakdown",
     "key",
     "label",
@@ -327,7 +328,7 @@ CSV_COLUMNS = [
 ]
 
 
-def csv_rows(evaluation: AnnualEvaluation) -> list[dict[str, Any]]:
+def export_rows(evaluation: AnnualEvaluation) -> list[dict[str, Any]]:
     """One row per (breakdown, key), the totals first."""
 
     def problem_row(breakdown: str, row: EvaluationRow) -> dict[str, Any]:
