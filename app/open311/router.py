@@ -59,6 +59,9 @@ DEVIATIONS = [
     "partner's API token) and show only the requests of the caller's organisation.",
     "The api_key may also be sent as `Authorization: Bearer <token>` or as the password of "
     "HTTP Basic authentication.",
+    "A service request located only by lat and long must lie in the district: within the "
+    "widest gap between neighbouring commune centres plus 5 km (some 9 km) of the nearest "
+    "centre; farther away it is refused (400) unless attribute[commune_code] is given.",
 ]
 # The specification's error codes: invalid parameters are 400, a bad key 403.
 OPEN311_STATUS = {401: 403, 415: 400, 422: 400}
@@ -270,7 +273,8 @@ async def create_request(
         Form(
             alias="attribute[commune_code]",
             pattern=r"^[0-9]{5}$",
-            description="INSEE code; else the commune whose centre is nearest the point.",
+            description="INSEE code; else the commune whose centre is nearest the point "
+            "(a point outside the district needs it).",
         ),
     ] = None,
     jurisdiction_id: Annotated[str | None, Form(max_length=100)] = None,
