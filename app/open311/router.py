@@ -59,6 +59,10 @@ DEVIATIONS = [
     "partner's API token) and show only the requests of the caller's organisation.",
     "The api_key may also be sent as `Authorization: Bearer <token>` or as the password of "
     "HTTP Basic authentication.",
+    "Errors the server itself answers (unknown path or method, a body over 1 MiB, 5xx) keep "
+    "their HTTP status (404, 405, 413, 500...), in the specification's error shape.",
+    "Cross-origin (CORS): any origin may GET, without credentials (send the api_key as a "
+    "parameter or in Authorization); a POST whose Origin is another site's is refused (403).",
     "A service request located only by lat and long must lie in the district: within the "
     "widest gap between neighbouring commune centres plus 5 km (some 9 km) of the nearest "
     "centre; farther away it is refused (400) unless attribute[commune_code] is given.",
