@@ -9,6 +9,8 @@ import xml.etree.ElementTree as ET
 import httpx
 import pytest
 
+from app.config import Settings
+from app.main import create_app
 from tests.api import Api, World
 from tests.intake import METZ, report_ids
 
@@ -84,6 +86,23 @@ async def test_a_body_that_is_not_a_form_is_an_open311_400(world: World, suffix:
         json={"api_key": world.landlord_partner.token, "service_code": "damage"},
     )
     assert "Content-Type" in open311_error(response, 400)
+
+
+@pytest.mark.commits
+async def test_too_many_requests_is_an_open311_429_a_browser_can_read(settings: Settings) -> None:
+    limited = create_app(settings.model_copy(update={"gpo_anonymous_rate_per_minute": 2}))
+    async with limited.router.lifespan_context(limited):
+        transport = httpx.ASGITransport(app=limited, client=("203.0.113.9", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gpo.test") as client:
+            answers = [
+                await client.get(f"{BASE}/services.xml", headers={"Origin": CIVIC_APP})
+                for _ in range(3)
+            ]
+    assert [a.status_code for a in answers[:2]] == [200, 200]
+    open311_error(answers[2], 429)
+    assert int(answers[2].headers["retry-after"]) >= 1
+    assert answers[2].headers["access-control-allow-origin"] == "*"
+    assert "retry-after" in answers[2].headers["access-control-expose-headers"].lower()
 
 
 async def test_the_api_keeps_its_problem_details(api: Api) -> None:
