@@ -5,13 +5,15 @@ names; browsers may read cross-origin (GET), never write."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from app.config import Settings
 from app.main import create_app
-from tests.api import Api, World
+from tests.api import Api, World, expect
 from tests.intake import METZ, report_ids
 
 BASE = "/open311/v2"
@@ -199,3 +201,39 @@ async def test_no_cors_on_the_api(world: World) -> None:
         headers={"Origin": CIVIC_APP, "Access-Control-Request-Method": "GET"},
     )
     assert "access-control-allow-origin" not in preflight.headers
+
+
+# --- The OpenAPI document ------------------------------------------------------------------
+
+
+def refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from refs(item)
+
+
+async def test_open311_operations_document_their_own_errors(api: Api) -> None:
+    document = expect(await api.client.get("/openapi.json"), 200)
+    schemas = document["components"]["schemas"]
+    operations = [
+        (path, operation)
+        for path, methods in document["paths"].items()
+        if path.startswith(BASE)
+        for operation in methods.values()
+    ]
+    assert len(operations) == 12  # six operations, two formats each
+    for path, operation in operations:
+        for ref in refs(operation):
+            assert ref.startswith("#/components/schemas/"), (path, ref)
+            assert ref.removeprefix("#/components/schemas/") in schemas, (path, ref)
+        media_type = "text/xml" if path.endswith(".xml") else "application/json"
+        for status, response in operation["responses"].items():
+            assert list(response["content"]) == [media_type], (path, status)
+            if not status.startswith("2"):
+                assert "Open311Error" in str(response["content"]), (path, status)
