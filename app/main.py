@@ -33,6 +33,7 @@ from app.identity.router import router as identity_router
 from app.indicators.router import router as indicators_router
 from app.meetings.minutes import style_digest as minutes_style_digest
 from app.meetings.router import router as meetings_router
+from app.open311.boundary import Open311Boundary
 from app.open311.router import router as open311_router
 from app.open311.schemas import Open311Error
 from app.problems.router import router as problems_router
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         style_hashes=(minutes_style_digest(),),
     )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.gpo_max_body_bytes)
+    app.add_middleware(Open311Boundary, public_url=settings.public_url)
 
     api = APIRouter(prefix="/api/v1")
     for router in (

@@ -281,6 +281,55 @@ async def test_nearest_commune_centre(world: World, point: dict[str, float], com
     assert report["commune_code"] == commune
 
 
+MARLY = (49.0633, 6.1547)  # the commune centre farthest from its nearest neighbour (4.1 km)
+FAR_AWAY = {
+    "Paris": (48.8566, 2.3522),
+    "Thionville": (49.3579, 6.1683),
+    "Nancy": (48.6921, 6.1844),
+    "10 km south of Marly": tuple(moved(MARLY, -10_000).values()),
+}
+
+
+@pytest.mark.parametrize("place", list(FAR_AWAY))
+async def test_a_point_outside_the_district_is_refused(world: World, place: str) -> None:
+    """Not filed under the nearest commune centre when that centre is far away: the district
+    reaches the widest gap between neighbouring centres plus 5 km (some 9 km)."""
+    lat, lon = FAR_AWAY[place]
+    response = await create_request(
+        world.api, world.landlord_partner, service_code="damage", lat=lat, long=lon
+    )
+    assert "commune_code" in open311_error(response, 400)
+    assert await report_ids(world.api, world.admin) == set()
+
+
+async def test_a_point_outside_the_district_is_taken_with_its_commune(world: World) -> None:
+    lat, lon = FAR_AWAY["Paris"]
+    request_id = await created_request(
+        world.api,
+        world.landlord_partner,
+        service_code="damage",
+        lat=lat,
+        long=lon,
+        **{"attribute[commune_code]": "57463"},
+    )
+    report = await read_report(world.api, world.landlord_partner, {"id": request_id})
+    assert report["commune_code"] == "57463"
+    assert report["location"]["lat"] == pytest.approx(lat)
+
+
+async def test_the_district_reaches_past_its_outermost_centre(world: World) -> None:
+    point = moved(MARLY, -8_000)
+    request_id = await created_request(
+        world.api,
+        world.landlord_partner,
+        service_code="damage",
+        lat=point["lat"],
+        long=point["lon"],
+    )
+    report = await read_report(world.api, world.landlord_partner, {"id": request_id})
+    assert report["commune_code"] == "57447"
+
+
 async def test_request_by_address_and_commune_attribute(world: World) -> None:
     api = world.api
     request_id = await created_request(

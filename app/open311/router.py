@@ -1,4 +1,6 @@
-"""Open311 GeoReport v2 (JSON) under /open311/v2.
+"""Open311 GeoReport v2 under /open311/v2, in both formats: every operation is served at
+`.json` and `.xml` by the same endpoint (`georeport`), the suffix choosing only how the
+answer, errors included, is written (`app.open311.formats`).
 
 Deviation from the specification, stated in discovery.json: reading requests needs an
 `api_key` too, and shows only the caller's organisation's requests. The key is a partner's
@@ -11,24 +13,35 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from app import access
 from app.core.db import DbSession
 from app.core.errors import ApiError, Forbidden, Invalid, NotFound
 from app.core.idempotency import idempotent
-from app.core.openapi import problem_responses
 from app.core.routing import TransactionalRoute
 from app.core.schemas import instant_param
 from app.identity.dependencies import AnonymousLimit, AppSettings, principal_of
 from app.identity.principal import Principal
 from app.open311 import service
+from app.open311.formats import (
+    FORMATS,
+    XML_MEDIA_TYPE,
+    DiscoveryXml,
+    ServiceDefinitionXml,
+    ServiceRequestsXml,
+    ServicesXml,
+    XmlResponse,
+    error_schemas,
+    errors_response,
+    is_xml,
+)
 from app.open311.schemas import (
     Discovery,
     Endpoint,
@@ -39,13 +52,20 @@ from app.open311.schemas import (
 )
 from app.problems.schemas import LAT_MAX, LAT_MIN, LON_MAX, LON_MIN
 
-CHANGESET = datetime.fromisoformat("2026-11-28T00:00:00+00:00")
+# When the facade last changed.
+CHANGESET = datetime.fromisoformat("2026-12-01T00:00:00+00:00")
 DEVIATIONS = [
-    "GET requests.json and GET requests/{service_request_id}.json need an api_key (a "
+    "GET requests and GET requests/{service_request_id} (either format) need an api_key (a "
     "partner's API token) and show only the requests of the caller's organisation.",
     "The api_key may also be sent as `Authorization: Bearer <token>` or as the password of "
     "HTTP Basic authentication.",
-    "Only the JSON format is served.",
+    "Errors the server itself answers (unknown path or method, a body over 1 MiB, 5xx) keep "
+    "their HTTP status (404, 405, 413, 500...), in the specification's error shape.",
+    "Cross-origin (CORS): any origin may GET, without credentials (send the api_key as a "
+    "parameter or in Authorization); a POST whose Origin is another site's is refused (403).",
+    "A service request located only by lat and long must lie in the district: within the "
+    "widest gap between neighbouring commune centres plus 5 km (some 9 km) of the nearest "
+    "centre; farther away it is refused (400) unless attribute[commune_code] is given.",
 ]
 # The specification's error codes: invalid parameters are 400, a bad key 403.
 OPEN311_STATUS = {401: 403, 415: 400, 422: 400}
@@ -54,41 +74,34 @@ ERROR_DESCRIPTIONS = {
     403: "The api_key is missing, invalid, or not a partner's.",
     404: "No such service or service request (or not one of the caller's).",
     409: "The Idempotency-Key is in use by a request still running, or was used for a token.",
+    413: "The body is over 1 MiB.",
     429: "Too many requests (for this api_key, or from this address); retry after "
     "`Retry-After` seconds.",
+    "default": "Any other error (405 method not allowed, 5xx), in the same shape.",
 }
 
 
-def _errors(message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse([{"code": status, "description": message}], status, headers=headers)
-
-
 class Open311Route(TransactionalRoute):
-    """Open311 errors are `[{"code", "description"}]`, with the specification's codes."""
+    """Open311 errors are `[{"code", "description"}]` (`<errors>` at a `.xml` path), with
+    the specification's codes."""
+
+    @property
+    def xml(self) -> bool:
+        return is_xml(self.path)
 
     def documented_errors(self) -> dict[int | str, dict[str, Any]]:
-        statuses = [400, 404, 429]
+        statuses: list[int | str] = [400, 404, 429]
         if "/requests" in self.path:
             statuses.append(403)
         if "POST" in (self.methods or ()):
-            statuses.append(409)
-        responses: dict[int | str, dict[str, Any]] = {
-            status: {
-                "description": ERROR_DESCRIPTIONS[status],
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/Open311Error"},
-                        }
-                    }
-                },
-            }
-            for status in sorted(statuses)
+            statuses += [409, 413]
+        # `default` also keeps FastAPI from documenting a 422 this facade never answers.
+        statuses.append("default")
+        content = error_schemas(self.xml)
+        return {
+            status: {"description": ERROR_DESCRIPTIONS[status], "content": content}
+            for status in statuses
         }
-        if "POST" in (self.methods or ()):
-            responses |= problem_responses(413)
-        return responses
 
     def render_error(self, exc: ApiError, request: Request) -> Response:
         status = OPEN311_STATUS.get(exc.status, exc.status)
@@ -98,14 +111,14 @@ class Open311Route(TransactionalRoute):
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors
             )
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "retry-after"}
-        return _errors(message, status, headers)
+        return errors_response(status, message, xml=self.xml, headers=headers)
 
     def render_invalid(self, exc: RequestValidationError, request: Request) -> Response | None:
         messages = []
         for error in exc.errors():
             field = ".".join(str(p) for p in error.get("loc", ())[1:]) or "request"
             messages.append(f"{field}: {error.get('msg', 'invalid')}")
-        return _errors("; ".join(messages), 400)
+        return errors_response(400, "; ".join(messages), xml=self.xml)
 
 
 async def _caller(request: Request, session: DbSession, api_key: str | None) -> Principal:
@@ -163,9 +176,38 @@ Jurisdiction = Annotated[
     str | None, Query(max_length=100, description="Accepted and ignored: one jurisdiction.")
 ]
 QueryCaller = Annotated[Principal, Depends(caller_from_query)]
+EndpointFunction = TypeVar("EndpointFunction", bound=Callable[..., Any])
 
 
-@router.get("/discovery.json", summary="Open311 service discovery", dependencies=[AnonymousLimit])
+def georeport(
+    method: str, path: str, *, xml: type[XmlResponse], summary: str, **options: Any
+) -> Callable[[EndpointFunction], EndpointFunction]:
+    """Serve the endpoint at `path.json` and at `path.xml`: one code path, the format is
+    only how its answer is written (`xml`: the XML document it makes)."""
+
+    def register(endpoint: EndpointFunction) -> EndpointFunction:
+        for suffix in FORMATS:
+            written: dict[str, Any] = {"response_class": xml} if suffix == "xml" else {}
+            router.add_api_route(
+                f"{path}.{suffix}",
+                endpoint,
+                methods=[method],
+                summary=f"{summary} ({suffix.upper()})",
+                **written,
+                **options,
+            )
+        return endpoint
+
+    return register
+
+
+@georeport(
+    "GET",
+    "/discovery",
+    xml=DiscoveryXml,
+    summary="Open311 service discovery",
+    dependencies=[AnonymousLimit],
+)
 async def discovery(settings: AppSettings) -> Discovery:
     """Where the GeoReport v2 endpoint is (from GPO_PUBLIC_URL, never the request's Host),
     and how this server departs from it."""
@@ -180,15 +222,17 @@ async def discovery(settings: AppSettings) -> Discovery:
                 url=url,
                 changeset=CHANGESET,
                 type="production",
-                formats=["application/json"],
+                formats=[XML_MEDIA_TYPE, "application/json"],
             )
         ],
         deviations=DEVIATIONS,
     )
 
 
-@router.get(
-    "/services.json",
+@georeport(
+    "GET",
+    "/services",
+    xml=ServicesXml,
     summary="Open311 services (reportable categories)",
     dependencies=[AnonymousLimit],
 )
@@ -197,8 +241,10 @@ async def list_services(session: DbSession, jurisdiction_id: Jurisdiction = None
     return await service.services(session)
 
 
-@router.get(
-    "/services/{service_code}.json",
+@georeport(
+    "GET",
+    "/services/{service_code}",
+    xml=ServiceDefinitionXml,
     summary="Open311 service definition",
     dependencies=[AnonymousLimit],
 )
@@ -209,8 +255,10 @@ async def service_definition(
     return await service.definition(session, service_code)
 
 
-@router.post(
-    "/requests.json",
+@georeport(
+    "POST",
+    "/requests",
+    xml=ServiceRequestsXml,
     status_code=201,
     summary="Open311: create a service request",
     dependencies=[Open311Idempotent],
@@ -229,7 +277,8 @@ async def create_request(
         Form(
             alias="attribute[commune_code]",
             pattern=r"^[0-9]{5}$",
-            description="INSEE code; else the commune whose centre is nearest the point.",
+            description="INSEE code; else the commune whose centre is nearest the point "
+            "(a point outside the district needs it).",
         ),
     ] = None,
     jurisdiction_id: Annotated[str | None, Form(max_length=100)] = None,
@@ -259,7 +308,9 @@ async def create_request(
     )
 
 
-@router.get("/requests.json", summary="Open311: the caller's service requests")
+@georeport(
+    "GET", "/requests", xml=ServiceRequestsXml, summary="Open311: the caller's service requests"
+)
 async def list_requests(
     session: DbSession,
     principal: QueryCaller,
@@ -296,7 +347,12 @@ async def list_requests(
     return await service.list_requests(session, principal, filters)
 
 
-@router.get("/requests/{service_request_id}.json", summary="Open311: one service request")
+@georeport(
+    "GET",
+    "/requests/{service_request_id}",
+    xml=ServiceRequestsXml,
+    summary="Open311: one service request",
+)
 async def get_request(
     service_request_id: str,
     session: DbSession,

@@ -33,6 +33,12 @@ from app.reports.schemas import ReportCreate
 
 COMMUNE_ATTRIBUTE = "commune_code"
 MAX_REQUESTS = 200
+# How far past its communes the district reaches. A commune's centre is rarely its middle and
+# outlying streets lie farther from it than from a neighbour's, so the reach is the widest
+# gap between a commune centre and its nearest neighbour (4.1 km, Marly, in the seeded
+# district) plus this margin: some 9 km from the nearest centre. Paris, 275 km away, or
+# Thionville, 23 km, is not filed under the nearest commune; the caller names the commune.
+DISTRICT_MARGIN_M = 5_000.0
 
 
 def _service(category: Category) -> Service:
@@ -81,10 +87,30 @@ async def definition(session: AsyncSession, code: str) -> ServiceDefinition:
     )
 
 
+def district_reach_m(communes: Sequence[Commune]) -> float:
+    """How far from its nearest commune centre a point may be and still be in the district."""
+    if len(communes) < 2:
+        return DISTRICT_MARGIN_M
+    widest_gap = max(
+        min(reports.distance_m(c.lat, c.lon, o.lat, o.lon) for o in communes if o is not c)
+        for c in communes
+    )
+    return widest_gap + DISTRICT_MARGIN_M
+
+
 async def nearest_commune(session: AsyncSession, lat: float, lon: float) -> str:
+    """The commune whose centre is nearest the point; a point outside the district is 400."""
     communes = (await session.scalars(select(Commune))).all()
-    nearest = min(communes, key=lambda c: reports.distance_m(lat, lon, c.lat, c.lon))
-    return nearest.code
+    distance, nearest = min((reports.distance_m(lat, lon, c.lat, c.lon), c.code) for c in communes)
+    reach = district_reach_m(communes)
+    if distance > reach:
+        raise Invalid(
+            ["lat"],
+            f"the point is {distance / 1000:.1f} km from the nearest commune centre of the "
+            f"district, which reaches {reach / 1000:.1f} km; give attribute[{COMMUNE_ATTRIBUTE}] "
+            "to file it under a commune anyway",
+        )
+    return nearest
 
 
 @dataclass(frozen=True)
