@@ -27,7 +27,9 @@ class OrganisationUpdate(Patch):
     nullable = frozenset({"commune_code"})
 
     name: Name | None = Field(default=None, examples=["Metz Habitat Territoire"])
-    kind: OrganisationKind | None = Field(default=None, examples=["landlord"])
+    kind: OrganisationKind | None = Field(
+        default=None, description="What the organisation is.", examples=["landlord"]
+    )
     commune_code: CommuneCode | None = Field(default=None, examples=["57751"])
 
 

@@ -47,6 +47,9 @@ class ReportUpdate(Patch):
 
 
 class Decision(StrEnum):
+    """create_problem: a new problem from the report; attach: to an existing problem; reject:
+    with a public note."""
+
     create_problem = "create_problem"
     attach = "attach"
     reject = "reject"
