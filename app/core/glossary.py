@@ -111,7 +111,7 @@ GLOSSARY: dict[str, tuple[str, Any]] = {
     "expires_in_days": ("Days until the token expires.", 90),
     "distance_m": ("Metres between the two points.", 84.2),
     "problem_status": ("Status of the problem behind the report.", "open"),
-    "problem_outcome": ("Outcome of the problem behind the report.", None),
+    "problem_outcome": ("Outcome of the problem behind the report; null until closed.", None),
     "problem_reference": ("The problem's human reference.", "P-2026-000123"),
     "assignee_name": ("Name of the organisation.", "Police municipale de Metz"),
     "actor_name": ("Name of the user who did it.", "Claire Martin"),
@@ -269,9 +269,11 @@ def document(openapi: dict[str, Any]) -> None:
         if "enum" in schema:
             schema.setdefault("examples", [schema["enum"][0]])
         for name, prop in schema.get("properties", {}).items():
-            if "$ref" in prop:
-                continue
-            _fill(prop, name, prop, owner=owner)
+            if "$ref" not in prop:
+                _fill(prop, name, prop, owner=owner)
+            elif "examples" not in prop and (known := GLOSSARY.get(name)) and known[1] is not None:
+                # A field of an enum's type: the glossary's value reads better than the first.
+                prop["examples"] = [known[1]]
     for operations in openapi.get("paths", {}).values():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):

@@ -36,7 +36,7 @@ class OrganisationUpdate(Patch):
 class OrganisationOut(Output):
     id: uuid.UUID
     name: str = Field(examples=["Metz Habitat Territoire"])
-    kind: OrganisationKind
+    kind: OrganisationKind = Field(examples=["landlord"])
     commune_code: str | None = Field(examples=["57463"])
     created_at: datetime
     updated_at: datetime

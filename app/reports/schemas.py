@@ -102,7 +102,7 @@ class ReportOut(Output):
         description="The status of the problem behind an accepted report, even one the "
         "reporter may not see."
     )
-    problem_outcome: Outcome | None
+    problem_outcome: Outcome | None = Field(examples=[None])
     public_note: str | None
     created_at: datetime
     updated_at: datetime
