@@ -196,10 +196,30 @@ def _pages_router() -> APIRouter:
     return router
 
 
+READY = {"status": "ready", "database": "ok", "migration": "0006", "head": "0006"}
+READINESS = {
+    "type": "object",
+    "required": ["status", "database"],
+    "properties": {
+        "status": {
+            "enum": ["ready", "migrations pending", "unavailable"],
+            "description": "`ready` when the database answers at the migrations' head.",
+        },
+        "database": {"enum": ["ok", "unreachable"], "description": "Whether it answered."},
+        "migration": {"type": ["string", "null"], "description": "The database's revision."},
+        "head": {"type": ["string", "null"], "description": "The code's latest revision."},
+    },
+}
+
+
 def _health_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/health", summary="Liveness")
+    @router.get(
+        "/health",
+        summary="Liveness",
+        responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+    )
     async def health() -> dict[str, str]:
         """The process is alive."""
         return {"status": "ok"}
@@ -207,7 +227,18 @@ def _health_router() -> APIRouter:
     @router.get(
         "/health/ready",
         summary="Readiness",
-        responses={503: {"description": "Database unreachable or migrations not at head."}},
+        responses={
+            200: {"content": {"application/json": {"schema": READINESS, "example": READY}}},
+            503: {
+                "description": "Database unreachable or migrations not at head.",
+                "content": {
+                    "application/json": {
+                        "schema": READINESS,
+                        "example": {"status": "unavailable", "database": "unreachable"},
+                    }
+                },
+            },
+        },
     )
     async def ready(request: Request) -> JSONResponse:
         """The database answers and its schema is at the migrations' head."""

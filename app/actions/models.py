@@ -12,6 +12,9 @@ from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, str_enum
 
 
 class ActionStatus(StrEnum):
+    """planned → in_progress | done | cancelled; in_progress → done | cancelled; done |
+    cancelled → in_progress."""
+
     planned = "planned"
     in_progress = "in_progress"
     done = "done"

@@ -29,7 +29,9 @@ class ActionUpdate(Patch):
     nullable = frozenset({"description", "result_note", "decided_at_meeting_id"})
 
     title: Name | None = None
-    kind: Code | None = Field(default=None, examples=["joint_operation"])
+    kind: Code | None = Field(
+        default=None, description="An action-kind code.", examples=["joint_operation"]
+    )
     assignee_organisation_id: uuid.UUID | None = None
     status: ActionStatus | None = Field(
         default=None,
@@ -49,7 +51,7 @@ class ActionOut(Output):
     id: uuid.UUID
     problem_id: uuid.UUID
     title: str = Field(examples=["Patrouilles pédestres en soirée rue de Toul"])
-    kind: str = Field(examples=["foot_patrol"])
+    kind: str = Field(description="An action-kind code.", examples=["foot_patrol"])
     assignee_organisation_id: uuid.UUID
     status: ActionStatus
     due_date: date

@@ -34,8 +34,10 @@ KEY_HEADER = "Idempotency-Key"
 RETENTION = timedelta(hours=24)
 LOCK_TIMEOUT = "30s"
 REPLAYED_HEADERS = ("etag", "location", "content-type")
-# Marks the claim dependency, so the route class can tell that a POST route declares it.
+# Mark the claim dependency, so the route class can tell that a POST route declares it, and
+# whether a repeat replays the stored answer (with `Idempotent-Replayed`).
 CLAIMS_KEY = "claims_idempotency_key"
+REPLAYS_ANSWER = "replays_idempotent_answer"
 
 OwnerDependency = Callable[..., Awaitable[uuid.UUID]]
 
@@ -202,6 +204,7 @@ def idempotent(owner: OwnerDependency, *, store_response: bool = True) -> params
         )
 
     setattr(claim_idempotency_key, CLAIMS_KEY, True)
+    setattr(claim_idempotency_key, REPLAYS_ANSWER, store_response)
     dependency: params.Depends = Depends(claim_idempotency_key)
     return dependency
 

@@ -5,7 +5,8 @@
 - the Idempotency-Key claim: a dependency each POST route declares
   (`app.core.idempotency.idempotent`); the route class refuses a POST route without it;
 - `render_error` / `render_invalid`: how an error is written (the Open311 facade has its own);
-- `documented_errors`: the error answers each operation documents, from what it can do.
+- `documented_errors` / `documented_headers`: the error answers and the response headers each
+  operation documents, from what it can do.
 
 Services flush and never commit. The transaction commits before the response leaves, so a
 client that reads right after a successful write sees it. An error rolls everything back
@@ -44,7 +45,7 @@ from app.core.errors import (
     invalid_values,
     unexpected_error_response,
 )
-from app.core.openapi import default_statuses, problem_responses
+from app.core.openapi import default_statuses, header_refs, problem_responses
 from app.core.schemas import UNSTORABLE, UNSTORABLE_MESSAGE
 
 logger = logging.getLogger("app.errors")
@@ -138,6 +139,8 @@ class TransactionalRoute(APIRoute):
     authenticated = False
     post_marker = idempotency.CLAIMS_KEY
     post_requirement = "the Idempotency-Key claim (dependencies=[Idempotent])"
+    # The route's 201 answer names the resource created in `Location` (the endpoint sets it).
+    locates_created = False
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, _after_preconditions(endpoint), **kwargs)
@@ -145,6 +148,9 @@ class TransactionalRoute(APIRoute):
             raise TypeError(f"POST {path} must declare {self.post_requirement}.")
         for status, response in self.documented_errors().items():
             self.responses.setdefault(status, response)
+        for status, headers in self.documented_headers().items():
+            response = self.responses.setdefault(status, {})
+            response["headers"] = {**response.get("headers", {}), **headers}
 
     # --- documented errors ---------------------------------------------------------------
 
@@ -158,6 +164,22 @@ class TransactionalRoute(APIRoute):
             authenticated=self.authenticated,
         )
         return problem_responses(*statuses)
+
+    def documented_headers(self) -> dict[int | str, dict[str, Any]]:
+        """The headers this route's answers carry, by status: `ETag` with a versioned
+        resource, `Location` with a 201, `Idempotent-Replayed` on the answers a POST stores."""
+        success = self.status_code or 200
+        headers: dict[int | str, list[str]] = {}
+        model = self.response_model
+        if isinstance(model, type) and "version" in getattr(model, "model_fields", {}):
+            headers.setdefault(success, []).append("ETag")
+        if success == 201 and self.locates_created:
+            headers.setdefault(success, []).append("Location")
+        if "POST" in (self.methods or ()) and _declares(self.dependant, idempotency.REPLAYS_ANSWER):
+            for status in (success, *STORED_REFUSALS):
+                if status == success or status in self.responses:
+                    headers.setdefault(status, []).append("Idempotent-Replayed")
+        return {status: header_refs(*names) for status, names in headers.items()}
 
     # --- error rendering -----------------------------------------------------------------
 

@@ -6,11 +6,19 @@ from app.core.schemas import Output
 
 
 class Overview(Output):
-    problems_by_status: dict[str, int] = Field(examples=[{"new": 3, "open": 12, "closed": 40}])
-    problems_by_category: dict[str, int] = Field(examples=[{"hall_occupation": 7}])
-    problems_by_commune: dict[str, int] = Field(examples=[{"57463": 30, "57751": 9}])
+    problems_by_status: dict[str, int] = Field(
+        description="Problems counted by status.", examples=[{"new": 3, "open": 12, "closed": 40}]
+    )
+    problems_by_category: dict[str, int] = Field(
+        description="Problems counted by category code.", examples=[{"hall_occupation": 7}]
+    )
+    problems_by_commune: dict[str, int] = Field(
+        description="Problems counted by commune, keyed by INSEE code.",
+        examples=[{"57463": 30, "57751": 9}],
+    )
     overdue_actions_by_organisation: dict[str, int] = Field(
-        description="Organisation id → overdue actions."
+        description="Overdue actions counted per organisation, keyed by its id.",
+        examples=[{"9e1c3a5b-7d9f-4b2d-8f4a-6c8e0a2b4d6f": 2}],
     )
     median_days_to_close: float | None = Field(
         description="Median days from creation to closing of the closed problems.",
@@ -28,7 +36,10 @@ class EvaluationRow(Output):
     label: str = Field(examples=["Metz"])
     problems_raised: int = Field(description="Created during the year.")
     problems_closed: int = Field(description="Closed during the year.")
-    outcomes: dict[str, int] = Field(description="Outcome → problems closed during the year.")
+    outcomes: dict[str, int] = Field(
+        description="Outcome → problems closed during the year.",
+        examples=[{"reduced": 3, "eliminated": 1}],
+    )
     median_days_to_close: float | None
     closed_with_improved_indicator: int = Field(
         description="Closed during the year with an indicator better than its baseline."
@@ -53,8 +64,10 @@ class Totals(EvaluationRow):
 
 class AnnualEvaluation(Output):
     year: int = Field(examples=[2026])
-    totals: Totals
-    by_gpo: list[EvaluationRow]
-    by_commune: list[EvaluationRow]
-    by_category: list[EvaluationRow]
-    by_organisation: list[OrganisationRow]
+    totals: Totals = Field(description="The whole contract's figures for the year.")
+    by_gpo: list[EvaluationRow] = Field(description="A row per GPO, keyed by its id.")
+    by_commune: list[EvaluationRow] = Field(description="A row per commune (INSEE code).")
+    by_category: list[EvaluationRow] = Field(description="A row per category code.")
+    by_organisation: list[OrganisationRow] = Field(
+        description="A row per organisation assigned actions."
+    )

@@ -11,6 +11,8 @@ from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, str_enum
 
 
 class GpoKind(StrEnum):
+    """A general GPO covers communes; the transport GPO covers the transport network."""
+
     general = "general"
     transport = "transport"
 

@@ -40,6 +40,7 @@ async def create_gpo(
     """Admins and facilitators; a facilitator who creates a GPO facilitates it."""
     gpo = await service.create_gpo(session, principal, data)
     set_etag(response, gpo.version)
+    response.headers["Location"] = f"/api/v1/gpos/{gpo.id}"
     return await service.out(session, gpo)
 
 

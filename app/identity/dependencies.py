@@ -158,6 +158,8 @@ IdempotentSecret = idempotent(idempotency_owner, store_response=False)
 
 
 class ApiRoute(TransactionalRoute):
-    """Routes of /api/v1: bearer-authenticated, Idempotency-Key owned by the token's user."""
+    """Routes of /api/v1: bearer-authenticated, Idempotency-Key owned by the token's user;
+    a 201 says where the resource created is."""
 
     authenticated = True
+    locates_created = True

@@ -12,6 +12,9 @@ from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, str_enum
 
 
 class Role(StrEnum):
+    """admin: users, organisations, reference data; facilitator: runs the GPOs it facilitates;
+    commander: reads everything, comments; partner: a member of an organisation."""
+
     admin = "admin"
     facilitator = "facilitator"
     commander = "commander"

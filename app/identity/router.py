@@ -70,6 +70,7 @@ async def create_user(
     """Admins create users; a partner must name its organisation."""
     user = await service.create_user(session, principal, data)
     set_etag(response, user.version)
+    response.headers["Location"] = f"/api/v1/users/{user.id}"
     return UserOut.model_validate(user)
 
 
@@ -127,6 +128,7 @@ async def create_token(
     session: DbSession,
     principal: CurrentUser,
     settings: AppSettings,
+    response: Response,
 ) -> TokenCreated:
     """Admins, or the user itself. The secret is in this response only: it is stored as a
     keyed hash. An Idempotency-Key replay of this call gives 409, never the secret again."""
@@ -134,6 +136,7 @@ async def create_token(
     api_token, secret = await service.create_token(
         session, principal, user, data, settings.gpo_secret_key.get_secret_value()
     )
+    response.headers["Location"] = f"/api/v1/tokens/{api_token.id}"
     return TokenCreated(
         token_id=api_token.id,
         token=secret,
@@ -156,6 +159,7 @@ async def invite_user(
     session: DbSession,
     principal: AdminUser,
     settings: AppSettings,
+    response: Response,
 ) -> InvitationCreated:
     """Admins. A one-use link, valid 7 days, where the person chooses a console password
     (12 characters at least); a new invitation replaces an unused one, and is how a
@@ -164,10 +168,10 @@ async def invite_user(
     link = await sessions.invite(
         session, principal, user, settings.gpo_secret_key.get_secret_value()
     )
-    base = settings.public_url
-    return InvitationCreated(
-        invitation_url=f"{base}/console/invitation/{link.secret}", expires_at=link.expires_at
-    )
+    # The invitation's only address is its link (shown once, like the body).
+    url = f"{settings.public_url}/console/invitation/{link.secret}"
+    response.headers["Location"] = url
+    return InvitationCreated(invitation_url=url, expires_at=link.expires_at)
 
 
 @router.get("/users/{user_id}/tokens", summary="List a user's tokens")

@@ -100,7 +100,9 @@ class TokenOut(Output):
 
 class Me(Output):
     user: UserOut
-    organisation: OrganisationOut | None
+    organisation: OrganisationOut | None = Field(
+        description="The organisation the user belongs to; null for a user of none."
+    )
     role: Role
 
 

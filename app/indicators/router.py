@@ -106,10 +106,16 @@ async def update_indicator(
     dependencies=[Idempotent],
 )
 async def add_measurement(
-    target: IndicatorToRun, data: MeasurementCreate, session: DbSession, principal: CurrentUser
+    target: IndicatorToRun,
+    data: MeasurementCreate,
+    session: DbSession,
+    principal: CurrentUser,
+    response: Response,
 ) -> MeasurementOut:
     """A value over a period after the baseline period. A period overlapping the baseline,
-    ending before it starts, or a negative value is refused (422)."""
+    ending before it starts, or a negative value is refused (422). A measurement has no URL
+    of its own: `Location` is its indicator, which lists it."""
     indicator, problem = target
     measurement = await service.add_measurement(session, principal, indicator, problem, data)
+    response.headers["Location"] = f"/api/v1/indicators/{indicator.id}"
     return MeasurementOut.model_validate(measurement)

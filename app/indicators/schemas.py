@@ -44,7 +44,7 @@ class IndicatorCreate(Input):
 class IndicatorUpdate(Patch):
     nullable = frozenset({"target_value", "source"})
 
-    name: Name | None = None
+    name: Name | None = Field(default=None, examples=["Appels au 17, 4 rue de Toul"])
     unit: Name | None = None
     target_value: Value | None = None
     source: ShortText | None = None
@@ -75,7 +75,7 @@ class MeasurementOut(Output):
 class IndicatorOut(Output):
     id: uuid.UUID
     problem_id: uuid.UUID
-    name: str
+    name: str = Field(examples=["Appels au 17 pour le 4 rue de Toul"])
     unit: str
     direction: Direction
     baseline: BaselineOut

@@ -12,6 +12,8 @@ from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, str_enum
 
 
 class MeetingStatus(StrEnum):
+    """A meeting moves from planned to held or cancelled."""
+
     planned = "planned"
     held = "held"
     cancelled = "cancelled"

@@ -142,12 +142,18 @@ async def update_meeting(
     dependencies=[Idempotent],
 )
 async def add_review(
-    target: MeetingToRead, data: ReviewCreate, session: DbSession, principal: CurrentUser
+    target: MeetingToRead,
+    data: ReviewCreate,
+    session: DbSession,
+    principal: CurrentUser,
+    response: Response,
 ) -> ReviewOut:
     """The problem (of this meeting's GPO) was discussed: it shows in the problem's timeline
-    and in the minutes."""
+    and in the minutes. A review has no URL of its own: `Location` is the timeline."""
     meeting, gpo = target
-    return await service.add_review(session, principal, meeting, gpo, data)
+    review = await service.add_review(session, principal, meeting, gpo, data)
+    response.headers["Location"] = f"/api/v1/problems/{review.problem_id}/timeline"
+    return review
 
 
 @router.get("/meetings/{meeting_id}/agenda", summary="The meeting's agenda")

@@ -24,7 +24,7 @@ class MeetingUpdate(Patch):
     nullable = frozenset({"location", "notes"})
 
     scheduled_at: Moment | None = Field(default=None, examples=["2026-03-21T18:30:00+01:00"])
-    location: ShortText | None = None
+    location: ShortText | None = Field(default=None, examples=["Mairie de Woippy"])
     status: MeetingStatus | None = Field(
         default=None, description="planned → held | cancelled.", examples=["held"]
     )
@@ -36,7 +36,9 @@ class MeetingOut(Output):
     id: uuid.UUID
     gpo_id: uuid.UUID
     scheduled_at: datetime
-    location: str | None
+    location: str | None = Field(
+        description="Where the meeting takes place.", examples=["Commissariat central de Metz"]
+    )
     status: MeetingStatus
     attendee_organisation_ids: list[uuid.UUID]
     notes: str | None

@@ -13,6 +13,9 @@ from app.core.visibility import Visibility
 
 
 class ProblemStatus(StrEnum):
+    """new → open | closed; open → monitoring | closed; monitoring → open | closed; closed →
+    open (a reopening note required)."""
+
     new = "new"
     open = "open"
     monitoring = "monitoring"
@@ -20,6 +23,8 @@ class ProblemStatus(StrEnum):
 
 
 class Priority(StrEnum):
+    """How urgent the problem is; agendas list the most urgent first."""
+
     low = "low"
     normal = "normal"
     high = "high"
@@ -43,6 +48,9 @@ class Outcome(StrEnum):
 
 
 class Displacement(StrEnum):
+    """Whether the trouble moved elsewhere (displacement) or the benefit spread around
+    (diffusion)."""
+
     unknown = "unknown"
     none = "none"
     displacement = "displacement"

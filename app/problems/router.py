@@ -43,12 +43,16 @@ FEATURE_COLLECTION_SCHEMA: dict[str, Any] = {
                 "required": ["type", "geometry", "properties"],
                 "properties": {
                     "type": {"const": "Feature"},
-                    "id": {"type": "string"},
+                    "id": {"type": "string", "examples": ["5d1a7c3e-2b4f-4c6a-9e8d-7f6a5b4c3d2e"]},
                     "geometry": {
                         "type": "object",
                         "properties": {
                             "type": {"const": "Point"},
-                            "coordinates": {"type": "array", "items": {"type": "number"}},
+                            "coordinates": {
+                                "type": "array",
+                                "items": {"type": "number"},
+                                "examples": [[6.2105, 49.1072]],
+                            },
                         },
                     },
                     "properties": {"$ref": "#/components/schemas/ProblemOut"},
@@ -232,10 +236,17 @@ async def problem_timeline(
     dependencies=[Idempotent],
 )
 async def add_comment(
-    problem: VisibleProblem, data: CommentCreate, session: DbSession, principal: CurrentUser
+    problem: VisibleProblem,
+    data: CommentCreate,
+    session: DbSession,
+    principal: CurrentUser,
+    response: Response,
 ) -> CommentOut:
-    """Anyone who sees the problem may comment."""
-    return await service.add_comment(session, principal, problem, data)
+    """Anyone who sees the problem may comment. A comment has no URL of its own: `Location`
+    is the problem's comments."""
+    comment = await service.add_comment(session, principal, problem, data)
+    response.headers["Location"] = f"/api/v1/problems/{problem.id}/comments"
+    return comment
 
 
 @router.get("/problems/{problem_id}/comments", summary="A problem's comments")

@@ -137,7 +137,7 @@ class ProblemOut(Output):
     objective: str | None
     time_pattern: str | None
     raised_at_meeting_id: uuid.UUID | None
-    status: ProblemStatus
+    status: ProblemStatus = Field(examples=["closed"])
     outcome: Outcome | None
     outcome_note: str | None
     displacement: Displacement

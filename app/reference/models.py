@@ -10,6 +10,8 @@ from app.core.visibility import Visibility
 
 
 class OrganisationKind(StrEnum):
+    """What an organisation is; police kinds decide who reads `police` and `restricted` texts."""
+
     national_police = "national_police"
     municipal_police = "municipal_police"
     landlord = "landlord"
@@ -22,6 +24,8 @@ class OrganisationKind(StrEnum):
 
 
 class CategoryFamily(StrEnum):
+    """The family a category belongs to; `transport` reports go to the transport GPO."""
+
     incivility = "incivility"
     drugs = "drugs"
     residential = "residential"

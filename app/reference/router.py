@@ -34,7 +34,10 @@ from app.reference.schemas import (
 )
 
 router = APIRouter(route_class=ApiRoute, tags=["reference data"])
-CodePath = Annotated[str, Path(max_length=50, description="The code.", examples=["rodeo"])]
+CodePath = Annotated[
+    str,
+    Path(max_length=50, description="The category or action kind's `code`.", examples=["rodeo"]),
+]
 
 
 async def organisation_to_change(
@@ -94,6 +97,7 @@ async def create_organisation(
     """Admins only."""
     organisation = await service.create_organisation(session, principal, data)
     set_etag(response, organisation.version)
+    response.headers["Location"] = f"/api/v1/organisations/{organisation.id}"
     return OrganisationOut.model_validate(organisation)
 
 
@@ -142,6 +146,7 @@ async def create_category(
     """Admins only."""
     category = await service.create_coded(session, principal, Category, data)
     set_etag(response, category.version)
+    response.headers["Location"] = f"/api/v1/categories/{category.code}"
     return CategoryOut.model_validate(category)
 
 
@@ -186,6 +191,7 @@ async def create_action_kind(
     """Admins only."""
     kind = await service.create_coded(session, principal, ActionKind, data)
     set_etag(response, kind.version)
+    response.headers["Location"] = f"/api/v1/action-kinds/{kind.code}"
     return ActionKindOut.model_validate(kind)
 
 

@@ -27,14 +27,16 @@ class OrganisationUpdate(Patch):
     nullable = frozenset({"commune_code"})
 
     name: Name | None = Field(default=None, examples=["Metz Habitat Territoire"])
-    kind: OrganisationKind | None = Field(default=None, examples=["landlord"])
+    kind: OrganisationKind | None = Field(
+        default=None, description="What the organisation is.", examples=["landlord"]
+    )
     commune_code: CommuneCode | None = Field(default=None, examples=["57751"])
 
 
 class OrganisationOut(Output):
     id: uuid.UUID
     name: str = Field(examples=["Metz Habitat Territoire"])
-    kind: OrganisationKind
+    kind: OrganisationKind = Field(examples=["landlord"])
     commune_code: str | None = Field(examples=["57463"])
     created_at: datetime
     updated_at: datetime

@@ -11,6 +11,8 @@ from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, str_enum
 
 
 class ReportStatus(StrEnum):
+    """received until triaged; then accepted (a problem made or attached) or rejected."""
+
     received = "received"
     accepted = "accepted"
     rejected = "rejected"

@@ -47,6 +47,9 @@ class ReportUpdate(Patch):
 
 
 class Decision(StrEnum):
+    """create_problem: a new problem from the report; attach: to an existing problem; reject:
+    with a public note."""
+
     create_problem = "create_problem"
     attach = "attach"
     reject = "reject"
@@ -99,7 +102,7 @@ class ReportOut(Output):
         description="The status of the problem behind an accepted report, even one the "
         "reporter may not see."
     )
-    problem_outcome: Outcome | None
+    problem_outcome: Outcome | None = Field(examples=[None])
     public_note: str | None
     created_at: datetime
     updated_at: datetime
