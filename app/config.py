@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # Where people and systems reach the service (invitation links, Open311 discovery); never
     # taken from a request's Host header, which any client may set.
     gpo_public_url: str | None = None
+    # Who may read GET /metrics: addresses, networks and bearer tokens, comma-separated
+    # (app/core/metrics.py). Empty: nobody.
+    gpo_metrics_allow: str = ""
 
     @field_validator("database_url")
     @classmethod
@@ -103,6 +106,14 @@ class Settings(BaseSettings):
     def public_url(self) -> str:
         """The service's public base URL, without a trailing slash."""
         return (self.gpo_public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @field_validator("gpo_metrics_allow")
+    @classmethod
+    def _metrics_access(cls, value: str) -> str:
+        from app.core.metrics import MetricsAccess
+
+        MetricsAccess.parse(value)  # refused at start-up, naming the entry
+        return value
 
     @field_validator("gpo_public_url")
     @classmethod

@@ -22,6 +22,7 @@ from app.core import idempotency
 from app.core.db import Database, Outage, is_unavailable
 from app.core.errors import UNAVAILABLE_RETRY_AFTER, install_error_handlers
 from app.core.headers import CompressPages, SecurityHeadersMiddleware
+from app.core.metrics import Metrics, MetricsAccess, metrics_endpoint
 from app.core.openapi import install_openapi
 from app.core.pagination import Paginator
 from app.core.ratelimit import RateLimiter
@@ -141,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.anonymous_limiter = RateLimiter(settings.gpo_anonymous_rate_per_minute)
     app.state.migrations_head = migrations_head()
     app.state.outage = Outage()
+    app.state.metrics = Metrics(app.state)
+    app.state.metrics_access = MetricsAccess.parse(settings.gpo_metrics_allow)
 
     install_error_handlers(app)
     app.add_middleware(CompressPages, prefixes=("/console", "/static/", "/docs"))
@@ -149,7 +152,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tiles_origin=settings.map_tiles_origin,
         style_hashes=(minutes_style_digest(),),
     )
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.gpo_max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.gpo_max_body_bytes,
+        metrics=app.state.metrics,
+    )
     app.add_middleware(Open311Boundary, public_url=settings.public_url)
 
     api = APIRouter(prefix="/api/v1")
@@ -170,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_router)
     app.mount("/static", VersionedStaticFiles(directory=STATIC), name="static")
     app.include_router(_health_router())
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.include_router(_pages_router())
     install_openapi(app, description=DESCRIPTION, extra_models=(Open311Error,))
     return app

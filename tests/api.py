@@ -89,9 +89,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(app: FastAPI, port: int | None = None) -> Iterator[tuple[str, int]]:
+def live_server(app: FastAPI, port: int | None = None, **options: Any) -> Iterator[tuple[str, int]]:
     """The app served by uvicorn on a free port (or `port`), in a thread with its own event
-    loop."""
+    loop; `options` go to uvicorn (`forwarded_allow_ips=...`)."""
     port = port or free_port()
     config = uvicorn.Config(
         app,
@@ -100,6 +100,7 @@ def live_server(app: FastAPI, port: int | None = None) -> Iterator[tuple[str, in
         log_level="warning",
         access_log=False,
         http="app.core.server:BoundedHttpToolsProtocol",  # as ./scripts/run serves
+        **options,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

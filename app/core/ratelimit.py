@@ -16,6 +16,7 @@ class RateLimiter:
         self.per_minute = per_minute
         self._window = -1
         self._counts: dict[Hashable, int] = {}
+        self.refused = 0  # since the process started, for /metrics
 
     def retry_after(self, key: Hashable, now: float | None = None) -> int | None:
         """Count a request; return the seconds to wait when over the limit, else None."""
@@ -27,4 +28,5 @@ class RateLimiter:
         self._counts[key] = count
         if count <= self.per_minute:
             return None
+        self.refused += 1
         return max(1, math.ceil((window + 1) * 60 - now))

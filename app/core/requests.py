@@ -10,10 +10,13 @@ import time
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from app.core.metrics import Metrics
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 _REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -70,9 +73,12 @@ class RequestContextMiddleware:
     (chunked bodies), so a large body is refused before it is parsed.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -147,6 +153,10 @@ class RequestContextMiddleware:
             await response(scope, receive, send_with_id)
         finally:
             state = scope.get("state", {})
+            seconds = time.perf_counter() - started
+            # The caller's address as uvicorn gives it: X-Forwarded-For is honoured only
+            # from the proxies FORWARDED_ALLOW_IPS names (README, "Behind a proxy").
+            client = scope.get("client")
             access_logger.info(
                 "request",
                 extra={
@@ -155,9 +165,12 @@ class RequestContextMiddleware:
                         "method": scope["method"],
                         "path": scope["path"],
                         "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "duration_ms": round(seconds * 1000, 2),
+                        "client": client[0] if client else None,
                         "user_id": state.get("user_id"),
                     }
                 },
             )
+            if self.metrics is not None:
+                self.metrics.observe(scope, status, seconds)
             _request_id.reset(token)
