@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 
 from app.config import Settings, load_settings
-from app.core.db import Database
+from app.core.db import Database, hold_start_up_lock
 from app.main import PROJECT_ROOT
 from app.reference.seed import seed_reference_data
 
@@ -28,6 +28,7 @@ async def seed(settings: Settings) -> None:
     database = Database(settings)
     try:
         async with database.session(write=True) as session:
+            await hold_start_up_lock(session)
             await seed_reference_data(session)
             demo = await seed_demo_data(session, settings) if settings.demo_data_enabled else None
             await session.commit()

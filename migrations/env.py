@@ -7,12 +7,13 @@ from logging.config import fileConfig
 from typing import Any
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from app.config import Settings
-from app.core.db import UTCDateTime
+from app.core.db import START_UP_LOCK_KEY, UTCDateTime
 from app.models import metadata
 
 config = context.config
@@ -44,8 +45,17 @@ def run_with(connection: Connection) -> None:
 
 
 async def run_async(url: str) -> None:
+    """Migrate under the start-up lock: of replicas starting together, one migrates and the
+    others, once it is done, find the schema at head."""
     engine = create_async_engine(url, poolclass=NullPool)
     async with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Taken before alembic reads the schema's version, held to the commit.
+            await connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": START_UP_LOCK_KEY}
+            )
         await connection.run_sync(run_with)
         await connection.commit()
     await engine.dispose()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,13 +15,15 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from app.config import to_async_url
+from app.main import PROJECT_ROOT
 from app.models import metadata
+from app.reference.seed import CATEGORIES, COMMUNES
 from tests.databases import alembic_config, postgres, with_database
 
 # Each test migrates a new empty database of its own.
@@ -74,3 +78,37 @@ def test_downgrade_to_base_and_up_again(empty_database: str) -> None:
     assert _inspect(empty_database, _tables) <= {"alembic_version"}
     command.upgrade(config, "head")
     assert _inspect(empty_database, _differences) == []
+
+
+def test_replicas_starting_together_migrate_and_seed_once(empty_database: str) -> None:
+    """Three replicas run their start-up at the same moment on an empty database: the
+    start-up lock makes them take turns, so all succeed and each row is there once."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("GPO_", "DATABASE_URL"))}
+    env = {**clean, "DATABASE_URL": empty_database, "GPO_DEMO_DATA": "1"}
+    replicas = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "prestart"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [replica.communicate(timeout=180) for replica in replicas]
+    for replica, (_out, err) in zip(replicas, outputs, strict=True):
+        assert replica.returncode == 0, err
+    assert _inspect(empty_database, _differences) == []
+    counts = _inspect(empty_database, _counts)
+    assert counts["communes"] == len(COMMUNES)
+    assert counts["categories"] == len(CATEGORIES)
+    # The demonstration is seeded by the first replica only (its tokens printed once).
+    assert sum("Demonstration data seeded" in out for out, _err in outputs) == 1
+
+
+def _counts(connection: Connection) -> dict[str, int]:
+    return {
+        name: connection.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()  # noqa: S608
+        for name in ("communes", "categories", "gpos")
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, TypeAlias, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, Dialect, Enum, MetaData, Row, Select, event
+from sqlalchemy import JSON, DateTime, Dialect, Enum, MetaData, Row, Select, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine.interfaces import DBAPIConnection, ExceptionContext
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError, StatementError
@@ -169,10 +170,12 @@ class Outage:
 
     def __init__(self) -> None:
         self.since: float | None = None
+        self.count = 0
 
     def failed(self, exc: BaseException) -> None:
         if self.since is None:
             self.since = time.monotonic()
+            self.count += 1
             logger.warning(
                 "database unavailable (%s): answering 503 until it is back",
                 describe_unavailable(exc),
@@ -258,17 +261,29 @@ def _configure_sqlite(engine: AsyncEngine, settings: Settings, *, writer: bool) 
     def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        if writer:
-            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        if writer:
+            _use_write_ahead_log(cursor)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         immediate = writer and conn.get_execution_options().get("sqlite_immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _use_write_ahead_log(cursor: Any) -> None:
+    """Switch the file to write-ahead logging (it stays so). The switch needs the file to
+    itself: while another process uses it, leave it to a later connection."""
+    cursor.execute("PRAGMA journal_mode")
+    if cursor.fetchone()[0] == "wal":
+        return
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        logger.info("SQLite file busy: write-ahead logging switched on by a later connection")
 
 
 class Database:
@@ -294,6 +309,22 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+
+
+# Start-up work (migrations, seeding) takes this lock, so that replicas starting together
+# run it one after the other: the second finds the schema at head and the rows there.
+START_UP_LOCK_KEY = 0x67706F5F73746172  # "gpo_star", a PostgreSQL advisory lock key
+
+
+async def hold_start_up_lock(session: AsyncSession) -> None:
+    """Wait for the start-up lock; PostgreSQL releases it when the transaction ends.
+
+    On SQLite the write session's BEGIN IMMEDIATE is the lock already.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": START_UP_LOCK_KEY}
+        )
 
 
 def dialect_insert(session: AsyncSession) -> Any:
