@@ -14,12 +14,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /srv/gpo
 RUN useradd --system --uid 10001 --home-dir /srv/gpo gpo
 
-# Dependencies first, so that a code change does not reinstall them.
-COPY pyproject.toml ./
+# Dependencies first, so that a code change does not reinstall them; the versions pinned
+# in constraints.txt (./scripts/lock), those the suite passed with.
+COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+    && pip install -r /tmp/requirements.txt -c constraints.txt
 
-COPY alembic.ini ./
+COPY LICENSE alembic.ini ./
 COPY migrations ./migrations
 COPY app ./app
 RUN mkdir -p var && chown -R gpo:gpo var
