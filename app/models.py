@@ -5,6 +5,7 @@ from app.core.audit import AuditEvent
 from app.core.db import Base
 from app.core.idempotency import IdempotencyKey
 from app.core.references import Counter
+from app.figures.models import ClosedProblem, ClosingDays, MeasuredProblem, ProblemCount
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
 from app.identity.models import ApiToken, ConsoleSession, Invitation, SignInAttempt, User
 from app.indicators.models import Indicator, Measurement
@@ -21,6 +22,8 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Category",
+    "ClosedProblem",
+    "ClosingDays",
     "Commune",
     "ConsoleSession",
     "Counter",
@@ -31,12 +34,14 @@ __all__ = [
     "IdempotencyKey",
     "Indicator",
     "Invitation",
+    "MeasuredProblem",
     "Measurement",
     "Meeting",
     "MeetingAttendee",
     "Organisation",
     "Problem",
     "ProblemComment",
+    "ProblemCount",
     "Report",
     "Review",
     "SignInAttempt",
