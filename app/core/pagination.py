@@ -79,11 +79,12 @@ class Ordering:
     def after_template(self, columns: Any = None) -> ColumnElement[bool]:
         """Rows after the bound parameters `after_0`, `after_1`... (`after_params`), for a
         statement built once."""
-        return _after(
+        condition: ColumnElement[bool] = _after(
             self,
             [bindparam(f"after_{i}", type_=key.attribute.type) for i, key in enumerate(self.keys)],
             columns,
         )
+        return condition
 
     def sort_values(self, row: Any) -> list[Any]:
         """The sort values of a row selected with the sort's columns (by name)."""

@@ -311,7 +311,7 @@ def _page_statement(
     inner = filtered(select(*_ROW_COLUMNS).where(access.problem_scope(scope)), filters)
     if after:
         inner = inner.where(ordering.after_template())
-    limit = bindparam("page_limit")
+    limit: Any = bindparam("page_limit")
     page = inner.order_by(*ordering.order_by()).limit(limit).subquery("page")
     # The outer LIMIT keeps SQLite from flattening the page into the counting statement.
     return select(page, *_counts_of(page.c.id)).order_by(*ordering.order_by(page.c)).limit(limit)
