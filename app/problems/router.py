@@ -5,13 +5,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic_core import to_json, to_jsonable_python
+from pydantic_core import to_jsonable_python
 
 from app.core.concurrency import set_etag
 from app.core.db import DbSession
 from app.core.errors import Invalid
 from app.core.pagination import Page, PageParams
-from app.core.schemas import Code, CommuneCode, Instant, instant_param
+from app.core.schemas import Code, CommuneCode, Instant, instant_param, json_response
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.problems import service
 from app.problems.dependencies import ProblemToRun, VisibleProblem
@@ -76,11 +76,6 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if not (-180 <= min_lon <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
         raise error
     return min_lon, min_lat, max_lon, max_lat
-
-
-def json_response(content: Any) -> Response:
-    """Plain data as JSON, written by Pydantic's serialiser as a response model would be."""
-    return Response(to_json(content), media_type="application/json")
 
 
 def geojson_response(items: list[dict[str, Any]], next_cursor: str | None) -> JSONResponse:
