@@ -43,11 +43,25 @@ Where a question is answered:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection
-from typing import Annotated, Any
+from collections.abc import Callable, Collection, Hashable
+from dataclasses import replace
+from typing import Annotated, Any, cast
 
 from fastapi import Depends
-from sqlalchemy import ColumnElement, Select, and_, case, exists, false, null, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions.models import Action
@@ -126,6 +140,31 @@ def _by_role(
     if (organisation_id := member_organisation(principal)) is not None:
         return partner(organisation_id)
     return false()
+
+
+def scope_template(principal: Principal) -> tuple[Hashable, Principal, dict[str, Any]]:
+    """The read scopes above as statements built once: a key naming the form they take for
+    this principal, a stand-in principal whose ids are bound parameters, and their values.
+
+    The scopes read the role, the organisation's kind and the user's and organisation's ids:
+    the key holds what shapes the condition, the parameters what differs between callers.
+    """
+    key = (principal.role, principal.organisation_kind, principal.organisation_id is None)
+    stand_in = replace(
+        principal,
+        user_id=cast(Any, bindparam("scope_user_id", type_=Uuid())),
+        organisation_id=cast(
+            Any,
+            None
+            if principal.organisation_id is None
+            else bindparam("scope_organisation_id", type_=Uuid()),
+        ),
+    )
+    values = {
+        "scope_user_id": principal.user_id,
+        "scope_organisation_id": principal.organisation_id,
+    }
+    return key, stand_in, values
 
 
 def gpo_scope(principal: Principal, gpo_id: Any) -> ColumnElement[bool]:
