@@ -4,6 +4,7 @@ from app.actions.models import Action
 from app.core.audit import AuditEvent
 from app.core.db import Base
 from app.core.idempotency import IdempotencyKey
+from app.core.outbox import OutboxEvent
 from app.core.references import Counter
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
 from app.identity.models import ApiToken, ConsoleSession, Invitation, SignInAttempt, User
@@ -12,6 +13,7 @@ from app.meetings.models import Meeting, MeetingAttendee, Review
 from app.problems.models import Problem, ProblemComment
 from app.reference.models import ActionKind, Category, Commune, Organisation
 from app.reports.models import Report
+from app.webhooks.models import Delivery, Webhook
 
 metadata = Base.metadata
 
@@ -24,6 +26,7 @@ __all__ = [
     "Commune",
     "ConsoleSession",
     "Counter",
+    "Delivery",
     "Gpo",
     "GpoCommune",
     "GpoFacilitator",
@@ -35,11 +38,13 @@ __all__ = [
     "Meeting",
     "MeetingAttendee",
     "Organisation",
+    "OutboxEvent",
     "Problem",
     "ProblemComment",
     "Report",
     "Review",
     "SignInAttempt",
     "User",
+    "Webhook",
     "metadata",
 ]
