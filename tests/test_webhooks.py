@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -23,8 +25,9 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 from app import worker
 from app.config import Settings
 from app.core.clock import utcnow
-from app.main import create_app
-from app.webhooks.models import Webhook
+from app.core.db import Database
+from app.main import PROJECT_ROOT, create_app
+from app.webhooks.models import Delivery, DeliveryStatus, Webhook
 from tests.api import Api, Caller, World, expect, live_server, problem_of
 from tests.databases import installed
 from tests.intake import submit, triage
@@ -39,6 +42,7 @@ class Receiver:
     url: str = ""
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)
+    delays: list[float] = field(default_factory=list)
 
     def app(self) -> FastAPI:
         receiver = FastAPI()
@@ -46,6 +50,8 @@ class Receiver:
         @receiver.post("/hook")
         async def hook(request: Request) -> Response:
             self.received.append((dict(request.headers), await request.body()))
+            if self.delays:
+                await asyncio.sleep(self.delays.pop(0))
             return Response(status_code=self.answers.pop(0) if self.answers else 204)
 
         return receiver
@@ -338,3 +344,92 @@ def httpx_time(value: str) -> Any:
     from datetime import datetime
 
     return datetime.fromisoformat(value)
+
+
+# --- several workers, and a worker that dies -------------------------------------------------
+
+
+@pytest.mark.commits
+async def test_two_workers_deliver_each_message_once(
+    world: World, receiver: Receiver, settings: Settings
+) -> None:
+    """Two workers with connections of their own (as two processes) share the work: every
+    message arrives, none twice."""
+    if settings.is_sqlite:
+        pytest.skip("one worker per SQLite file; several share PostgreSQL with SKIP LOCKED")
+    api = world.api
+    await register(api, world.landlord_partner, receiver.url)
+    reports = [await submit(api, world.landlord_partner) for _ in range(12)]
+    for report in reports:
+        expect(await triage(api, world.facilitator, report, "create_problem"), 200)
+    first, second = Database(settings), Database(settings)
+    stop = asyncio.Event()
+    try:
+        running = [
+            asyncio.ensure_future(worker.run(first, settings, stop)),
+            asyncio.ensure_future(worker.run(second, settings, stop)),
+        ]
+        started = time.monotonic()
+        while len(receiver.received) < len(reports):
+            assert time.monotonic() - started < 10, f"{len(receiver.received)} delivered"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # time for a duplicate to show up, if there were one
+        stop.set()
+        await asyncio.gather(*running)
+    finally:
+        await first.dispose()
+        await second.dispose()
+    ids = [headers["webhook-id"] for headers, _body in receiver.received]
+    assert len(ids) == len(set(ids)) == len(reports)
+    assert {b["data"]["id"] for b in receiver.bodies()} == {r["id"] for r in reports}
+
+
+@pytest.mark.commits
+async def test_a_worker_killed_mid_delivery_loses_nothing(
+    world: World, receiver: Receiver, settings: Settings, database: Any
+) -> None:
+    """`python -m app.worker` is killed (SIGKILL) while the receiver is still answering; once
+    its lease has run out, another worker sends that message again, with the same id, and
+    the others: at least once, deduplicable."""
+    api = world.api
+    hook = await register(api, world.landlord_partner, receiver.url)
+    receiver.delays = [3.0]
+    reports = [await submit(api, world.landlord_partner) for _ in range(3)]
+    for report in reports:
+        expect(await triage(api, world.facilitator, report, "create_problem"), 200)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GPO_", "DATABASE_URL"))},
+        "DATABASE_URL": settings.database_url,
+        "GPO_SECRET_KEY": settings.gpo_secret_key.get_secret_value(),
+        "GPO_LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.worker", cwd=PROJECT_ROOT, env=env
+    )
+    try:
+        started = time.monotonic()
+        while not receiver.received:
+            assert time.monotonic() - started < 20, "the worker sent nothing"
+            await asyncio.sleep(0.05)
+    finally:
+        process.kill()
+        await process.wait()
+    in_flight = {headers["webhook-id"] for headers, _body in receiver.received}
+    # The lease of what the dead worker held runs out (a minute: moved forward here).
+    async with database.session(write=True) as session:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.status == DeliveryStatus.pending)
+            .values(next_attempt_at=utcnow())
+        )
+        await session.commit()
+    async with worker.http_client() as client:
+        while await worker.run_once(database, settings, client):
+            pass
+    delivered = {headers["webhook-id"] for headers, _body in receiver.received}
+    assert in_flight <= delivered
+    assert {b["data"]["id"] for b in receiver.bodies()} == {r["id"] for r in reports}
+    deliveries = expect(
+        await api.get(world.landlord_partner, f"/webhooks/{hook['id']}/deliveries"), 200
+    )
+    assert {d["status"] for d in deliveries["items"]} == {"succeeded"}
