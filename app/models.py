@@ -4,6 +4,7 @@ from app.actions.models import Action
 from app.core.audit import AuditEvent
 from app.core.db import Base
 from app.core.idempotency import IdempotencyKey
+from app.core.outbox import OutboxEvent
 from app.core.references import Counter
 from app.figures.models import ClosedProblem, ClosingDays, MeasuredProblem, ProblemCount
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
@@ -13,6 +14,7 @@ from app.meetings.models import Meeting, MeetingAttendee, Review
 from app.problems.models import Problem, ProblemComment
 from app.reference.models import ActionKind, Category, Commune, Organisation
 from app.reports.models import Report
+from app.webhooks.models import Delivery, Webhook
 
 metadata = Base.metadata
 
@@ -27,6 +29,7 @@ __all__ = [
     "Commune",
     "ConsoleSession",
     "Counter",
+    "Delivery",
     "Gpo",
     "GpoCommune",
     "GpoFacilitator",
@@ -39,6 +42,7 @@ __all__ = [
     "Meeting",
     "MeetingAttendee",
     "Organisation",
+    "OutboxEvent",
     "Problem",
     "ProblemComment",
     "ProblemCount",
@@ -46,5 +50,6 @@ __all__ = [
     "Review",
     "SignInAttempt",
     "User",
+    "Webhook",
     "metadata",
 ]
