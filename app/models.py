@@ -6,6 +6,7 @@ from app.core.db import Base
 from app.core.idempotency import IdempotencyKey
 from app.core.outbox import OutboxEvent
 from app.core.references import Counter
+from app.core.schedule import ScheduledRun
 from app.figures.models import ClosedProblem, ClosingDays, MeasuredProblem, ProblemCount
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
 from app.identity.models import ApiToken, ConsoleSession, Invitation, SignInAttempt, User
@@ -48,6 +49,7 @@ __all__ = [
     "ProblemCount",
     "Report",
     "Review",
+    "ScheduledRun",
     "SignInAttempt",
     "User",
     "Webhook",

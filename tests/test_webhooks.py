@@ -13,7 +13,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 import httpx
@@ -23,8 +24,9 @@ from sqlalchemy import update
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from app import worker
+from app.actions.models import Action
 from app.config import Settings
-from app.core.clock import utcnow
+from app.core.clock import PARIS, utcnow
 from app.core.db import Database
 from app.main import PROJECT_ROOT, create_app
 from app.webhooks.models import Delivery, DeliveryStatus, Webhook
@@ -254,7 +256,7 @@ async def test_a_failed_delivery_is_retried_with_the_same_id_until_it_succeeds(
     assert pending["attempts"] == 1
     assert pending["last_status_code"] == 500
     # Next attempt a minute later, not at once.
-    wait = httpx_time(pending["next_attempt_at"]) - httpx_time(pending["last_attempt_at"])
+    wait = instant(pending["next_attempt_at"]) - instant(pending["last_attempt_at"])
     assert timedelta(seconds=55) <= wait <= timedelta(seconds=65)
     await deliver()
     assert len(receiver.received) == 1  # not due yet
@@ -340,9 +342,7 @@ async def test_the_web_process_delivers_by_itself_on_sqlite(
     assert receiver.bodies()[0]["type"] == "report.triaged"
 
 
-def httpx_time(value: str) -> Any:
-    from datetime import datetime
-
+def instant(value: str) -> Any:
     return datetime.fromisoformat(value)
 
 
@@ -433,3 +433,48 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(
         await api.get(world.landlord_partner, f"/webhooks/{hook['id']}/deliveries"), 200
     )
     assert {d["status"] for d in deliveries["items"]} == {"succeeded"}
+
+
+# --- the morning's reminders -----------------------------------------------------------------
+
+
+@pytest.mark.commits
+async def test_the_morning_reminders_are_written_once_across_workers(
+    world: World, receiver: Receiver, deliver: Any, database: Any, settings: Settings
+) -> None:
+    """At 07:00 Paris time, actions due within a week and actions overdue are reminded of,
+    once per action and due date, whatever the number of workers or rounds."""
+    api = world.api
+    await register(
+        api, world.landlord_partner, receiver.url, events=["action.due_soon", "action.overdue"]
+    )
+    problem = await api.problem(world.facilitator, world.gpo)
+    today = utcnow().astimezone(PARIS).date()
+    soon = await api.action(
+        world.facilitator, problem, world.landlord, due_date=str(today + timedelta(days=3))
+    )
+    late = await api.action(world.facilitator, problem, world.landlord)
+    await api.action(world.facilitator, problem, world.landlord)  # due in 2030: no reminder
+    async with database.session(write=True) as session:
+        await session.execute(
+            update(Action)
+            .where(Action.id == uuid.UUID(late["id"]))
+            .values(due_date=today - timedelta(days=2))
+        )
+        await session.commit()
+    await deliver()  # the creations' own messages (none subscribed) are out of the way
+    morning = datetime.combine(today, dtime(7, 5), PARIS)
+    assert await worker.run_jobs(database, morning - timedelta(hours=1)) == 0  # 06:05
+    second = Database(settings)
+    try:
+        made = await asyncio.gather(
+            worker.run_jobs(database, morning), worker.run_jobs(second, morning)
+        )
+    finally:
+        await second.dispose()
+    assert sum(made) == 2
+    assert await worker.run_jobs(database, morning + timedelta(hours=3)) == 0
+    await deliver()
+    got = {(b["type"], b["data"]["id"]) for b in receiver.bodies()}
+    assert got == {("action.due_soon", soon["id"]), ("action.overdue", late["id"])}
+    assert len(receiver.received) == 2

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import utcnow
-from app.core.db import Base
+from app.core.db import Base, dialect_insert
 
 if TYPE_CHECKING:
     from app.core.audit import AuditEvent
@@ -36,7 +36,11 @@ SequenceNumber = BigInteger().with_variant(Integer(), "sqlite")
 
 class OutboxEvent(Base):
     __tablename__ = "outbox_events"
-    __table_args__ = (Index("ix_outbox_events_fanned_out_seq", "fanned_out", "seq"),)
+    __table_args__ = (
+        Index("ix_outbox_events_fanned_out_seq", "fanned_out", "seq"),
+        # A reminder is written once per resource and occasion (an action's due date).
+        Index("uq_outbox_events_type_resource_id_key", "type", "resource_id", "key", unique=True),
+    )
 
     seq: Mapped[int] = mapped_column(SequenceNumber, primary_key=True, autoincrement=True)
     id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4, unique=True)
@@ -44,6 +48,8 @@ class OutboxEvent(Base):
     resource_type: Mapped[str] = mapped_column(String(40))
     resource_id: Mapped[str] = mapped_column(String(64))
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # For the scheduled reminders only: what makes one unique (the due date reminded of).
+    key: Mapped[str | None] = mapped_column(String(40))
     # Set once the worker has made the event into deliveries (or found no one to tell).
     fanned_out: Mapped[bool] = mapped_column(default=False, server_default=false())
 
@@ -87,6 +93,37 @@ EVENT_TYPES = (
     "meeting.held",
     "gpo.cadence_breached",
 )
+
+
+async def remind(
+    session: AsyncSession, event_type: str, resource_type: str, keyed: list[tuple[str, str]]
+) -> int:
+    """Reminders of `event_type` for (resource id, key) pairs, each written once ever: a
+    pair already reminded of is skipped. Returns how many were new."""
+    if not keyed:
+        return 0
+    insert = dialect_insert(session)
+    now = utcnow()
+    statement = (
+        insert(OutboxEvent)
+        .values(
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "type": event_type,
+                    "resource_type": resource_type,
+                    "resource_id": resource_id,
+                    "key": key,
+                    "occurred_at": now,
+                    "fanned_out": False,
+                }
+                for resource_id, key in keyed
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["type", "resource_id", "key"])
+        .returning(OutboxEvent.seq)
+    )
+    return len((await session.execute(statement)).all())
 
 
 def note(session: AsyncSession, event: AuditEvent) -> None:

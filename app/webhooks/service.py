@@ -38,6 +38,7 @@ from app.core.db import one_entity
 from app.core.errors import Invalid, NotFound
 from app.core.outbox import OutboxEvent
 from app.core.pagination import Ordering, Page, Paging, SortKey
+from app.gpos.models import Gpo
 from app.identity.principal import Principal
 from app.meetings.models import Meeting
 from app.reference.models import Organisation
@@ -274,6 +275,18 @@ async def message_data(
         if event_type.startswith("action."):
             action, _problem = await actions.get_action(session, reader, key)
             return actions.to_out(action).model_dump(mode="json")
+        if event_type.startswith("gpo."):
+            gpo = await session.scalar(
+                select(Gpo).where(Gpo.id == key, access.gpo_scope(reader, Gpo.id))
+            )
+            if gpo is None:
+                return None
+            return {
+                "id": str(gpo.id),
+                "name": gpo.name,
+                "last_meeting_at": gpo.last_meeting_at.isoformat() if gpo.last_meeting_at else None,
+                "next_meeting_due": gpo.next_meeting_due.isoformat(),
+            }
         if event_type.startswith("meeting."):
             meeting = await session.scalar(
                 select(Meeting).where(Meeting.id == key, access.meeting_scope(reader))
