@@ -478,3 +478,25 @@ async def test_the_morning_reminders_are_written_once_across_workers(
     got = {(b["type"], b["data"]["id"]) for b in receiver.bodies()}
     assert got == {("action.due_soon", soon["id"]), ("action.overdue", late["id"])}
     assert len(receiver.received) == 2
+
+
+@pytest.mark.commits
+async def test_in_production_the_address_is_checked_again_before_each_request(
+    world: World, receiver: Receiver, database: Any, settings: Settings
+) -> None:
+    """A host that was public when registered may resolve inside the network later: in
+    production a delivery to a non-public address is not sent (and is retried later)."""
+    api = world.api
+    hook = await register(api, world.landlord_partner, receiver.url)  # loopback: development
+    report = await submit(api, world.landlord_partner)
+    expect(await triage(api, world.facilitator, report, "create_problem"), 200)
+    production = settings.model_copy(update={"gpo_env": "production"})
+    async with worker.http_client() as client:
+        await worker.run_once(database, production, client)
+    assert receiver.received == []
+    (delivery,) = expect(
+        await api.get(world.landlord_partner, f"/webhooks/{hook['id']}/deliveries"), 200
+    )["items"]
+    assert delivery["status"] == "pending"
+    assert delivery["attempts"] == 1
+    assert delivery["last_status_code"] is None

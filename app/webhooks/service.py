@@ -394,6 +394,9 @@ class Claimed:
     url: str
     secret: str
     body: bytes
+    # In production the host is checked again before each request: a name that resolved
+    # to a public address at registration may point inside the network since.
+    public_only: bool = False
 
 
 async def claim_due(session: AsyncSession, settings: Settings, *, limit: int = 50) -> list[Claimed]:
@@ -426,9 +429,9 @@ async def claim_due(session: AsyncSession, settings: Settings, *, limit: int = 5
     for delivery, webhook in rows:
         delivery.next_attempt_at = now + LEASE
         body = json.dumps(delivery.body, ensure_ascii=False, separators=(",", ":")).encode()
-        claimed.append(
-            Claimed(delivery.id, webhook.id, webhook.url, secret_of(settings, webhook), body)
-        )
+        secret = secret_of(settings, webhook)
+        public_only = settings.is_production
+        claimed.append(Claimed(delivery.id, webhook.id, webhook.url, secret, body, public_only))
     await session.flush()
     return claimed
 
@@ -454,6 +457,10 @@ async def send(client: httpx.AsyncClient, message: Claimed) -> Outcome:
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signature(message.secret, message_id, timestamp, message.body),
     }
+    if message.public_only:
+        parts = urlsplit(message.url)
+        if not await _public_host(parts.hostname or "", parts.port):
+            return Outcome(None, "address not public")
     try:
         async with client.stream(
             "POST", message.url, content=message.body, headers=headers
