@@ -41,6 +41,7 @@ from app.open311.schemas import Open311Error
 from app.problems.router import router as problems_router
 from app.reference.router import router as reference_router
 from app.reports.router import router as reports_router
+from app.webhooks import service as webhooks
 from app.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger("app")
@@ -155,6 +156,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.outage = Outage()
     app.state.metrics = Metrics(app.state)
     app.state.metrics_access = MetricsAccess.parse(settings.gpo_metrics_allow)
+    app.state.metrics.add_source(
+        "gpo_outbox_lag_seconds",
+        "Age of the oldest change not yet made into webhook deliveries.",
+        webhooks.outbox_lag_seconds,
+    )
+    app.state.metrics.add_source(
+        "gpo_webhook_deliveries",
+        "Webhook deliveries waiting (pending, retries included) or given up (failed).",
+        webhooks.deliveries_waiting,
+    )
+    app.state.metrics.add_source(
+        "gpo_webhooks_disabled",
+        "Webhooks disabled by the service after a day of failed deliveries.",
+        webhooks.webhooks_disabled,
+    )
 
     install_error_handlers(app)
     app.add_middleware(CompressPages, prefixes=("/console", "/static/", "/docs"))

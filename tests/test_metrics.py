@@ -187,3 +187,27 @@ async def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(
         if record.name == "app.access" and record.fields["path"] == "/health"  # type: ignore[attr-defined]
     ]
     assert [line["client"] for line in lines] == [seen]
+
+
+async def test_the_outbox_and_webhook_deliveries_are_watched(database: Any, world: Any) -> None:
+    """Outbox lag, deliveries waiting and disabled endpoints, read from the database at each
+    scrape (whichever process runs the worker)."""
+    from app import worker
+    from tests.intake import submit, triage
+
+    async with app_with(database, gpo_metrics_allow="127.0.0.1") as app, client(app) as http:
+        api = Api(http, BOOTSTRAP_TOKEN)
+        hook = {"url": "http://127.0.0.1:9/refused", "events": ["report.triaged"]}
+        expect(await api.post(world.landlord_partner, "/webhooks", json=hook), 201)
+        report = await submit(api, world.landlord_partner)
+        expect(await triage(api, world.facilitator, report, "create_problem"), 200)
+        before = samples((await http.get("/metrics")).text)
+        async with worker.http_client() as sender:
+            await worker.run_once(database, database.settings, sender)  # refused: pending
+        after = samples((await http.get("/metrics")).text)
+    assert value(before, "gpo_outbox_lag_seconds") >= 0
+    assert value(before, "gpo_webhook_deliveries", status="pending") == 0
+    assert value(after, "gpo_outbox_lag_seconds") == 0
+    assert value(after, "gpo_webhook_deliveries", status="pending") == 1
+    assert value(after, "gpo_webhook_deliveries", status="failed") == 0
+    assert ("gpo_webhooks_disabled", frozenset()) in after

@@ -15,10 +15,12 @@ Each worker process counts its own requests. With several workers, set
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
+import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +40,9 @@ from starlette.types import Scope
 
 from app.core.errors import problem_response
 
+logger = logging.getLogger("app.metrics")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Source = Callable[[Any], Awaitable[float | dict[str, float]]]
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MIN_TOKEN_LENGTH = 32
 UNMATCHED = "unmatched"
@@ -102,8 +106,27 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self._state_collector = StateCollector(state)
+        self._sources: list[tuple[str, str, Source]] = []
+        self._read: dict[str, float | dict[str, float]] = {}
+        self._state_collector = StateCollector(state, self)
         self.registry.register(self._state_collector)
+
+    def add_source(self, name: str, help_text: str, source: Source) -> None:
+        """A gauge read from the database at each scrape (`source` returns its samples by
+        label value, or a number for a gauge without labels)."""
+        self._sources.append((name, help_text, source))
+
+    async def refresh(self, database: Any) -> None:
+        """Read the database's gauges, within a second; on failure keep the last values (a
+        scrape must answer even while the database does not)."""
+        if not self._sources:
+            return
+        try:
+            async with asyncio.timeout(1.0), database.session(write=False) as session:
+                for name, _help, source in self._sources:
+                    self._read[name] = await source(session)
+        except Exception:
+            logger.warning("metrics: the database's gauges were not read", exc_info=True)
 
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
         """One request answered; labelled by the template of the route that answered."""
@@ -125,10 +148,22 @@ class Metrics:
 class StateCollector(Collector):
     """Figures read from the app's objects at scrape time: nothing to update on the way."""
 
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: Any, metrics: Metrics) -> None:
         self.state = state
+        self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
+        for name, help_text, _source in self.metrics._sources:
+            read = self.metrics._read.get(name)
+            if read is None:
+                continue
+            if isinstance(read, dict):
+                family = GaugeMetricFamily(name, help_text, labels=["status"])
+                for label, figure in sorted(read.items()):
+                    family.add_metric([label], figure)
+                yield family
+            else:
+                yield GaugeMetricFamily(name, help_text, value=read)
         pool = GaugeMetricFamily(
             "gpo_db_pool_connections",
             "Database connections of this worker's pools: size, in use, idle.",
@@ -191,4 +226,5 @@ async def metrics_endpoint(request: Request) -> Response:
             404, slug="not-found", title="Not Found", detail="No such resource."
         )
     metrics: Metrics = request.app.state.metrics
+    await metrics.refresh(request.app.state.database)
     return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -519,3 +519,33 @@ async def record_outcome(
             extra={"fields": {"webhook_id": str(webhook.id)}},
         )
     await session.flush()
+
+
+# --- what an operator watches (GET /metrics) ---------------------------------------------
+
+
+async def outbox_lag_seconds(session: AsyncSession) -> float:
+    """Age of the oldest event not yet fanned out (0 when none waits)."""
+    oldest = await session.scalar(
+        select(func.min(OutboxEvent.occurred_at)).where(OutboxEvent.fanned_out.is_(False))
+    )
+    return 0.0 if oldest is None else max(0.0, (utcnow() - oldest).total_seconds())
+
+
+async def deliveries_waiting(session: AsyncSession) -> dict[str, float]:
+    """Deliveries pending and failed (succeeded ones are history: not counted each scrape)."""
+    rows = await session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.status.in_([DeliveryStatus.pending, DeliveryStatus.failed]))
+        .group_by(Delivery.status)
+    )
+    counts = {status.value: 0.0 for status in (DeliveryStatus.pending, DeliveryStatus.failed)}
+    counts.update({status.value: float(count) for status, count in rows})
+    return counts
+
+
+async def webhooks_disabled(session: AsyncSession) -> float:
+    count = await session.scalar(
+        select(func.count()).select_from(Webhook).where(Webhook.disabled_reason.is_not(None))
+    )
+    return float(count or 0)
