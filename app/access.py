@@ -43,16 +43,30 @@ Where a question is answered:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection
-from typing import Annotated, Any
+from collections.abc import Callable, Collection, Hashable
+from dataclasses import replace
+from typing import Annotated, Any, cast
 
 from fastapi import Depends
-from sqlalchemy import ColumnElement, Select, and_, case, exists, false, null, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    exists,
+    false,
+    null,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions.models import Action
 from app.core.audit import AuditEvent
-from app.core.errors import Forbidden
+from app.core.errors import Forbidden, Invalid
 from app.core.visibility import Visibility, readable_levels
 from app.gpos.models import GpoFacilitator, GpoMember
 from app.identity.dependencies import CurrentUser
@@ -126,6 +140,31 @@ def _by_role(
     if (organisation_id := member_organisation(principal)) is not None:
         return partner(organisation_id)
     return false()
+
+
+def scope_template(principal: Principal) -> tuple[Hashable, Principal, dict[str, Any]]:
+    """The read scopes above as statements built once: a key naming the form they take for
+    this principal, a stand-in principal whose ids are bound parameters, and their values.
+
+    The scopes read the role, the organisation's kind and the user's and organisation's ids:
+    the key holds what shapes the condition, the parameters what differs between callers.
+    """
+    key = (principal.role, principal.organisation_kind, principal.organisation_id is None)
+    stand_in = replace(
+        principal,
+        user_id=cast(Any, bindparam("scope_user_id", type_=Uuid())),
+        organisation_id=cast(
+            Any,
+            None
+            if principal.organisation_id is None
+            else bindparam("scope_organisation_id", type_=Uuid()),
+        ),
+    )
+    values = {
+        "scope_user_id": principal.user_id,
+        "scope_organisation_id": principal.organisation_id,
+    }
+    return key, stand_in, values
 
 
 def gpo_scope(principal: Principal, gpo_id: Any) -> ColumnElement[bool]:
@@ -335,6 +374,51 @@ def submits_reports(principal: Principal) -> bool:
     return member_organisation(principal) is not None
 
 
+# --- webhooks: partners' systems, and the principal an endpoint receives as ---------------
+
+
+def manages_webhooks(principal: Principal) -> bool:
+    """Admins (for any organisation) and partners (for their own)."""
+    return is_admin(principal) or member_organisation(principal) is not None
+
+
+def webhook_scope(principal: Principal, organisation_id: Any) -> ColumnElement[bool]:
+    """The webhooks the principal sees: every one for admins, its organisation's for a
+    partner, none for anyone else."""
+    if is_admin(principal):
+        return true()
+    if (own := member_organisation(principal)) is not None:
+        condition: ColumnElement[bool] = organisation_id == own
+        return condition
+    return false()
+
+
+def webhook_owner(principal: Principal, organisation_id: uuid.UUID | None) -> uuid.UUID:
+    """The organisation a new webhook is for: an admin names it; a partner's is its own
+    (naming another is refused)."""
+    own = member_organisation(principal)
+    if is_admin(principal):
+        if organisation_id is None:
+            raise Invalid(["body", "organisation_id"], "an admin names the organisation")
+        return organisation_id
+    if own is None or organisation_id not in (None, own):
+        raise Forbidden("A partner's webhooks are for its own organisation.")
+    return own
+
+
+def as_organisation(organisation_id: uuid.UUID, kind: OrganisationKind, name: str) -> Principal:
+    """Whom a webhook's messages are read as: a partner of its organisation, so that an
+    event carries what that organisation's people may see through the API, nothing more."""
+    return Principal(
+        user_id=uuid.UUID(int=0),
+        token_id=None,
+        role=Role.partner,
+        organisation_id=organisation_id,
+        organisation_kind=kind,
+        display_name=name,
+    )
+
+
 class Requires:
     """A route dependency: the caller, when `rule` admits it; 403 otherwise."""
 
@@ -349,6 +433,10 @@ class Requires:
 
 
 AdminUser = Annotated[Principal, Depends(Requires(is_admin, "Only an admin may do this."))]
+WebhookManager = Annotated[
+    Principal,
+    Depends(Requires(manages_webhooks, "Webhooks are managed by admins and partners.")),
+]
 GpoCreator = Annotated[
     Principal, Depends(Requires(creates_gpos, "Only admins and facilitators create GPOs."))
 ]

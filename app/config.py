@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # Who may read GET /metrics: addresses, networks and bearer tokens, comma-separated
     # (app/core/metrics.py). Empty: nobody.
     gpo_metrics_allow: str = ""
+    # The outbox worker inside the web process (webhook deliveries): by default only for
+    # the embedded SQLite database; a PostgreSQL deployment runs `python -m app.worker`.
+    gpo_worker: bool | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -146,6 +149,10 @@ class Settings(BaseSettings):
     @property
     def is_default_database(self) -> bool:
         return self.database_url == DEFAULT_DATABASE_URL
+
+    @property
+    def worker_in_process(self) -> bool:
+        return self.is_sqlite if self.gpo_worker is None else self.gpo_worker
 
     @property
     def demo_data_enabled(self) -> bool:

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from app import worker
 from app.actions.router import router as actions_router
 from app.config import Settings, load_settings
 from app.console.rendering import STATIC, VersionedStaticFiles, environment
@@ -40,6 +41,7 @@ from app.open311.schemas import Open311Error
 from app.problems.router import router as problems_router
 from app.reference.router import router as reference_router
 from app.reports.router import router as reports_router
+from app.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger("app")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -117,9 +119,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await _sync_bootstrap_admin(database)
         purge = asyncio.create_task(_purge_idempotency_keys(database, _app.state.outage))
+        stop_worker = asyncio.Event()
+        deliveries = (
+            asyncio.create_task(worker.run(database, settings, stop_worker))
+            if settings.worker_in_process
+            else None
+        )
         try:
             yield
         finally:
+            stop_worker.set()
+            if deliveries is not None:
+                await deliveries  # the deliveries in flight finish
             purge.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purge
@@ -170,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         indicators_router,
         reports_router,
         figures_router,
+        webhooks_router,
     ):
         api.include_router(router)
     app.include_router(api)

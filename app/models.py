@@ -4,7 +4,10 @@ from app.actions.models import Action
 from app.core.audit import AuditEvent
 from app.core.db import Base
 from app.core.idempotency import IdempotencyKey
+from app.core.outbox import OutboxEvent
 from app.core.references import Counter
+from app.core.schedule import ScheduledRun
+from app.figures.models import ClosedProblem, ClosingDays, MeasuredProblem, ProblemCount
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
 from app.identity.models import ApiToken, ConsoleSession, Invitation, SignInAttempt, User
 from app.indicators.models import Indicator, Measurement
@@ -12,6 +15,7 @@ from app.meetings.models import Meeting, MeetingAttendee, Review
 from app.problems.models import Problem, ProblemComment
 from app.reference.models import ActionKind, Category, Commune, Organisation
 from app.reports.models import Report
+from app.webhooks.models import Delivery, Webhook
 
 metadata = Base.metadata
 
@@ -21,9 +25,12 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Category",
+    "ClosedProblem",
+    "ClosingDays",
     "Commune",
     "ConsoleSession",
     "Counter",
+    "Delivery",
     "Gpo",
     "GpoCommune",
     "GpoFacilitator",
@@ -31,15 +38,20 @@ __all__ = [
     "IdempotencyKey",
     "Indicator",
     "Invitation",
+    "MeasuredProblem",
     "Measurement",
     "Meeting",
     "MeetingAttendee",
     "Organisation",
+    "OutboxEvent",
     "Problem",
     "ProblemComment",
+    "ProblemCount",
     "Report",
     "Review",
+    "ScheduledRun",
     "SignInAttempt",
     "User",
+    "Webhook",
     "metadata",
 ]

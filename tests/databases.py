@@ -65,6 +65,8 @@ def settings_for(database_url: str) -> Settings:
         gpo_auth_failures_per_minute=1_000_000,
         gpo_anonymous_rate_per_minute=1_000_000,
         gpo_db_pool_size=10,
+        # Deliveries are tested by workers the tests run themselves.
+        gpo_worker=False,
     )
 
 

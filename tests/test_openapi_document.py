@@ -216,7 +216,9 @@ def test_stored_post_answers_document_idempotent_replayed(document: dict[str, An
     replaying = [
         (path, operation)
         for method, path, operation in operations(document)
-        if method == "POST" and not path.endswith(("/tokens", "/invitations"))
+        # The answers that show a secret once are never stored, so never replayed.
+        if method == "POST"
+        and not path.endswith(("/tokens", "/invitations", "/webhooks", "/rotate-secret"))
     ]
     assert len(replaying) > 10
     for path, operation in replaying:
@@ -231,7 +233,7 @@ def test_201_operations_document_location(document: dict[str, Any]) -> None:
         for method, path, operation in operations(document)
         if "201" in operation["responses"]
     }
-    assert len([operation for operation in created if " /api/v1/" in operation]) == 15
+    assert len([operation for operation in created if " /api/v1/" in operation]) == 16
     without = {operation for operation, headers in created.items() if "Location" not in headers}
     # GeoReport's POST requests answers the new id in its body, as the specification says;
     # every creation of the API names what it created.

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, ForeignKey, Index, String, Text, and_
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, Text, and_, bindparam, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, str_enum
@@ -22,6 +22,9 @@ class ActionStatus(StrEnum):
 
 
 OPEN_STATUSES = (ActionStatus.planned, ActionStatus.in_progress)
+# The index of open actions is partial on this; statements state it with the same literal
+# values (`overdue`), so that the planner may prove they fall under it.
+OPEN_PREDICATE = "status IN ('planned', 'in_progress')"
 
 
 class Action(UUIDPrimaryKey, Timestamps, Versioned, Base):
@@ -34,6 +37,15 @@ class Action(UUIDPrimaryKey, Timestamps, Versioned, Base):
         ),
         Index("ix_actions_status_due_date", "status", "due_date"),
         Index("ix_actions_decided_at_meeting_id", "decided_at_meeting_id"),
+        # Open actions in the lists' keyset order: the overdue ones are read without
+        # stepping over the finished ones, however long the history.
+        Index(
+            "ix_actions_open_due_date_id",
+            "due_date",
+            "id",
+            postgresql_where=text(OPEN_PREDICATE),
+            sqlite_where=text(OPEN_PREDICATE),
+        ),
     )
 
     problem_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("problems.id"))
@@ -60,5 +72,12 @@ def is_overdue(action: Action, today: date) -> bool:
 
 
 def overdue(today: Any) -> ColumnElement[bool]:
-    """`today` is a date, or a bound parameter giving it when the statement runs."""
-    return and_(Action.status.in_(OPEN_STATUSES), Action.due_date < today)
+    """`today` is a date, or a bound parameter giving it when the statement runs.
+
+    The statuses are written in the statement as literals, not parameters: a prepared
+    statement's generic plan could not use the partial index of open actions otherwise.
+    """
+    statuses: Any = bindparam(
+        "open_statuses", list(OPEN_STATUSES), expanding=True, literal_execute=True, unique=True
+    )
+    return and_(Action.status.in_(statuses), Action.due_date < today)

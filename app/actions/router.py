@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -11,7 +11,7 @@ from app.actions.schemas import ActionCreate, ActionOut, ActionUpdate
 from app.core.concurrency import IfMatch, precondition_if_match, set_etag
 from app.core.db import DbSession
 from app.core.pagination import Page, PageParams
-from app.core.schemas import Day
+from app.core.schemas import Day, json_response
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.problems.dependencies import ProblemToExtend
 from app.problems.models import Problem
@@ -54,7 +54,7 @@ async def create_action(
     return service.to_out(action)
 
 
-@router.get("/actions", summary="List actions")
+@router.get("/actions", summary="List actions", response_model=Page[ActionOut])
 async def list_actions(
     session: DbSession,
     principal: CurrentUser,
@@ -70,7 +70,7 @@ async def list_actions(
         Day | None, Query(description="Due strictly before this date.", examples=["2026-04-01"])
     ] = None,
     sort: Annotated[ActionSort, Query(description="Sort order.")] = "due_date",
-) -> Page[ActionOut]:
+) -> Any:
     """Actions the caller may see (a partner also sees its organisation's actions on
     problems it may not see), soonest due first."""
     filters = service.Filters(
@@ -81,7 +81,8 @@ async def list_actions(
         gpo_id=gpo_id,
         due_before=due_before,
     )
-    return await service.list_actions(session, principal, filters, sort, paging)
+    items, next_cursor = await service.action_page(session, principal, filters, sort, paging)
+    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 @router.get("/actions/{action_id}", summary="Read an action")

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Date, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access, wording
-from app.actions.models import Action, ActionStatus, is_overdue, overdue
+from app.actions.models import OPEN_STATUSES, Action, ActionStatus, is_overdue, overdue
 from app.actions.schemas import ActionCreate, ActionOut, ActionUpdate, ActionWithProblem
 from app.core import audit
 from app.core.clock import today_in_paris, utcnow
 from app.core.db import AnySelect, one_row
 from app.core.errors import Conflict
 from app.core.lifecycle import Lifecycle, Move
-from app.core.pagination import Ordering, Page, Paging, SortKey
+from app.core.pagination import Ordering, Page, Paging, SortKey, after_params
 from app.core.schemas import shape
 from app.identity.principal import Principal
 from app.problems import service as problems
@@ -188,33 +188,98 @@ class Filters:
     gpo_id: uuid.UUID | None = None
     due_before: date | None = None
 
+    def form(self) -> tuple[Any, ...]:
+        """What shapes the statement (which filters are given), not their values."""
+        return (
+            bool(self.statuses),
+            self.assignee_organisation_id is not None,
+            self.overdue,
+            self.problem_id is not None,
+            self.gpo_id is not None,
+            self.due_before is not None,
+        )
 
-async def list_actions(
-    session: AsyncSession, principal: Principal, filters: Filters, sort: str, paging: Paging
-) -> Page[ActionOut]:
-    """One page of the actions the principal sees."""
-    today = today_in_paris()
-    statement = _filtered(visible_actions(principal), filters, today)
-    rows, next_cursor = await paging.fetch(session, statement, ORDERINGS[sort])
-    return Page(items=[to_out(row[0], today) for row in rows], next_cursor=next_cursor)
+    def values(self, today: date) -> dict[str, Any]:
+        """The values of the bound parameters `_filtered` adds."""
+        return {
+            "statuses": list(self.statuses),
+            "assignee_organisation_id": self.assignee_organisation_id,
+            "today": today,
+            "problem_id": self.problem_id,
+            "gpo_id": self.gpo_id,
+            "due_before": self.due_before,
+        }
 
 
-def _filtered(statement: AnySelect, filters: Filters, today: date) -> AnySelect:
+def _filtered(statement: AnySelect, filters: Filters) -> AnySelect:
+    """The filters given, as conditions on bound parameters (`Filters.values`)."""
     f = filters
     if f.statuses:
-        statement = statement.where(Action.status.in_(f.statuses))
+        statement = statement.where(Action.status.in_(bindparam("statuses", expanding=True)))
     if f.assignee_organisation_id is not None:
-        statement = statement.where(Action.assignee_organisation_id == f.assignee_organisation_id)
+        statement = statement.where(
+            Action.assignee_organisation_id == bindparam("assignee_organisation_id")
+        )
     if f.overdue is not None:
-        late = overdue(today)
+        late = overdue(bindparam("today", type_=Date()))
         statement = statement.where(late if f.overdue else ~late)
     if f.problem_id is not None:
-        statement = statement.where(Action.problem_id == f.problem_id)
+        statement = statement.where(Action.problem_id == bindparam("problem_id"))
     if f.gpo_id is not None:
-        statement = statement.where(Problem.gpo_id == f.gpo_id)
+        statement = statement.where(Problem.gpo_id == bindparam("gpo_id"))
     if f.due_before is not None:
-        statement = statement.where(Action.due_date < f.due_before)
+        statement = statement.where(Action.due_date < bindparam("due_before"))
     return statement
+
+
+# --- Reading for the API: rows to plain data, statements built once (as problems do) -------
+
+_COLUMN_FIELDS = tuple(name for name in ActionOut.model_fields if name != "overdue")
+_ROW_COLUMNS = tuple(getattr(Action, name) for name in _COLUMN_FIELDS)
+_POSITIONS = {name: i for i, name in enumerate(_COLUMN_FIELDS)}
+_FIELD_POSITIONS = tuple((name, _POSITIONS.get(name, -1)) for name in ActionOut.model_fields)
+_STATUS_AT, _DUE_AT = _POSITIONS["status"], _POSITIONS["due_date"]
+_statements: dict[Hashable, AnySelect] = {}
+
+
+def action_item(row: Any, today: date) -> dict[str, Any]:
+    """A row of `_page_statement` as `ActionOut`'s plain data, in its field order."""
+    late = row[_STATUS_AT] in OPEN_STATUSES and row[_DUE_AT] < today
+    return {name: late if at < 0 else row[at] for name, at in _FIELD_POSITIONS}
+
+
+def _page_statement(
+    scope: Principal, filters: Filters, ordering: Ordering, after: bool
+) -> AnySelect:
+    statement = _filtered(
+        select(*_ROW_COLUMNS)
+        .join(Problem, Problem.id == Action.problem_id)
+        .where(access.action_scope(scope)),
+        filters,
+    )
+    if after:
+        statement = statement.where(ordering.after_template())
+    return statement.order_by(*ordering.order_by()).limit(bindparam("page_limit"))
+
+
+async def action_page(
+    session: AsyncSession, principal: Principal, filters: Filters, sort: str, paging: Paging
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the actions the principal sees, as plain data."""
+    today = today_in_paris()
+    ordering = ORDERINGS[sort]
+    after = paging.after(ordering)
+    scope_key, scope, scope_values = access.scope_template(principal)
+    key = ("action_page", scope_key, filters.form(), sort, after is not None)
+    statement = _statements.get(key)
+    if statement is None:
+        statement = _statements[key] = _page_statement(scope, filters, ordering, after is not None)
+    values = scope_values | filters.values(today) | after_params(after)
+    values["page_limit"] = paging.limit + 1
+    connection = await session.connection()
+    fetched = (await connection.execute(statement, values)).all()
+    rows, next_cursor = paging.page_of(fetched, ordering)
+    return [action_item(row, today) for row in rows], next_cursor
 
 
 # --- Actions with their problem, as far as the reader sees it (the console) ----------------
@@ -255,7 +320,7 @@ async def list_with_problem(
     """One page of the actions the principal sees, each with what it may read of its
     problem."""
     today = today_in_paris()
-    statement = _filtered(_with_problem(principal), filters, today)
+    statement = _filtered(_with_problem(principal), filters).params(filters.values(today))
     rows, next_cursor = await paging.fetch(session, statement, ORDERINGS[sort])
     return Page(
         items=[_out_with_problem(row[0], row[1], row[2], today) for row in rows],

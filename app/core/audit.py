@@ -17,6 +17,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core import outbox
 from app.core.clock import utcnow
 from app.core.db import Base, JSONType, UUIDPrimaryKey, str_enum
 from app.core.requests import current_request_id
@@ -111,6 +112,7 @@ def record(
         visibility=visibility,
     )
     session.add(event)
+    outbox.note(session, event)
     return event
 
 

@@ -33,6 +33,7 @@ from app.core.errors import Conflict, Invalid
 KEY_HEADER = "Idempotency-Key"
 RETENTION = timedelta(hours=24)
 LOCK_TIMEOUT = "30s"
+LOCK_TIMEOUT_SECONDS = 30
 REPLAYED_HEADERS = ("etag", "location", "content-type")
 # Mark the claim dependency, so the route class can tell that a POST route declares it, and
 # whether a repeat replays the stored answer (with `Idempotent-Replayed`).
@@ -106,6 +107,14 @@ async def _fingerprint(request: Request) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _outlasts_statements(request: Request) -> bool:
+    """Whether the lock timeout can fire before the statement timeout (configurable): when
+    it cannot, setting it would change nothing and cost a round trip on every claim."""
+    settings = getattr(request.app.state, "settings", None)
+    statement_timeout = getattr(settings, "gpo_db_statement_timeout", None)
+    return statement_timeout is None or statement_timeout >= LOCK_TIMEOUT_SECONDS
+
+
 async def claim(
     request: Request, session: AsyncSession, owner_id: uuid.UUID, *, store_response: bool = True
 ) -> Claim | None:
@@ -118,16 +127,8 @@ async def claim(
     fingerprint = await _fingerprint(request)
     path = request.url.path
     now = utcnow()
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    if session.get_bind().dialect.name == "postgresql" and _outlasts_statements(request):
         await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-    await session.execute(
-        delete(IdempotencyKey).where(
-            IdempotencyKey.owner_id == owner_id,
-            IdempotencyKey.key == key,
-            IdempotencyKey.created_at < now - RETENTION,
-        )
-    )
     insert = dialect_insert(session)
     row_id = uuid.uuid4()
     statement = (
@@ -144,23 +145,31 @@ async def claim(
         .on_conflict_do_nothing(index_elements=["owner_id", "key"])
         .returning(IdempotencyKey.id)
     )
-    try:
-        inserted = (await session.execute(statement)).scalar_one_or_none()
-    except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
-            raise Conflict(
-                "A request with this Idempotency-Key is still being processed; retry later."
-            ) from exc
-        raise
-    if inserted is not None:
-        return Claim(row_id, store_response, await session.begin_nested())
-    existing = (
-        await session.execute(
-            select(IdempotencyKey).where(
-                IdempotencyKey.owner_id == owner_id, IdempotencyKey.key == key
+    existing = None
+    for _ in range(2):
+        try:
+            inserted = (await session.execute(statement)).scalar_one_or_none()
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
+                raise Conflict(
+                    "A request with this Idempotency-Key is still being processed; retry later."
+                ) from exc
+            raise
+        if inserted is not None:
+            return Claim(row_id, store_response, await session.begin_nested())
+        existing = (
+            await session.execute(
+                select(IdempotencyKey).where(
+                    IdempotencyKey.owner_id == owner_id, IdempotencyKey.key == key
+                )
             )
-        )
-    ).scalar_one()
+        ).scalar_one()
+        if existing.created_at >= now - RETENTION:
+            break
+        # Kept past its 24 hours: the key is free again (the first time only; a repeat
+        # that took it meanwhile is answered from its row).
+        await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == existing.id))
+    assert existing is not None
     if (existing.method, existing.path, existing.fingerprint) != (
         request.method,
         path,

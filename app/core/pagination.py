@@ -8,6 +8,7 @@ other filters, gives 400 instead of a wrong page.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -19,7 +20,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, or_
+from sqlalchemy import ColumnElement, and_, bindparam, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -66,6 +67,33 @@ class Ordering:
 
     name: str
     keys: tuple[SortKey, ...]
+
+    def order_by(self, columns: Any = None) -> list[Any]:
+        """The ORDER BY of the sort, on its own columns or on those of `columns` (the
+        subquery of a page) with the same names."""
+        keys = [
+            (k, k.attribute if columns is None else columns[k.attribute.key]) for k in self.keys
+        ]
+        return [column.desc() if k.descending else column.asc() for k, column in keys]
+
+    def after_template(self, columns: Any = None) -> ColumnElement[bool]:
+        """Rows after the bound parameters `after_0`, `after_1`... (`after_params`), for a
+        statement built once."""
+        condition: ColumnElement[bool] = _after(
+            self,
+            [bindparam(f"after_{i}", type_=key.attribute.type) for i, key in enumerate(self.keys)],
+            columns,
+        )
+        return condition
+
+    def sort_values(self, row: Any) -> list[Any]:
+        """The sort values of a row selected with the sort's columns (by name)."""
+        mapping = row._mapping
+        return [mapping[key.attribute.key] for key in self.keys]
+
+
+def after_params(values: Sequence[Any] | None) -> dict[str, Any]:
+    return {} if values is None else {f"after_{i}": v for i, v in enumerate(values)}
 
 
 def _encode_value(value: Any) -> Any:
@@ -173,12 +201,15 @@ class Paginator:
         return rows, self.encode(ordering, digest, values)
 
 
-def _after(ordering: Ordering, values: Sequence[Any]) -> Any:
+def _after(ordering: Ordering, values: Sequence[Any], columns: Any = None) -> Any:
     """Rows strictly after `values` in the ordering: (a > x) or (a = x and b > y) or ..."""
+    attributes = [
+        k.attribute if columns is None else columns[k.attribute.key] for k in ordering.keys
+    ]
     clauses = []
     for i, key in enumerate(ordering.keys):
-        equal = [ordering.keys[j].attribute == values[j] for j in range(i)]
-        beyond = key.attribute < values[i] if key.descending else key.attribute > values[i]
+        equal = [attributes[j] == values[j] for j in range(i)]
+        beyond = attributes[i] < values[i] if key.descending else attributes[i] > values[i]
         clauses.append(and_(*equal, beyond))
     return or_(*clauses)
 
@@ -190,6 +221,30 @@ class Paging:
     request: Request
     limit: int
     cursor: str | None
+
+    @functools.cached_property
+    def digest(self) -> str:
+        return filters_digest(self.request)
+
+    def after(self, ordering: Ordering) -> list[Any] | None:
+        """The sort values the cursor carries (None on a first page); 400 for a cursor of
+        another list, sort or filters."""
+        if self.cursor is None:
+            return None
+        paginator: Paginator = self.request.app.state.paginator
+        return paginator.decode(self.cursor, ordering, self.digest)
+
+    def page_of(
+        self, rows: Sequence[AnyRow], ordering: Ordering
+    ) -> tuple[Sequence[AnyRow], str | None]:
+        """The page's rows out of the `limit + 1` fetched, and the cursor of the next page
+        (the rows carry the sort's columns by name)."""
+        if len(rows) <= self.limit:
+            return rows, None
+        rows = rows[: self.limit]
+        paginator: Paginator = self.request.app.state.paginator
+        values = ordering.sort_values(rows[-1])
+        return rows, paginator.encode(ordering, self.digest, values)
 
     async def fetch(
         self, session: AsyncSession, statement: AnySelect, ordering: Ordering

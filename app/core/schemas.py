@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, TypeVar
 
-from fastapi import Query
+from fastapi import Query, Response
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -19,6 +19,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import to_json
 
 from app.core.clock import check_day, check_moment, parse_instant
 from app.core.errors import Invalid
@@ -139,6 +140,12 @@ def instant_param(
         return parse_instant(value, end_of_day=end_of_day)
     except ValueError as exc:
         raise Invalid(loc, str(exc)) from None
+
+
+def json_response(content: Any) -> Response:
+    """Plain data (dicts in a response model's field order) as JSON, written by Pydantic's
+    serialiser exactly as FastAPI writes the model: the reads that skip building models."""
+    return Response(to_json(content), media_type="application/json")
 
 
 OutputT = TypeVar("OutputT", bound=BaseModel)

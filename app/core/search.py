@@ -7,6 +7,7 @@ stripped) and searches it with LIKE, so no database extension (unaccent) is need
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import InstrumentedAttribute
@@ -19,6 +20,13 @@ def normalise(*parts: str | None) -> str:
     return " ".join(stripped.split())
 
 
-def contains(column: InstrumentedAttribute[str], query: str) -> ColumnElement[bool]:
+def like_pattern(query: str) -> str:
+    """The LIKE pattern (escape character `\\`) matching texts that contain `query`."""
     needle = normalise(query).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return column.like(f"%{needle}%", escape="\\")
+    return f"%{needle}%"
+
+
+def contains(column: InstrumentedAttribute[str], query: Any) -> ColumnElement[bool]:
+    """`query` is the words searched, or a bound parameter giving their `like_pattern`."""
+    pattern = like_pattern(query) if isinstance(query, str) else query
+    return column.like(pattern, escape="\\")

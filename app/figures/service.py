@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,8 +17,6 @@ from sqlalchemy import (
     case,
     extract,
     func,
-    null,
-    or_,
     select,
     type_coerce,
 )
@@ -26,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import access
 from app.actions.models import Action, ActionStatus, overdue
 from app.core.clock import PARIS, today_in_paris
+from app.figures.models import ClosedProblem, ClosingDays, MeasuredProblem, ProblemCount
 from app.figures.schemas import AnnualEvaluation, EvaluationRow, OrganisationRow, Overview, Totals
 from app.gpos.models import Gpo
 from app.identity.principal import Principal
@@ -83,9 +83,44 @@ class OverviewFilters:
     created_to: datetime | None = None
 
 
+@dataclass(slots=True)
+class _Counts:
+    """The overview's counts while they are summed."""
+
+    by_status: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys((s.value for s in ProblemStatus), 0)
+    )
+    by_category: dict[str, int] = field(default_factory=dict)
+    by_commune: dict[str, int] = field(default_factory=dict)
+    closed: int = 0
+    worked_on: int = 0
+    measured: int = 0
+
+    def add(self, status: str, category: str, commune_code: str, problems: int) -> None:
+        self.by_status[status] = self.by_status.get(status, 0) + problems
+        self.by_category[category] = self.by_category.get(category, 0) + problems
+        self.by_commune[commune_code] = self.by_commune.get(commune_code, 0) + problems
+
+
+def _present(counts: dict[str, int]) -> dict[str, int]:
+    """Keys with a count, in key order (as a GROUP BY gives them)."""
+    return {key: counts[key] for key in sorted(counts) if counts[key]}
+
+
 async def overview(session: AsyncSession, principal: Principal, f: OverviewFilters) -> Overview:
-    """The figures of the problems the principal sees (its readers: `access.FiguresReader`)."""
+    """The figures of the problems the principal sees (its readers: `access.FiguresReader`).
+
+    On PostgreSQL, for a reader who sees everything and no creation bounds, the counts,
+    the evidence ratio and the median come from the summary rows the triggers keep
+    (`app.figures.models`); otherwise from the problems' rows. Overdue actions are counted
+    without their problems when the reader sees them all and nothing filters them."""
     dialect = session.get_bind().dialect.name
+    summarised = (
+        dialect == "postgresql"
+        and access.sees_everything(principal)
+        and f.created_from is None
+        and f.created_to is None
+    )
     condition = access.figures_scope(principal)
     if f.gpo_id is not None:
         condition &= Problem.gpo_id == f.gpo_id
@@ -96,37 +131,131 @@ async def overview(session: AsyncSession, principal: Principal, f: OverviewFilte
     if f.created_to is not None:
         condition &= Problem.created_at <= f.created_to
 
-    async def count_by(column: Any) -> dict[str, int]:
-        rows = await session.execute(
-            select(column, func.count()).select_from(Problem).where(condition).group_by(column)
-        )
-        return {str(getattr(k, "value", k)): n for k, n in rows}
-
-    by_status = dict.fromkeys((s.value for s in ProblemStatus), 0) | await count_by(Problem.status)
-    overdue_rows = await session.execute(
-        select(Action.assignee_organisation_id, func.count())
-        .join(Problem, Problem.id == Action.problem_id)
-        .where(condition, overdue(today_in_paris()))
-        .group_by(Action.assignee_organisation_id)
-    )
+    counts = await (_summary_counts(session, f) if summarised else _counts(session, condition))
     closed = and_(condition, Problem.status == ProblemStatus.closed)
-    median_days = await median(session, days_to_close(dialect), closed)
-    worked_on = and_(closed, Problem.outcome.not_in(NOT_WORKED_ON))
-    denominator, numerator = (
-        await session.execute(
-            select(func.count(), _sum_if(has_measured_indicator(Problem.id)))
-            .select_from(Problem)
-            .where(worked_on)
-        )
-    ).one()
-    return Overview(
-        problems_by_status=by_status,
-        problems_by_category=await count_by(Problem.category),
-        problems_by_commune=await count_by(Problem.commune_code),
-        overdue_actions_by_organisation={str(k): n for k, n in overdue_rows},
-        median_days_to_close=median_days,
-        closed_with_evidence_ratio=round(numerator / denominator, 4) if denominator else None,
+    median_days = await _summary_median(session, f, counts.closed) if summarised else None
+    if median_days is None and counts.closed:
+        median_days = await median(session, days_to_close(dialect), closed)
+    overdue_statement = select(Action.assignee_organisation_id, func.count()).where(
+        overdue(today_in_paris())
     )
+    if not (access.sees_everything(principal) and f == OverviewFilters()):
+        overdue_statement = overdue_statement.join(Problem, Problem.id == Action.problem_id).where(
+            condition
+        )
+    overdue_rows = await session.execute(
+        overdue_statement.group_by(Action.assignee_organisation_id)
+    )
+    return Overview(
+        problems_by_status=counts.by_status,
+        problems_by_category=_present(counts.by_category),
+        problems_by_commune=_present(counts.by_commune),
+        overdue_actions_by_organisation=_present({str(k): n for k, n in overdue_rows}),
+        median_days_to_close=median_days,
+        closed_with_evidence_ratio=(
+            round(counts.measured / counts.worked_on, 4) if counts.worked_on else None
+        ),
+    )
+
+
+async def _counts(session: AsyncSession, condition: ColumnElement[bool]) -> _Counts:
+    """The counts from the problems' rows, in one statement."""
+    worked_on = and_(Problem.status == ProblemStatus.closed, Problem.outcome.not_in(NOT_WORKED_ON))
+    measured: ColumnElement[bool]
+    if session.get_bind().dialect.name == "postgresql":
+        # The triggers' set of problems with a measured indicator: one semi-join.
+        measured = Problem.id.in_(select(MeasuredProblem.problem_id))
+    else:
+        measured = has_measured_indicator(Problem.id)
+    counts = _Counts()
+    for status, category, commune_code, problems, worked, with_measure in await session.execute(
+        select(
+            Problem.status,
+            Problem.category,
+            Problem.commune_code,
+            func.count(),
+            _sum_if(worked_on),
+            _sum_if(and_(worked_on, measured)),
+        )
+        .where(condition)
+        .group_by(Problem.status, Problem.category, Problem.commune_code)
+    ):
+        counts.add(status.value, category, commune_code, problems)
+        if status is ProblemStatus.closed:
+            counts.closed += problems
+        counts.worked_on += worked
+        counts.measured += with_measure
+    return counts
+
+
+def _summary_filters(table: Any, f: OverviewFilters) -> list[ColumnElement[bool]]:
+    found = []
+    if f.gpo_id is not None:
+        found.append(table.gpo_id == f.gpo_id)
+    if f.commune_code is not None:
+        found.append(table.commune_code == f.commune_code)
+    return found
+
+
+async def _summary_counts(session: AsyncSession, f: OverviewFilters) -> _Counts:
+    counts = _Counts()
+    c = ProblemCount
+    statement = (
+        select(c.status, c.category, c.commune_code, c.outcome, c.measured, func.sum(c.problems))
+        .where(*_summary_filters(c, f))
+        .group_by(c.status, c.category, c.commune_code, c.outcome, c.measured)
+    )
+    not_worked_on = {o.value for o in NOT_WORKED_ON} | {""}  # '': no outcome (SQL's NULL)
+    for status, category, commune_code, outcome, measured, problems in await session.execute(
+        statement
+    ):
+        counts.add(status, category, commune_code, problems)
+        if status == ProblemStatus.closed:
+            counts.closed += problems
+            if outcome not in not_worked_on:
+                counts.worked_on += problems
+                counts.measured += problems if measured else 0
+    return counts
+
+
+async def _summary_median(session: AsyncSession, f: OverviewFilters, closed: int) -> float | None:
+    """The median from the histogram of whole days to close, the middle values read inside
+    their day from the closed problems' index; None (read the rows) when the histogram does
+    not hold every closed problem (one closed without a closing time)."""
+    histogram = (
+        await session.execute(
+            select(ClosingDays.day, func.sum(ClosingDays.problems))
+            .where(*_summary_filters(ClosingDays, f))
+            .group_by(ClosingDays.day)
+            .order_by(ClosingDays.day)
+        )
+    ).all()
+    size = sum(n for _, n in histogram)
+    if size != closed or not size:
+        return None
+    ranks = sorted({(size - 1) // 2, size // 2})
+    middle: list[Any] = []
+    before = 0
+    for day, n in histogram:
+        wanted = [rank - before for rank in ranks if before <= rank < before + n]
+        if wanted:
+            middle += (
+                await session.scalars(
+                    select(ClosedProblem.days)
+                    .where(
+                        ClosedProblem.days >= day,
+                        ClosedProblem.days < day + 1,
+                        *_summary_filters(ClosedProblem, f),
+                    )
+                    .order_by(ClosedProblem.days)
+                    .offset(wanted[0])
+                    .limit(wanted[-1] - wanted[0] + 1)
+                )
+            ).all()
+        before += n
+        if before > ranks[-1]:
+            break
+    return round(float(sum(middle)) / len(middle), 1)
 
 
 # --- The annual evaluation ----------------------------------------------------------------
@@ -199,26 +328,34 @@ async def _problem_rows(
     closed = and_(
         Problem.status == ProblemStatus.closed, Problem.closed_at >= start, Problem.closed_at < end
     )
-    closed_outcome = case((closed, Problem.outcome), else_=null()).label("closed_outcome")
     keys = [_as_text(breakdown[0]) for breakdown in BREAKDOWNS.values()]
     tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
 
-    def places(values: list[Any]) -> list[tuple[str, str]]:
+    def places(values: Sequence[Any]) -> list[tuple[str, str]]:
         return [
             *((name, str(v)) for name, v in zip(BREAKDOWNS, values, strict=True)),
             (TOTAL, TOTAL),
         ]
 
-    groups = select(
-        *keys,
-        closed_outcome,
-        _sum_if(raised),
-        _sum_if(closed),
-        _sum_if(and_(closed, has_improved_indicator(Problem.id))),
-    )
-    for *values, outcome, n_raised, n_closed, n_improved in await session.execute(
-        groups.where(scope, or_(raised, closed)).group_by(*keys, closed_outcome)
+    # Raised and closed apart, each range served by its index (not one scan of their OR).
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for *values, n_raised in await session.execute(
+        select(*keys, func.count()).where(scope, raised).group_by(*keys)
     ):
+        groups[(*values, None)] = [n_raised, 0, 0]
+    for *values, outcome, n_closed, n_improved in await session.execute(
+        select(*keys, Problem.outcome, func.count(), _sum_if(has_improved_indicator(Problem.id)))
+        .where(scope, closed)
+        .group_by(*keys, Problem.outcome)
+    ):
+        # Closed with no outcome: with those raised, as in one GROUP BY of keys and outcome.
+        counted = groups.setdefault((*values, outcome), [0, 0, 0])
+        counted[1] += n_closed
+        counted[2] += n_improved
+    # The groups in the order that GROUP BY gives them (no outcome first).
+    for group in sorted(groups, key=lambda g: (*g[:-1], "" if g[-1] is None else g[-1].value)):
+        n_raised, n_closed, n_improved = groups[group]
+        *values, outcome = group
         for place in places(values):
             tally = tallies[place]
             tally.raised += n_raised
@@ -255,7 +392,7 @@ async def _labels(
 
 
 async def _organisation_rows(
-    session: AsyncSession, scope: ColumnElement[bool], start: datetime, end: datetime
+    session: AsyncSession, principal: Principal, start: datetime, end: datetime
 ) -> list[OrganisationRow]:
     today = today_in_paris()
     statement = (
@@ -267,12 +404,16 @@ async def _organisation_rows(
             _sum_if(overdue(today)),
             _sum_if(Action.status == ActionStatus.cancelled),
         )
-        .join(Problem, Problem.id == Action.problem_id)
         .join(Organisation, Organisation.id == Action.assignee_organisation_id)
-        .where(scope, Action.created_at >= start, Action.created_at < end)
+        .where(Action.created_at >= start, Action.created_at < end)
         .group_by(Action.assignee_organisation_id, Organisation.name)
         .order_by(Organisation.name)
     )
+    if not access.sees_everything(principal):
+        # The actions' problems, only for a reader who does not see them all.
+        statement = statement.join(Problem, Problem.id == Action.problem_id).where(
+            access.figures_scope(principal)
+        )
     return [
         OrganisationRow(
             key=str(k),
@@ -293,7 +434,7 @@ async def annual(session: AsyncSession, principal: Principal, year: int) -> Annu
     rows = await _problem_rows(session, scope, start, end)
     breakdowns = {name: rows[name] for name in BREAKDOWNS}
     total = rows[TOTAL][0] if rows[TOTAL] else _Tally().row(TOTAL, "Total")
-    organisations = await _organisation_rows(session, scope, start, end)
+    organisations = await _organisation_rows(session, principal, start, end)
     totals = Totals(
         **total.model_dump(),
         actions_assigned=sum(r.actions_assigned for r in organisations),

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from app.core.clock import utcnow
@@ -57,6 +57,12 @@ class Displacement(StrEnum):
     diffusion = "diffusion"
 
 
+# The conditions of the partial indexes on the problems not closed (written as the queries
+# that use them write theirs).
+NOT_CLOSED = text("status <> 'closed'")
+UNLOCATED_NOT_CLOSED = text("status <> 'closed' AND (lat IS NULL OR lon IS NULL)")
+
+
 class Problem(UUIDPrimaryKey, Timestamps, Versioned, Base):
     __tablename__ = "problems"
     __table_args__ = (
@@ -70,6 +76,24 @@ class Problem(UUIDPrimaryKey, Timestamps, Versioned, Base):
         Index("ix_problems_commune_code_created_at", "commune_code", "created_at"),
         Index("ix_problems_category_created_at", "category", "created_at"),
         Index("ix_problems_lat_lon", "lat", "lon"),
+        # A report's possible duplicates (app/reports/service.py): the problems not closed
+        # of its category and commune, located in a box around it or unlocated.
+        Index(
+            "ix_problems_category_commune_code_lat_lon_not_closed",
+            "category",
+            "commune_code",
+            "lat",
+            "lon",
+            sqlite_where=NOT_CLOSED,
+            postgresql_where=NOT_CLOSED,
+        ),
+        Index(
+            "ix_problems_category_commune_code_unlocated_not_closed",
+            "category",
+            "commune_code",
+            sqlite_where=UNLOCATED_NOT_CLOSED,
+            postgresql_where=UNLOCATED_NOT_CLOSED,
+        ),
     )
 
     reference: Mapped[str] = mapped_column(String(20), unique=True)

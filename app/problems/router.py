@@ -5,12 +5,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic_core import to_jsonable_python
 
 from app.core.concurrency import set_etag
 from app.core.db import DbSession
 from app.core.errors import Invalid
 from app.core.pagination import Page, PageParams
-from app.core.schemas import Code, CommuneCode, Instant, instant_param
+from app.core.schemas import Code, CommuneCode, Instant, instant_param, json_response
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.problems import service
 from app.problems.dependencies import ProblemToRun, VisibleProblem
@@ -77,22 +78,23 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     return min_lon, min_lat, max_lon, max_lat
 
 
-def geojson_response(page: Page[ProblemOut]) -> JSONResponse:
+def geojson_response(items: list[dict[str, Any]], next_cursor: str | None) -> JSONResponse:
     """A page of problems as a GeoJSON FeatureCollection, the cursor as a member."""
     features = [
         {
             "type": "Feature",
-            "id": str(item.id),
+            "id": str(item["id"]),
             "geometry": {
                 "type": "Point",
-                "coordinates": [item.location.lon, item.location.lat] if item.location else [],
+                "coordinates": [location["lon"], location["lat"]] if location else [],
             },
-            "properties": item.model_dump(mode="json"),
+            "properties": to_jsonable_python(item),
         }
-        for item in page.items
+        for item in items
+        for location in (item["location"],)
     ]
     return JSONResponse(
-        {"type": "FeatureCollection", "features": features, "next_cursor": page.next_cursor},
+        {"type": "FeatureCollection", "features": features, "next_cursor": next_cursor},
         media_type=GEOJSON,
     )
 
@@ -170,18 +172,19 @@ async def list_problems(
         bbox=_bbox(bbox),
         located_only=geojson,
     )
-    page = await service.list_problems(session, principal, filters, sort, paging)
-    return geojson_response(page) if geojson else page
+    items, next_cursor = await service.problem_page(session, principal, filters, sort, paging)
+    if geojson:
+        return geojson_response(items, next_cursor)
+    return json_response({"items": items, "next_cursor": next_cursor})
 
 
-@router.get("/problems/{problem_id}", summary="Read a problem")
-async def get_problem(
-    problem_id: uuid.UUID, session: DbSession, principal: CurrentUser, response: Response
-) -> ProblemOut:
+@router.get("/problems/{problem_id}", summary="Read a problem", response_model=ProblemOut)
+async def get_problem(problem_id: uuid.UUID, session: DbSession, principal: CurrentUser) -> Any:
     """404 for a problem the caller may not see (its existence is not revealed)."""
-    problem = await service.view(session, principal, problem_id)
-    set_etag(response, problem.version)
-    return problem
+    problem = await service.problem_detail(session, principal, problem_id)
+    response = json_response(problem)
+    set_etag(response, problem["version"])
+    return response
 
 
 @router.patch("/problems/{problem_id}", summary="Edit a problem")

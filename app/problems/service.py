@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,10 +20,10 @@ from app.core.clock import today_in_paris, utcnow
 from app.core.db import AnySelect, one_entity, one_row
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.lifecycle import Lifecycle, Move
-from app.core.pagination import Ordering, Page, Paging, SortKey
+from app.core.pagination import Ordering, Page, Paging, SortKey, after_params
 from app.core.references import next_reference
 from app.core.schemas import shape
-from app.core.search import contains, normalise
+from app.core.search import contains, like_pattern, normalise
 from app.core.visibility import at_least
 from app.gpos import service as gpos
 from app.identity.models import User
@@ -38,6 +38,7 @@ from app.problems.models import (
     ProblemStatus,
 )
 from app.problems.schemas import (
+    LOCATION_FIELDS,
     CommentCreate,
     CommentOut,
     ProblemCreate,
@@ -167,55 +168,204 @@ class Filters:
     # The GeoJSON representation lists only located problems (with cursors of its own).
     located_only: bool = False
 
+    def form(self) -> tuple[Any, ...]:
+        """What shapes the statement (which filters are given), not their values."""
+        return (
+            bool(self.statuses),
+            self.gpo_id is not None,
+            self.commune_code is not None,
+            self.category is not None,
+            self.priority is not None,
+            self.assignee_organisation_id is not None,
+            self.has_overdue_actions,
+            bool(self.q),
+            self.created_from is not None,
+            self.created_to is not None,
+            self.bbox is not None,
+            self.located_only,
+        )
+
+    def values(self) -> dict[str, Any]:
+        """The values of the bound parameters `filtered` adds."""
+        min_lon, min_lat, max_lon, max_lat = self.bbox or (None, None, None, None)
+        return {
+            "statuses": list(self.statuses),
+            "gpo_id": self.gpo_id,
+            "commune_code": self.commune_code,
+            "category": self.category,
+            "priority": self.priority,
+            "assignee_organisation_id": self.assignee_organisation_id,
+            "q": like_pattern(self.q) if self.q else None,
+            "created_from": self.created_from,
+            "created_to": self.created_to,
+            "min_lon": min_lon,
+            "min_lat": min_lat,
+            "max_lon": max_lon,
+            "max_lat": max_lat,
+        }
+
 
 def filtered(statement: AnySelect, filters: Filters) -> AnySelect:
+    """The filters given, as conditions on bound parameters (`Filters.values`; `today` for
+    the overdue actions)."""
     f = filters
     if f.statuses:
-        statement = statement.where(Problem.status.in_(f.statuses))
+        statement = statement.where(Problem.status.in_(bindparam("statuses", expanding=True)))
     if f.gpo_id is not None:
-        statement = statement.where(Problem.gpo_id == f.gpo_id)
+        statement = statement.where(Problem.gpo_id == bindparam("gpo_id"))
     if f.commune_code is not None:
-        statement = statement.where(Problem.commune_code == f.commune_code)
+        statement = statement.where(Problem.commune_code == bindparam("commune_code"))
     if f.category is not None:
-        statement = statement.where(Problem.category == f.category)
+        statement = statement.where(Problem.category == bindparam("category"))
     if f.priority is not None:
-        statement = statement.where(Problem.priority == f.priority)
+        statement = statement.where(Problem.priority == bindparam("priority"))
     if f.assignee_organisation_id is not None:
         statement = statement.where(
             exists().where(
                 Action.problem_id == Problem.id,
-                Action.assignee_organisation_id == f.assignee_organisation_id,
+                Action.assignee_organisation_id == bindparam("assignee_organisation_id"),
             )
         )
     if f.has_overdue_actions is not None:
-        late = exists().where(Action.problem_id == Problem.id, overdue(today_in_paris()))
+        late = exists().where(Action.problem_id == Problem.id, overdue(_TODAY))
         statement = statement.where(late if f.has_overdue_actions else ~late)
     if f.q:
-        statement = statement.where(contains(Problem.search_text, f.q))
+        statement = statement.where(contains(Problem.search_text, bindparam("q")))
     if f.created_from is not None:
-        statement = statement.where(Problem.created_at >= f.created_from)
+        statement = statement.where(Problem.created_at >= bindparam("created_from"))
     if f.created_to is not None:
-        statement = statement.where(Problem.created_at <= f.created_to)
+        statement = statement.where(Problem.created_at <= bindparam("created_to"))
     if f.bbox is not None:
-        min_lon, min_lat, max_lon, max_lat = f.bbox
         statement = statement.where(
-            Problem.lat.between(min_lat, max_lat), Problem.lon.between(min_lon, max_lon)
+            Problem.lat.between(bindparam("min_lat"), bindparam("max_lat")),
+            Problem.lon.between(bindparam("min_lon"), bindparam("max_lon")),
         )
     if f.located_only:
         statement = statement.where(Problem.lat.is_not(None), Problem.lon.is_not(None))
     return statement
 
 
+# --- Reading for the API: from rows to plain data, each statement built once ---------------
+#
+# These reads select columns, not entities, laid out as `ProblemOut`'s fields, and make each
+# row a dict of plain values in the model's field order, which Pydantic's serialiser writes
+# exactly as it writes the model (tests/test_read_bytes.py compares them with the reference).
+# A statement is built once per form (the caller's scope, the filters given, the sort, a
+# cursor or not), with bound parameters, and counts a page's actions and reports in the same
+# round trip, for the page's rows only.
+
+_TODAY = bindparam("today", type_=Date())
+_COUNT_NAMES = ("open_action_count", "overdue_action_count", "report_count")
+_COLUMN_FIELDS = tuple(
+    name for name in ProblemOut.model_fields if name != "location" and name not in _COUNT_NAMES
+)
+# Row layout: the model's column fields, the location's, the sort's rank, then the counts.
+_ROW_COLUMNS = tuple(
+    getattr(Problem, name) for name in (*_COLUMN_FIELDS, *LOCATION_FIELDS, "priority_rank")
+)
+_LOCATION_AT = len(_COLUMN_FIELDS)
+_POSITIONS = {name: i for i, name in enumerate(_COLUMN_FIELDS)} | {
+    name: len(_ROW_COLUMNS) + i for i, name in enumerate(_COUNT_NAMES)
+}
+_FIELD_POSITIONS = tuple((name, _POSITIONS.get(name, -1)) for name in ProblemOut.model_fields)
+
+
+def _counts_of(problem_id: Any) -> tuple[Any, Any, Any]:
+    open_actions = (
+        select(func.count(Action.id))
+        .where(Action.problem_id == problem_id, Action.status.in_(OPEN_STATUSES))
+        .scalar_subquery()
+    )
+    overdue_actions = (
+        select(func.count(Action.id))
+        .where(Action.problem_id == problem_id, overdue(_TODAY))
+        .scalar_subquery()
+    )
+    reports = select(func.count(Report.id)).where(Report.problem_id == problem_id).scalar_subquery()
+    return open_actions, overdue_actions, reports
+
+
+def problem_item(row: Any) -> dict[str, Any]:
+    """A row of these statements as `ProblemOut`'s plain data, in its field order."""
+    location = row[_LOCATION_AT : _LOCATION_AT + len(LOCATION_FIELDS)]
+    located = None
+    if any(value is not None for value in location):
+        located = dict(zip(LOCATION_FIELDS, location, strict=True))
+    return {name: located if at < 0 else row[at] for name, at in _FIELD_POSITIONS}
+
+
+_statements: dict[Hashable, AnySelect] = {}
+
+
+def _built(key: Hashable, build: Callable[[], AnySelect]) -> AnySelect:
+    """The statement of this form, built on its first use (a few dozen forms at most)."""
+    statement = _statements.get(key)
+    if statement is None:
+        statement = _statements[key] = build()
+    return statement
+
+
+def _page_statement(
+    scope: Principal, filters: Filters, ordering: Ordering, after: bool
+) -> AnySelect:
+    inner = filtered(select(*_ROW_COLUMNS).where(access.problem_scope(scope)), filters)
+    if after:
+        inner = inner.where(ordering.after_template())
+    limit: Any = bindparam("page_limit")
+    page = inner.order_by(*ordering.order_by()).limit(limit).subquery("page")
+    # The outer LIMIT keeps SQLite from flattening the page into the counting statement.
+    return select(page, *_counts_of(page.c.id)).order_by(*ordering.order_by(page.c)).limit(limit)
+
+
+async def problem_page(
+    session: AsyncSession, principal: Principal, filters: Filters, sort: str, paging: Paging
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the problems the principal sees, filtered and sorted, as plain data."""
+    ordering = ORDERINGS[sort]
+    if filters.located_only:
+        ordering = Ordering("geojson" + ordering.name, ordering.keys)
+    after = paging.after(ordering)
+    scope_key, scope, scope_values = access.scope_template(principal)
+    statement = _built(
+        ("problem_page", scope_key, filters.form(), ordering.name, after is not None),
+        lambda: _page_statement(scope, filters, ordering, after is not None),
+    )
+    values = scope_values | filters.values() | after_params(after)
+    values |= {"today": today_in_paris(), "page_limit": paging.limit + 1}
+    connection = await session.connection()
+    rows, next_cursor = paging.page_of(
+        (await connection.execute(statement, values)).all(), ordering
+    )
+    return [problem_item(row) for row in rows], next_cursor
+
+
 async def list_problems(
     session: AsyncSession, principal: Principal, filters: Filters, sort: str, paging: Paging
 ) -> Page[ProblemOut]:
     """One page of the problems the principal sees, filtered and sorted."""
-    ordering = ORDERINGS[sort]
-    if filters.located_only:
-        ordering = Ordering("geojson" + ordering.name, ordering.keys)
-    statement = filtered(select(Problem).where(access.problem_scope(principal)), filters)
-    rows, next_cursor = await paging.fetch(session, statement, ordering)
-    return Page(items=await outs(session, [row[0] for row in rows]), next_cursor=next_cursor)
+    items, next_cursor = await problem_page(session, principal, filters, sort, paging)
+    return Page(items=[ProblemOut.model_validate(item) for item in items], next_cursor=next_cursor)
+
+
+def _detail_statement(scope: Principal) -> AnySelect:
+    return select(*_ROW_COLUMNS, *_counts_of(Problem.id)).where(
+        access.problem_scope(scope), Problem.id == bindparam("problem_id")
+    )
+
+
+async def problem_detail(
+    session: AsyncSession, principal: Principal, problem_id: uuid.UUID
+) -> dict[str, Any]:
+    """The problem's response as plain data, with its counts, in one statement; 404 for a
+    problem the principal may not see."""
+    scope_key, scope, scope_values = access.scope_template(principal)
+    statement = _built(("problem_detail", scope_key), lambda: _detail_statement(scope))
+    values = scope_values | {"problem_id": problem_id, "today": today_in_paris()}
+    connection = await session.connection()
+    row = (await connection.execute(statement, values)).one_or_none()
+    if row is None:
+        raise NotFound("No such problem.")
+    return problem_item(row)
 
 
 # --- Writing ------------------------------------------------------------------------

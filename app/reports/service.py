@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, case, literal_column, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access, wording
@@ -26,7 +26,6 @@ from app.problems import service as problems
 from app.problems.models import Priority, Problem, ProblemStatus
 from app.problems.schemas import Location, ProblemCreate, location_columns, location_out
 from app.reference.models import Category, CategoryFamily, Commune
-from app.reference.service import require_category, require_commune
 from app.reports.models import Report, ReportSource, ReportStatus
 from app.reports.schemas import (
     Decision,
@@ -95,26 +94,53 @@ async def get_report(
 # --- Submission -----------------------------------------------------------------------
 
 
-async def route(session: AsyncSession, category: Category, commune_code: str) -> uuid.UUID | None:
+def route_statement(transport: bool, commune_code: str) -> Select[uuid.UUID]:
     """The GPO that covers a report: for a transport-family category, the transport GPO an
     admin designated, else the oldest transport GPO (never one created later, whatever it
     covers); for the others, the oldest general GPO whose communes include the report's."""
     oldest = (Gpo.created_at, Gpo.id)
-    if category.family is CategoryFamily.transport:
-        statement = (
+    if transport:
+        return (
             select(Gpo.id)
             .where(Gpo.kind == GpoKind.transport)
             .order_by(Gpo.transport_reports.desc(), *oldest)
             .limit(1)
         )
-    else:
-        covers = Gpo.id.in_(
-            select(GpoCommune.gpo_id).where(GpoCommune.commune_code == commune_code)
-        )
-        statement = (
-            select(Gpo.id).where(Gpo.kind == GpoKind.general, covers).order_by(*oldest).limit(1)
-        )
-    return await session.scalar(statement)
+    covers = Gpo.id.in_(select(GpoCommune.gpo_id).where(GpoCommune.commune_code == commune_code))
+    return select(Gpo.id).where(Gpo.kind == GpoKind.general, covers).order_by(*oldest).limit(1)
+
+
+async def reportable_category_and_route(
+    session: AsyncSession, category_code: str, commune_code: str
+) -> tuple[Category, uuid.UUID | None]:
+    """The category of a report (known and reportable), its commune (known) and the GPO
+    that covers it, in one round trip: 422 at the field that is wrong."""
+    commune_known = select(Commune.code).where(Commune.code == commune_code).exists()
+    gpo_id = case(
+        (
+            Category.family == CategoryFamily.transport,
+            route_statement(True, commune_code).scalar_subquery(),
+        ),
+        else_=route_statement(False, commune_code).scalar_subquery(),
+    )
+    statement = select(Category, commune_known, gpo_id).where(Category.code == category_code)
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        raise Invalid(["body", "category"], f"unknown category {category_code!r}")
+    category, known, covering_gpo_id = row
+    if not category.reportable:
+        raise Invalid(["body", "category"], f"category {category.code!r} is not reportable")
+    if not known:
+        raise Invalid(["body", "commune_code"], f"unknown commune code {commune_code!r}")
+    return category, covering_gpo_id
+
+
+# Written as a literal, not a bound parameter: the partial indexes on the problems that are
+# not closed serve the statement only when the planner can prove their condition, which a
+# generic plan of a prepared statement cannot do from a parameter.
+NOT_CLOSED = Problem.status != literal_column(f"'{ProblemStatus.closed.value}'")
+# Python's order of strings (code points), which the references of equal distance sort by.
+BINARY_COLLATION = {"postgresql": "C", "sqlite": "BINARY"}
 
 
 async def possible_duplicates(
@@ -126,29 +152,47 @@ async def possible_duplicates(
     lon: float | None,
 ) -> list[DuplicateOut]:
     """Open problems of the same category and commune the caller may see; when both are
-    located, only those within 250 m. A bounding box narrows the rows in SQL; the exact
-    distance is then measured on the few that remain."""
-    statement = select(
-        Problem.id, Problem.reference, Problem.title, Problem.status, Problem.lat, Problem.lon
-    ).where(
+    located, only those within 250 m, and every unlocated one. Nearest first, then by
+    reference; at most 20.
+
+    Two index-served parts (the partial indexes on problems not closed): the located
+    problems in a bounding box around the report, whose exact distance is then measured on
+    the few that remain, and the first unlocated ones by reference (they come after every
+    located one, so no more than 20 of them can be listed). An unlocated report's are all
+    at no distance: the first 20 by reference."""
+    columns = (
+        Problem.id,
+        Problem.reference,
+        Problem.title,
+        Problem.status,
+        Problem.lat,
+        Problem.lon,
+    )
+    same_kind = and_(
         access.problem_scope(principal),
         Problem.category == category,
         Problem.commune_code == commune_code,
-        Problem.status != ProblemStatus.closed,
+        NOT_CLOSED,
     )
-    if lat is not None and lon is not None:
+    by_reference = Problem.reference.collate(BINARY_COLLATION[session.get_bind().dialect.name])
+    first_by_reference = (
+        select(*columns).where(same_kind).order_by(by_reference).limit(MAX_DUPLICATES)
+    )
+    statement: Any
+    if lat is None or lon is None:
+        statement = first_by_reference
+    else:
         d_lat = DUPLICATE_RADIUS_M / 111_320
         d_lon = d_lat / max(math.cos(math.radians(lat)), 0.01)
-        statement = statement.where(
-            or_(
-                Problem.lat.is_(None),
-                Problem.lon.is_(None),
-                and_(
-                    Problem.lat.between(lat - d_lat, lat + d_lat),
-                    Problem.lon.between(lon - d_lon, lon + d_lon),
-                ),
-            )
+        in_box = select(*columns).where(
+            same_kind,
+            Problem.lat.between(lat - d_lat, lat + d_lat),
+            Problem.lon.between(lon - d_lon, lon + d_lon),
         )
+        unlocated = first_by_reference.where(
+            or_(Problem.lat.is_(None), Problem.lon.is_(None))
+        ).subquery()
+        statement = union_all(in_box, select(*unlocated.c))
     candidates = []
     for problem_id, reference, title, status, p_lat, p_lon in await session.execute(statement):
         distance = None
@@ -174,40 +218,29 @@ async def intake(
     media_url: str | None = None,
 ) -> ReportCreated:
     """A partner's report, from the API or Open311: stored, routed to the GPO that covers
-    it, with the open problems it may duplicate (those the reporter may see)."""
-    report = await _submit(session, principal, data, source=source, media_url=media_url)
-    duplicates = await possible_duplicates(
-        session, principal, report.category, report.commune_code, report.lat, report.lon
-    )
-    out = to_out(report, None, None)
-    return ReportCreated(**out.model_dump(), possible_duplicates=duplicates)
+    it, with the open problems it may duplicate (those the reporter may see).
 
-
-async def _submit(
-    session: AsyncSession,
-    principal: Principal,
-    data: ReportCreate,
-    *,
-    source: ReportSource,
-    media_url: str | None,
-) -> Report:
+    Its reference is taken last, just before the report is stored: the counter's row stays
+    locked until the transaction ends, and every other report waits for it meanwhile."""
     organisation_id = access.member_organisation(principal)
     if organisation_id is None:
         raise Forbidden("Reports are submitted by partners, for their organisation.")
-    category = await require_category(session, data.category, loc=("body", "category"))
-    if not category.reportable:
-        raise Invalid(["body", "category"], f"category {category.code!r} is not reportable")
-    await require_commune(session, data.commune_code, loc=("body", "commune_code"))
+    category, gpo_id = await reportable_category_and_route(
+        session, data.category, data.commune_code
+    )
+    values = data.model_dump(exclude={"location"}) | location_columns(data.location)
+    duplicates = await possible_duplicates(
+        session, principal, data.category, data.commune_code, values["lat"], values["lon"]
+    )
     now = utcnow()
     reference = await next_reference(session, "R", now)
-    values = data.model_dump(exclude={"location"}) | location_columns(data.location)
     report = Report(
         **values,
         reference=reference,
         status=ReportStatus.received,
         source=source,
         media_url=media_url,
-        gpo_id=await route(session, category, data.commune_code),
+        gpo_id=gpo_id,
         submitted_by_organisation_id=organisation_id,
         submitted_by_user_id=principal.user_id,
         created_at=now,
@@ -219,9 +252,10 @@ async def _submit(
         report,
         resource_type="report",
         summary=wording.summary("report.create", reference=reference, category=category.label_fr),
-        values=values | {"gpo_id": report.gpo_id, "source": source},
+        values=values | {"gpo_id": gpo_id, "source": source},
     )
-    return report
+    out = to_out(report, None, None)
+    return ReportCreated(**out.model_dump(), possible_duplicates=duplicates)
 
 
 # --- Routing and triage ------------------------------------------------------------------

@@ -1,0 +1,82 @@
+"""Summary rows of the figures, kept exact by PostgreSQL triggers (migration 0008) in the
+transaction of every change to problems, indicators and measurements, whoever makes it.
+
+- `figures_problem_counts`: problems by GPO, commune, category, status, outcome ('' when
+  none) and whether an indicator of theirs has a measurement;
+- `figures_closing_days`: closed problems by GPO, commune and whole days to close (the
+  floor of the days to close), the histogram that locates the median;
+- `figures_closed_problems`: each closed problem's exact days to close, indexed, to read the
+  one or two middle values inside the histogram's day;
+- `figures_measured_problems`: the problems with a measured indicator (the state the
+  triggers compare with).
+
+On SQLite (one district's embedded database) nothing maintains them: the figures are read
+from the rows there (`app.figures.service`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from sqlalchemy import Index, Numeric, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.actions.models import Action
+from app.core.db import Base
+
+# The figures' reads of actions, served by indexes alone: overdue actions by organisation
+# (the open ones only), and the actions created in a year by organisation and status.
+OPEN_ACTIONS = text("status IN ('planned', 'in_progress')")
+Index(
+    "ix_actions_open_organisation_due_date",
+    Action.assignee_organisation_id,
+    Action.due_date,
+    postgresql_where=OPEN_ACTIONS,
+    sqlite_where=OPEN_ACTIONS,
+)
+Index(
+    "ix_actions_created_at_organisation",
+    Action.created_at,
+    Action.assignee_organisation_id,
+    Action.status,
+    Action.due_date,
+)
+
+
+class ProblemCount(Base):
+    __tablename__ = "figures_problem_counts"
+
+    gpo_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    commune_code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    category: Mapped[str] = mapped_column(String(50), primary_key=True)
+    status: Mapped[str] = mapped_column(String(10), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(22), primary_key=True)
+    measured: Mapped[bool] = mapped_column(primary_key=True)
+    problems: Mapped[int]
+
+
+class ClosingDays(Base):
+    __tablename__ = "figures_closing_days"
+
+    gpo_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    commune_code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    day: Mapped[int] = mapped_column(primary_key=True)
+    problems: Mapped[int]
+
+
+class ClosedProblem(Base):
+    __tablename__ = "figures_closed_problems"
+    __table_args__ = (Index("ix_figures_closed_problems_days", "days", "gpo_id", "commune_code"),)
+
+    problem_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    gpo_id: Mapped[uuid.UUID]
+    commune_code: Mapped[str] = mapped_column(String(5))
+    # extract(epoch from closed_at - created_at) / 86400.0, exactly as the figures compute it.
+    days: Mapped[Decimal] = mapped_column(Numeric())
+
+
+class MeasuredProblem(Base):
+    __tablename__ = "figures_measured_problems"
+
+    problem_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
