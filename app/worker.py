@@ -109,6 +109,9 @@ async def run_jobs(database: Database, now: datetime | None = None) -> int:
 
 async def run_once(database: Database, settings: Settings, client: httpx.AsyncClient) -> int:
     """One round: fan out new events, deliver what is due. Returns how much it did."""
+    async with database.session(write=False) as session:
+        if not await webhooks.has_work(session):
+            return 0  # idle: no write transaction (SQLite's lock stays free for requests)
     async with database.session(write=True) as session:
         fanned = await webhooks.fan_out(session)
         await session.commit()

@@ -384,6 +384,17 @@ async def fan_out(session: AsyncSession, *, limit: int = 200) -> int:
     return len(events)
 
 
+async def has_work(session: AsyncSession) -> bool:
+    """An event to fan out, or a delivery due: two index lookups, read only."""
+    waiting = select(OutboxEvent.seq).where(OutboxEvent.fanned_out.is_(False)).exists()
+    due = (
+        select(Delivery.id)
+        .where(Delivery.status == DeliveryStatus.pending, Delivery.next_attempt_at <= utcnow())
+        .exists()
+    )
+    return bool(await session.scalar(select(waiting | due)))
+
+
 # --- delivery ------------------------------------------------------------------------------
 
 
