@@ -143,6 +143,7 @@ SUMMARIES: dict[str, str] = {
     "bootstrap.token_revoked": "Jeton d'amorçage révoqué (GPO_BOOTSTRAP_ADMIN_TOKEN a changé)",
     "user.create": "Utilisateur {name} créé ({role})",
     "user.update": "Utilisateur {name} modifié",
+    "user.notifications": "Notifications de {name} modifiées",
     "token.create": "Jeton « {name} » créé pour {user}",
     "token.revoke": "Jeton « {name} » révoqué",
     "token.revoke_disabled": "Jeton « {name} » révoqué (compte désactivé)",

@@ -475,3 +475,32 @@ async def test_users_list_pages_oldest_first(api: Api) -> None:
             break
         assert len(seen) < 10, "pagination does not end"
     assert seen == created
+
+
+# --- notification preferences ------------------------------------------------------------------
+
+
+async def test_a_person_chooses_how_often_it_gets_the_digest(world: World) -> None:
+    api = world.api
+    assert expect(await api.get(world.landlord_partner, "/me/notifications"), 200) == {
+        "digest": "daily"
+    }
+    changed = await api.patch(
+        world.landlord_partner, "/me/notifications", json={"digest": "weekly"}
+    )
+    assert expect(changed, 200) == {"digest": "weekly"}
+    assert (
+        expect(await api.get(world.landlord_partner, "/me/notifications"), 200)["digest"]
+        == "weekly"
+    )
+    # One's own only: another person's stays as it was.
+    assert (
+        expect(await api.get(world.police_partner, "/me/notifications"), 200)["digest"] == "daily"
+    )
+    bad = problem_of(
+        await api.patch(world.landlord_partner, "/me/notifications", json={"digest": "hourly"}), 422
+    )
+    assert ["body", "digest"] in [e["loc"] for e in bad["errors"]]
+    unknown = await api.patch(world.landlord_partner, "/me/notifications", json={"email": "x@y.fr"})
+    problem_of(unknown, 422)
+    problem_of(await api.get(None, "/me/notifications"), 401)

@@ -21,6 +21,14 @@ class Role(StrEnum):
     partner = "partner"
 
 
+class Digest(StrEnum):
+    """How often a person gets the e-mail digest of what is due, late or waiting."""
+
+    daily = "daily"
+    weekly = "weekly"
+    off = "off"
+
+
 class User(UUIDPrimaryKey, Timestamps, Versioned, Base):
     __tablename__ = "users"
     __table_args__ = (
@@ -38,6 +46,9 @@ class User(UUIDPrimaryKey, Timestamps, Versioned, Base):
     builtin: Mapped[bool] = mapped_column(default=False)
     # Argon2id, for the console; null until the person accepts an invitation.
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    digest: Mapped[Digest] = mapped_column(
+        str_enum(Digest, "user_digest"), default=Digest.daily, server_default=Digest.daily.value
+    )
 
 
 class ApiToken(UUIDPrimaryKey, Base):

@@ -22,6 +22,8 @@ from app.identity.models import Role, User
 from app.identity.schemas import (
     InvitationCreated,
     Me,
+    NotificationsOut,
+    NotificationsUpdate,
     TokenCreate,
     TokenCreated,
     TokenOut,
@@ -47,6 +49,22 @@ async def user_to_change(
 
 
 UserToChange = Annotated[User, Depends(user_to_change)]
+
+
+@router.get("/me/notifications", summary="My notification preferences")
+async def my_notifications(session: DbSession, principal: CurrentUser) -> NotificationsOut:
+    """How often the caller gets the e-mail digest."""
+    user = await service.get_user(session, principal, principal.user_id)
+    return NotificationsOut.model_validate(user)
+
+
+@router.patch("/me/notifications", summary="Change my notification preferences")
+async def change_my_notifications(
+    data: NotificationsUpdate, session: DbSession, principal: CurrentUser
+) -> NotificationsOut:
+    """`daily` (each morning), `weekly` (Mondays) or `off`; a person changes its own only."""
+    user = await service.update_notifications(session, principal, data)
+    return NotificationsOut.model_validate(user)
 
 
 @router.get("/me", summary="Who am I")

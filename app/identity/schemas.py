@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from app.core.schemas import Boolean, Input, Integer, Name, Output, Patch
-from app.identity.models import Role
+from app.identity.models import Digest, Role
 from app.reference.schemas import OrganisationOut
 
 Email = Annotated[
@@ -113,3 +113,15 @@ class InvitationCreated(Output):
         examples=["https://gpo.example/console/invitation/Xq3v9LrT0w2m1yZk8sJd4hF6bN5cA7eG"],
     )
     expires_at: datetime = Field(description="Seven days after the invitation.")
+
+
+class NotificationsOut(Output):
+    digest: Digest = Field(
+        description="The e-mail digest of actions due or overdue (and, for facilitators, reports "
+        "awaiting triage and GPOs late for their meeting): each morning, on Mondays, or never.",
+        examples=["daily"],
+    )
+
+
+class NotificationsUpdate(Patch):
+    digest: Digest | None = Field(default=None, examples=["weekly"])

@@ -20,7 +20,14 @@ from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.identity import sessions, tokens
 from app.identity.models import ApiToken, Role, User
 from app.identity.principal import Principal
-from app.identity.schemas import TokenCreate, TokenOut, UserCreate, UserOut, UserUpdate
+from app.identity.schemas import (
+    NotificationsUpdate,
+    TokenCreate,
+    TokenOut,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
 from app.reference.service import require_organisation
 
 BUILTIN_ADMIN_EMAIL = "bootstrap-admin@gpo.invalid"
@@ -173,6 +180,22 @@ async def update_user(
         values,
         resource_type="user",
         summary=wording.summary("user.update", name=user.display_name),
+    )
+    return user
+
+
+async def update_notifications(
+    session: AsyncSession, principal: Principal, data: NotificationsUpdate
+) -> User:
+    """The caller's own notification preferences (anyone may change its own, only)."""
+    user = await get_user(session, principal, principal.user_id, lock=True)
+    await audit.update(
+        session,
+        principal,
+        user,
+        data.provided(),
+        resource_type="user",
+        summary=wording.summary("user.notifications", name=user.display_name),
     )
     return user
 
