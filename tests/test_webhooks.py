@@ -500,3 +500,28 @@ async def test_in_production_the_address_is_checked_again_before_each_request(
     assert delivery["status"] == "pending"
     assert delivery["attempts"] == 1
     assert delivery["last_status_code"] is None
+
+
+@pytest.mark.commits
+async def test_two_webhooks_of_one_organisation_each_get_the_message(
+    world: World, receiver: Receiver, deliver: Any
+) -> None:
+    """The organisation's view of the report is read once, and sent to each endpoint."""
+    api = world.api
+    first = await register(api, world.landlord_partner, receiver.url)
+    second = await register(api, world.landlord_partner, receiver.url)
+    report = await submit(api, world.landlord_partner)
+    expect(await triage(api, world.facilitator, report, "create_problem"), 200)
+    await deliver()
+    assert len(receiver.received) == 2
+    secrets = {first["secret"], second["secret"]}
+    verified_by = set()
+    for headers, body in receiver.received:
+        for secret in secrets:
+            try:
+                verified(secret, headers, body)
+            except Exception:  # noqa: S112 - signed with the other endpoint's secret
+                continue
+            verified_by.add(secret)
+    assert verified_by == secrets
+    assert receiver.bodies()[0]["data"] == receiver.bodies()[1]["data"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, Index, Integer, String, false
@@ -82,17 +83,20 @@ EVENT_OF_AUDIT: dict[str, list[tuple[str, Callable[[Changes], bool]]]] = {
     ],
     "meeting.update": [("meeting.held", _status_became("held"))],
 }
-EVENT_TYPES = (
-    "report.triaged",
-    "report.problem_changed",
-    "action.assigned",
-    "action.updated",
-    "action.due_soon",
-    "action.overdue",
-    "meeting.planned",
-    "meeting.held",
-    "gpo.cadence_breached",
-)
+
+
+class EventType(StrEnum):
+    """What partners' systems may subscribe to (API.md, "Notifications and webhooks")."""
+
+    report_triaged = "report.triaged"
+    report_problem_changed = "report.problem_changed"
+    action_assigned = "action.assigned"
+    action_updated = "action.updated"
+    action_due_soon = "action.due_soon"
+    action_overdue = "action.overdue"
+    meeting_planned = "meeting.planned"
+    meeting_held = "meeting.held"
+    gpo_cadence_breached = "gpo.cadence_breached"
 
 
 async def remind(

@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from app.core.outbox import EVENT_TYPES
+from app.core.outbox import EventType
 from app.core.schemas import Boolean, Input, Output, Patch, ShortText
 from app.webhooks.models import DeliveryStatus
 
-EventType = Literal[
-    "report.triaged",
-    "report.problem_changed",
-    "action.assigned",
-    "action.updated",
-    "action.due_soon",
-    "action.overdue",
-    "meeting.planned",
-    "meeting.held",
-    "gpo.cadence_breached",
-]
-assert set(EventType.__args__) == set(EVENT_TYPES)  # type: ignore[attr-defined]
-
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-Events = Annotated[list[EventType], Field(min_length=1, max_length=len(EVENT_TYPES))]
+Events = Annotated[list[EventType], Field(min_length=1, max_length=len(EventType))]
 
 
 class WebhookCreate(Input):

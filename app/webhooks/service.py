@@ -134,7 +134,7 @@ async def create_webhook(
         id=uuid.uuid4(),
         organisation_id=organisation_id,
         url=data.url,
-        events=sorted(set(data.events)),
+        events=sorted({event.value for event in data.events}),
         description=data.description,
         active=data.active,
         secret_salt=secrets.token_hex(16),
@@ -182,7 +182,7 @@ async def update_webhook(
     if "url" in values:
         await check_url(settings, values["url"])
     if "events" in values:
-        values["events"] = sorted(set(values["events"]))
+        values["events"] = sorted({event.value for event in values["events"]})
     if values.get("active") is True:
         values["disabled_reason"] = None
         values["failing_since"] = None
@@ -352,13 +352,21 @@ async def fan_out(session: AsyncSession, *, limit: int = 200) -> int:
         return 0
     recipients = await _recipients(session)
     now = utcnow()
+    # What one organisation reads of one resource, read once per batch however many of its
+    # webhooks subscribe (and however many of the batch's events name the resource).
+    read: dict[tuple[str, str, uuid.UUID | None], dict[str, Any] | None] = {}
     for event in events:
         event.fanned_out = True
         for event_type, resource_id in await _expanded(session, event):
             for recipient in recipients:
                 if event_type not in recipient.events:
                     continue
-                data = await message_data(session, event_type, resource_id, recipient.reader)
+                key = (event_type, resource_id, recipient.reader.organisation_id)
+                if key not in read:
+                    read[key] = await message_data(
+                        session, event_type, resource_id, recipient.reader
+                    )
+                data = read[key]
                 if data is None:
                     continue
                 session.add(
