@@ -7,7 +7,12 @@ from app.core.idempotency import IdempotencyKey
 from app.core.outbox import OutboxEvent
 from app.core.references import Counter
 from app.core.schedule import ScheduledRun
-from app.figures.models import ClosedProblem, ClosingDays, MeasuredProblem, ProblemCount
+from app.figures.models import (
+    ClosedProblem,
+    ClosingDays,
+    MeasuredProblem,
+    ProblemCount,
+)
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
 from app.identity.models import ApiToken, ConsoleSession, Invitation, SignInAttempt, User
 from app.indicators.models import Indicator, Measurement

@@ -141,10 +141,10 @@ OVERDUE_BY_ORGANISATION = "SELECT actions.assignee_organisation_id, count(*) AS 
 # $1 $2 the year.
 YEAR_RAISED = "SELECT problems.gpo_id AS gpo_id, problems.commune_code AS commune_code, problems.category AS category, count(*) AS count_1 \nFROM problems \nWHERE problems.created_at >= $1::TIMESTAMP WITH TIME ZONE AND problems.created_at < $2::TIMESTAMP WITH TIME ZONE GROUP BY problems.gpo_id, problems.commune_code, problems.category"  # noqa: E501
 
-# $1 'decrease', $2 1, $3 'increase', $4..$6 1 0 0, $7 'closed', $8 $9 the year.
-YEAR_CLOSED = "SELECT problems.gpo_id AS gpo_id, problems.commune_code AS commune_code, problems.category AS category, problems.outcome, count(*) AS count_1, coalesce(sum(CASE WHEN (EXISTS (SELECT * \nFROM indicators \nWHERE indicators.problem_id = problems.id AND (indicators.direction = $1 AND (SELECT measurements.rate \nFROM measurements \nWHERE measurements.indicator_id = indicators.id ORDER BY measurements.period_end DESC, measurements.period_start DESC, measurements.created_at DESC, measurements.id DESC \n LIMIT $2::INTEGER) < indicators.baseline_rate OR indicators.direction = $3 AND (SELECT measurements.rate \nFROM measurements \nWHERE measurements.indicator_id = indicators.id ORDER BY measurements.period_end DESC, measurements.period_start DESC, measurements.created_at DESC, measurements.id DESC \n LIMIT $2::INTEGER) > indicators.baseline_rate))) THEN $4::INTEGER ELSE $5::INTEGER END), $6::INTEGER) AS coalesce_1 \nFROM problems \nWHERE problems.status = $7 AND problems.closed_at >= $8::TIMESTAMP WITH TIME ZONE AND problems.closed_at < $9::TIMESTAMP WITH TIME ZONE GROUP BY problems.gpo_id, problems.commune_code, problems.category, problems.outcome"  # noqa: E501
+# The closed problems' summary rows (migration 0015). $1..$3 1 0 0, $4 $5 the year.
+YEAR_CLOSED = "SELECT figures_closed_problems.gpo_id AS gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category, figures_closed_problems.outcome, count(*) AS count_1, coalesce(sum(CASE WHEN (figures_closed_problems.improved IS true) THEN $1::INTEGER ELSE $2::INTEGER END), $3::INTEGER) AS coalesce_1 \nFROM figures_closed_problems \nWHERE figures_closed_problems.closed_at >= $4::TIMESTAMP WITH TIME ZONE AND figures_closed_problems.closed_at < $5::TIMESTAMP WITH TIME ZONE GROUP BY figures_closed_problems.gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category, figures_closed_problems.outcome"  # noqa: E501
 
-YEAR_DAYS = "SELECT problems.gpo_id AS gpo_id, problems.commune_code AS commune_code, problems.category AS category, EXTRACT(epoch FROM problems.closed_at - problems.created_at) / CAST($1::FLOAT AS DOUBLE PRECISION) AS anon_1 \nFROM problems \nWHERE problems.status = $2 AND problems.closed_at >= $3::TIMESTAMP WITH TIME ZONE AND problems.closed_at < $4::TIMESTAMP WITH TIME ZONE"  # noqa: E501
+YEAR_DAYS = "SELECT figures_closed_problems.gpo_id AS gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category, figures_closed_problems.days \nFROM figures_closed_problems \nWHERE figures_closed_problems.closed_at >= $1::TIMESTAMP WITH TIME ZONE AND figures_closed_problems.closed_at < $2::TIMESTAMP WITH TIME ZONE"  # noqa: E501
 
 GPO_LABELS = "SELECT gpos.id AS id, gpos.id AS id_1, gpos.name \nFROM gpos"
 
@@ -786,10 +786,9 @@ async def annual(request: Request, tx: Tx, principal: Principal) -> Response:
         groups[(gpo_id, commune, category, None)] = [n_raised, 0, 0]
     # CASE WHEN ... THEN 1 ELSE 0 END, coalesce(..., 0): SQLAlchemy binds every literal.
     sums = (1, 0, 0)
-    closed_groups = await tx.fetch(
-        YEAR_CLOSED, "decrease", 1, "increase", *sums, "closed", start, end
-    )
+    closed_groups = await tx.fetch(YEAR_CLOSED, *sums, start, end)
     for gpo_id, commune, category, outcome, n_closed, n_improved in closed_groups:
+        outcome = outcome or None  # '' in the summary rows: no outcome
         counted = groups.setdefault((gpo_id, commune, category, outcome), [0, 0, 0])
         counted[1] += n_closed
         counted[2] += n_improved
@@ -804,7 +803,7 @@ async def annual(request: Request, tx: Tx, principal: Principal) -> Response:
             t.improved += n_improved
             if outcome is not None:
                 t.outcomes[outcome] = t.outcomes.get(outcome, 0) + n_closed
-    for gpo_id, commune, category, days in await tx.fetch(YEAR_DAYS, 86400.0, "closed", start, end):
+    for gpo_id, commune, category, days in await tx.fetch(YEAR_DAYS, start, end):
         value = float(days)
         for place in (("gpo", str(gpo_id)), ("commune", commune), ("category", category)):
             tally(place).days.append(value)

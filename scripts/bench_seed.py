@@ -68,6 +68,12 @@ from app.reference.seed import ACTION_KINDS, CATEGORIES, COMMUNES, SENSITIVE  # 
 CHUNK = 10_000  # problems generated and written at a time
 BULK_FROM = 5_000  # from this many problems, indexes are rebuilt after the load
 BIG_TABLES = ("problems", "actions", "reports", "indicators", "measurements")
+SUMMARY_TABLES = (
+    "figures_problem_counts",
+    "figures_closing_days",
+    "figures_closed_problems",
+    "figures_measured_problems",
+)
 START = datetime(2021, 1, 1, tzinfo=PARIS)
 
 # --- The district: organisations, GPOs -------------------------------------------------
@@ -459,6 +465,11 @@ class PostgresWriter(Writer):
         ]
         for table, name, _ in self.saved_constraints:
             await self.connection.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+        # The figures' triggers (migrations 0008, 0015) would look up each row's indicators
+        # without their indexes: a quadratic load. They are off during the load, and the
+        # summaries rebuilt after from every row, as the migrations' backfills build them.
+        for table in tables:
+            await self.connection.execute(f'ALTER TABLE "{table}" DISABLE TRIGGER USER')
         for definition in self.saved_indexes:
             name = definition.split(" INDEX ", 1)[1].split(" ON ", 1)[0]
             await self.connection.execute(f"DROP INDEX {name}")
@@ -471,6 +482,12 @@ class PostgresWriter(Writer):
             await self.connection.execute(
                 f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}'
             )
+        for table in SUMMARY_TABLES:
+            await self.connection.execute(f'DELETE FROM "{table}"')  # noqa: S608 (our names)
+        for statement in summary_backfill():
+            await self.connection.execute(statement)
+        for table in BIG_TABLES:
+            await self.connection.execute(f'ALTER TABLE "{table}" ENABLE TRIGGER USER')
         # VACUUM as well: a database fresh from COPY has no visibility map, and the
         # index-only scans the service relies on would read the tables too (autovacuum may
         # be off, as on this project's CI machine).
@@ -557,6 +574,29 @@ class SqliteWriter(Writer):
         self.connection.execute("COMMIT")
         self.connection.execute("ANALYZE")
         self.connection.close()
+
+
+def summary_backfill() -> list[str]:
+    """The statements with which the figures' migrations fill their summaries from the
+    rows already there (the migrations are the one definition of those summaries): 0008's,
+    with the closed problems' rows as 0015 widened them."""
+    import importlib.util
+
+    def backfill(name: str) -> list[str]:
+        path = PROJECT_ROOT / "migrations" / "versions" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"migration_{name}", path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return list(module.statements(module.BACKFILL))
+
+    widened = backfill("0015_annual_summaries")
+    found: list[str] = []
+    for statement in backfill("0008_figures"):
+        closed = statement.startswith("INSERT INTO figures_closed_problems")
+        found += widened if closed else [statement]
+    return found
 
 
 def plain_postgres_url(url: str) -> str:

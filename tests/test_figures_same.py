@@ -343,6 +343,38 @@ async def generate(world: World, app: FastAPI) -> tuple[list[dict[str, Any]], li
             .values(gpo_id=uuid.UUID(second["id"]), commune_code="57480", category="damage")
         )
         measured = (await session.scalars(select(Measurement.id))).all()
+        # Rates and periods rewritten (which measurement is the latest, and whether it is
+        # better), indicators turned the other way or given another baseline.
+        for measurement_id in rng.sample(list(measured), 20):
+            await session.execute(
+                update(Measurement)
+                .where(Measurement.id == measurement_id)
+                .values(rate=float(rng.randrange(20, 41)))
+            )
+        for measurement_id in rng.sample(list(measured), 10):
+            await session.execute(
+                update(Measurement)
+                .where(Measurement.id == measurement_id)
+                .values(period_end=Measurement.period_end + timedelta(days=90))
+            )
+        with_measures = (await session.scalars(select(Measurement.indicator_id))).all()
+        for indicator_id in rng.sample(sorted(set(with_measures)), 15):
+            await session.execute(
+                update(Indicator)
+                .where(Indicator.id == indicator_id)
+                .values(
+                    direction=case(
+                        (Indicator.direction == Direction.decrease, Direction.increase),
+                        else_=Direction.decrease,
+                    )
+                )
+            )
+        for indicator_id in rng.sample(sorted(set(with_measures)), 15):
+            await session.execute(
+                update(Indicator)
+                .where(Indicator.id == indicator_id)
+                .values(baseline_rate=float(rng.randrange(20, 41)))
+            )
         await session.execute(delete(Measurement).where(Measurement.id.in_(measured[::4])))
         indicators = (await session.scalars(select(Indicator.id))).all()
         await session.execute(delete(Indicator).where(Indicator.id.in_(indicators[::7])))

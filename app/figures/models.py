@@ -6,7 +6,9 @@ transaction of every change to problems, indicators and measurements, whoever ma
 - `figures_closing_days`: closed problems by GPO, commune and whole days to close (the
   floor of the days to close), the histogram that locates the median;
 - `figures_closed_problems`: each closed problem's exact days to close, indexed, to read the
-  one or two middle values inside the histogram's day;
+  one or two middle values inside the histogram's day; with its closing time, category,
+  outcome and whether it has an improved indicator (its latest measurement better than the
+  baseline), indexed for the annual evaluation's year (migration 0015);
 - `figures_measured_problems`: the problems with a measured indicator (the state the
   triggers compare with).
 
@@ -17,6 +19,7 @@ from the rows there (`app.figures.service`).
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Index, Numeric, String, text
@@ -67,11 +70,27 @@ class ClosingDays(Base):
 
 class ClosedProblem(Base):
     __tablename__ = "figures_closed_problems"
-    __table_args__ = (Index("ix_figures_closed_problems_days", "days", "gpo_id", "commune_code"),)
+    __table_args__ = (
+        Index("ix_figures_closed_problems_days", "days", "gpo_id", "commune_code"),
+        Index(
+            "ix_figures_closed_problems_closed_at",
+            "closed_at",
+            "gpo_id",
+            "commune_code",
+            "category",
+            "outcome",
+            "improved",
+            "days",
+        ),
+    )
 
     problem_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     gpo_id: Mapped[uuid.UUID]
     commune_code: Mapped[str] = mapped_column(String(5))
+    category: Mapped[str] = mapped_column(String(50))
+    outcome: Mapped[str] = mapped_column(String(22))  # '' when none, as in the counts
+    closed_at: Mapped[datetime]
+    improved: Mapped[bool]
     # extract(epoch from closed_at - created_at) / 86400.0, exactly as the figures compute it.
     days: Mapped[Decimal] = mapped_column(Numeric())
 

@@ -11,13 +11,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
+    Float,
     String,
     and_,
     case,
     extract,
     func,
+    literal,
     select,
+    tuple_,
     type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import access
 from app.actions.models import Action, ActionStatus, overdue
 from app.core.clock import PARIS, today_in_paris
-from app.figures.models import ClosedProblem, ClosingDays, MeasuredProblem, ProblemCount
+from app.figures.models import (
+    ClosedProblem,
+    ClosingDays,
+    MeasuredProblem,
+    ProblemCount,
+)
 from app.figures.schemas import AnnualEvaluation, EvaluationRow, OrganisationRow, Overview, Totals
 from app.gpos.models import Gpo
 from app.identity.principal import Principal
@@ -162,23 +171,27 @@ async def _counts(session: AsyncSession, condition: ColumnElement[bool]) -> _Cou
     """The counts from the problems' rows, in one statement."""
     worked_on = and_(Problem.status == ProblemStatus.closed, Problem.outcome.not_in(NOT_WORKED_ON))
     measured: ColumnElement[bool]
-    if session.get_bind().dialect.name == "postgresql":
-        # The triggers' set of problems with a measured indicator: one semi-join.
-        measured = Problem.id.in_(select(MeasuredProblem.problem_id))
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        # The triggers' set of problems with a measured indicator, outer-joined (an IN
+        # would be a subplan that rescans the set for each problem once it outgrows
+        # work_mem).
+        measured = MeasuredProblem.problem_id.is_not(None)
     else:
         measured = has_measured_indicator(Problem.id)
+    statement = select(
+        Problem.status,
+        Problem.category,
+        Problem.commune_code,
+        func.count(),
+        _sum_if(worked_on),
+        _sum_if(and_(worked_on, measured)),
+    )
+    if postgresql:
+        statement = statement.outerjoin(MeasuredProblem, MeasuredProblem.problem_id == Problem.id)
     counts = _Counts()
     for status, category, commune_code, problems, worked, with_measure in await session.execute(
-        select(
-            Problem.status,
-            Problem.category,
-            Problem.commune_code,
-            func.count(),
-            _sum_if(worked_on),
-            _sum_if(and_(worked_on, measured)),
-        )
-        .where(condition)
-        .group_by(Problem.status, Problem.category, Problem.commune_code)
+        statement.where(condition).group_by(Problem.status, Problem.category, Problem.commune_code)
     ):
         counts.add(status.value, category, commune_code, problems)
         if status is ProblemStatus.closed:
@@ -295,6 +308,7 @@ class _Tally:
     improved: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     days: list[float] = field(default_factory=list)
+    median: float | None = None  # when the database took it (else from `days`)
 
     def row(self, key: str, label: str) -> EvaluationRow:
         return EvaluationRow(
@@ -303,7 +317,7 @@ class _Tally:
             problems_raised=self.raised,
             problems_closed=self.closed,
             outcomes=self.outcomes,
-            median_days_to_close=middle_of(self.days) if self.days else None,
+            median_days_to_close=middle_of(self.days) if self.days else self.median,
             closed_with_improved_indicator=self.improved,
         )
 
@@ -314,14 +328,20 @@ def _as_text(column: Any) -> Any:
 
 
 async def _problem_rows(
-    session: AsyncSession, scope: ColumnElement[bool], start: datetime, end: datetime
+    session: AsyncSession,
+    scope: ColumnElement[bool],
+    start: datetime,
+    end: datetime,
+    summarised: bool,
 ) -> dict[str, list[EvaluationRow]]:
     """The year's rows of every breakdown, by label, and the totals (under TOTAL).
 
     One statement counts the problems raised or closed in the year by GPO, commune,
     category and outcome (a few hundred groups); each breakdown and the totals are sums of
     those groups. Medians are not sums: they are taken from the days to close of the
-    problems closed in the year (a year's closures: a bounded list, read once).
+    problems closed in the year (a year's closures: a bounded list, read once). When
+    `summarised` (PostgreSQL, a reader who sees every problem), the closed problems come
+    from their summary rows (`figures_closed_problems`), not the problems' rows.
     """
     dialect = session.get_bind().dialect.name
     raised = and_(Problem.created_at >= start, Problem.created_at < end)
@@ -343,11 +363,37 @@ async def _problem_rows(
         select(*keys, func.count()).where(scope, raised).group_by(*keys)
     ):
         groups[(*values, None)] = [n_raised, 0, 0]
-    for *values, outcome, n_closed, n_improved in await session.execute(
-        select(*keys, Problem.outcome, func.count(), _sum_if(has_improved_indicator(Problem.id)))
-        .where(scope, closed)
-        .group_by(*keys, Problem.outcome)
-    ):
+    if summarised:
+        # The closed problems' summary rows hold the year's groups, outcomes, improved
+        # indicators and days to close, in one index.
+        c = ClosedProblem
+        in_year = and_(c.closed_at >= start, c.closed_at < end)
+        closed_keys = [_as_text(c.gpo_id), c.commune_code, c.category]
+        closed_groups = (
+            select(*closed_keys, c.outcome, func.count(), _sum_if(c.improved.is_(True)))
+            .where(in_year)
+            .group_by(*closed_keys, c.outcome)
+        )
+        days, closed_where = c.days, in_year
+    else:
+        improved: ColumnElement[bool]
+        closed_groups = select(*keys, Problem.outcome, func.count())
+        if dialect == "postgresql":
+            # The closed problem's summary row says whether an indicator improved.
+            improved = ClosedProblem.improved.is_(True)
+            closed_groups = closed_groups.join(
+                ClosedProblem, ClosedProblem.problem_id == Problem.id
+            )
+        else:
+            improved = has_improved_indicator(Problem.id)
+        closed_groups = (
+            closed_groups.add_columns(_sum_if(improved))
+            .where(scope, closed)
+            .group_by(*keys, Problem.outcome)
+        )
+        closed_keys, days, closed_where = keys, days_to_close(dialect), and_(scope, closed)
+    for *values, outcome, n_closed, n_improved in await session.execute(closed_groups):
+        outcome = Outcome(outcome) if outcome else None  # '' in the summary rows
         # Closed with no outcome: with those raised, as in one GROUP BY of keys and outcome.
         counted = groups.setdefault((*values, outcome), [0, 0, 0])
         counted[1] += n_closed
@@ -363,11 +409,12 @@ async def _problem_rows(
             tally.improved += n_improved
             if outcome is not None:
                 tally.outcomes[outcome.value] = tally.outcomes.get(outcome.value, 0) + n_closed
-    for *values, days in await session.execute(
-        select(*keys, days_to_close(dialect)).where(scope, closed)
-    ):
-        for place in places(values):
-            tallies[place].days.append(float(days))
+    if dialect == "postgresql":
+        await _medians(session, tallies, closed_keys, days, closed_where)
+    else:
+        for *values, value in await session.execute(select(*closed_keys, days).where(closed_where)):
+            for place in places(values):
+                tallies[place].days.append(float(value))
     labels = {name: await _labels(session, breakdown) for name, breakdown in BREAKDOWNS.items()}
     rows: dict[str, list[EvaluationRow]] = {name: [] for name in (*BREAKDOWNS, TOTAL)}
     for (name, raw), tally in tallies.items():
@@ -379,6 +426,44 @@ async def _problem_rows(
     for found in rows.values():
         found.sort(key=lambda row: row.label)
     return rows
+
+
+# The bits of grouping(gpo, commune, category) for each breakdown: 1 where a key is not
+# grouped by.
+GROUPING_BITS = {0b011: "gpo", 0b101: "commune", 0b110: "category", 0b111: TOTAL}
+# percentile_disc(f) is the value of rank ceil(f × n) in a group of n: 0.5 gives the lower
+# middle value (the median when n is odd), 0.5 + 1e-8 the upper one (rank n/2 + 1 when n
+# is even, the median again when it is odd) for every n below 10^7 (f × n exact enough).
+MIDDLE_RANKS = literal([0.5, 0.5 + 1e-8], ARRAY(Float()))
+
+
+async def _medians(
+    session: AsyncSession,
+    tallies: dict[tuple[str, str], _Tally],
+    keys: list[Any],
+    days: Any,
+    condition: ColumnElement[bool],
+) -> None:
+    """Each breakdown's and the total's median days to close, taken by PostgreSQL in one
+    statement (grouping sets) rather than a year's closures sent over: the lower and the
+    upper middle values of each group, averaged as `middle_of` does."""
+    gpo, commune, category = keys
+    statement = (
+        select(
+            func.grouping(gpo, commune, category),
+            *keys,
+            func.percentile_disc(MIDDLE_RANKS).within_group(days),
+        )
+        .where(condition)
+        .group_by(func.grouping_sets(tuple_(gpo), tuple_(commune), tuple_(category), tuple_()))
+    )
+    for bits, *values, middle in await session.execute(statement):
+        if middle is None:
+            continue  # no closure at all: the total's group is still there, empty
+        name = GROUPING_BITS[bits]
+        raw = TOTAL if name == TOTAL else str(values[list(BREAKDOWNS).index(name)])
+        lower, upper = middle
+        tallies[(name, raw)].median = round((float(lower) + float(upper)) / 2, 1)
 
 
 async def _labels(
@@ -431,7 +516,10 @@ async def annual(session: AsyncSession, principal: Principal, year: int) -> Annu
     """The contract's evaluation of a year, over the problems the principal sees."""
     scope = access.figures_scope(principal)
     start, end = year_bounds(year)
-    rows = await _problem_rows(session, scope, start, end)
+    summarised = session.get_bind().dialect.name == "postgresql" and access.sees_everything(
+        principal
+    )
+    rows = await _problem_rows(session, scope, start, end, summarised)
     breakdowns = {name: rows[name] for name in BREAKDOWNS}
     total = rows[TOTAL][0] if rows[TOTAL] else _Tally().row(TOTAL, "Total")
     organisations = await _organisation_rows(session, principal, start, end)

@@ -73,6 +73,8 @@ class Problem(UUIDPrimaryKey, Timestamps, Versioned, Base):
         Index("ix_problems_status_created_at", "status", "created_at"),
         # The figures' problems closed in a period.
         Index("ix_problems_status_closed_at", "status", "closed_at"),
+        # The annual evaluation's problems raised in a year, read from this index alone.
+        Index("ix_problems_created_at_groups", "created_at", "gpo_id", "commune_code", "category"),
         Index("ix_problems_commune_code_created_at", "commune_code", "created_at"),
         Index("ix_problems_category_created_at", "category", "created_at"),
         Index("ix_problems_lat_lon", "lat", "lon"),
