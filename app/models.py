@@ -11,6 +11,7 @@ from app.figures.models import ClosedProblem, ClosingDays, MeasuredProblem, Prob
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
 from app.identity.models import ApiToken, ConsoleSession, Invitation, SignInAttempt, User
 from app.indicators.models import Indicator, Measurement
+from app.mail.models import Mail
 from app.meetings.models import Meeting, MeetingAttendee, Review
 from app.problems.models import Problem, ProblemComment
 from app.reference.models import ActionKind, Category, Commune, Organisation
@@ -37,6 +38,7 @@ __all__ = [
     "GpoMember",
     "IdempotencyKey",
     "Indicator",
+    "Mail",
     "Invitation",
     "MeasuredProblem",
     "Measurement",
