@@ -120,6 +120,4 @@ class SignInAttempt(UUIDPrimaryKey, Base):
     address: Mapped[str] = mapped_column(String(64))
     succeeded: Mapped[bool]
     # `sign_in`, or `password_reset` (a request for a reset link, limited the same way).
-    purpose: Mapped[str] = mapped_column(
-        String(20), default="sign_in", server_default="sign_in"
-    )
+    purpose: Mapped[str] = mapped_column(String(20), default="sign_in", server_default="sign_in")

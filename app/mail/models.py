@@ -21,7 +21,7 @@ from app.core.db import Base, UUIDPrimaryKey, str_enum
 
 class MailKind(StrEnum):
     invitation = "invitation"
-    password_reset = "password_reset"
+    password_reset = "password_reset"  # noqa: S105 - a kind of mail, not a secret
     digest = "digest"
     minutes = "minutes"
     webhook_disabled = "webhook_disabled"
