@@ -6,10 +6,13 @@ import re
 import sys
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from app.mail.transport import SmtpServer
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/gpo.sqlite3"
 # IGN Géoplateforme, "Plan IGN v2" (WMTS, Web Mercator): the French State's own base map.
@@ -70,6 +73,10 @@ class Settings(BaseSettings):
     # The outbox worker inside the web process (webhook deliveries): by default only for
     # the embedded SQLite database; a PostgreSQL deployment runs `python -m app.worker`.
     gpo_worker: bool | None = None
+    # E-mail (app/mail): the SMTP server, `smtp://user:pass@host:587` (STARTTLS) or
+    # `smtps://host:465`; unset, mails are written to the log (and still kept in the outbox).
+    gpo_smtp_url: SecretStr | None = None
+    gpo_mail_from: str = "GPO <no-reply@localhost>"
 
     @field_validator("database_url")
     @classmethod
@@ -124,6 +131,33 @@ class Settings(BaseSettings):
         if value is not None and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value):
             raise ValueError("must be an absolute http(s) URL, such as https://gpo.example.fr")
         return value
+
+    @field_validator("gpo_smtp_url")
+    @classmethod
+    def _smtp_server(cls, value: SecretStr | None) -> SecretStr | None:
+        from app.mail.transport import parse_smtp_url
+
+        if value is not None and value.get_secret_value().strip() == "":
+            return None
+        if value is not None:
+            parse_smtp_url(value.get_secret_value())  # refused at start-up, never echoed
+        return value
+
+    @field_validator("gpo_mail_from")
+    @classmethod
+    def _mail_from(cls, value: str) -> str:
+        from app.mail.transport import check_address
+
+        return check_address(value)
+
+    @property
+    def smtp_server(self) -> SmtpServer | None:
+        """The SMTP server to send to; None: mails go to the log."""
+        if self.gpo_smtp_url is None:
+            return None
+        from app.mail.transport import parse_smtp_url
+
+        return parse_smtp_url(self.gpo_smtp_url.get_secret_value())
 
     @property
     def is_production(self) -> bool:

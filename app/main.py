@@ -33,6 +33,7 @@ from app.gpos.router import router as gpos_router
 from app.identity import service as identity
 from app.identity.router import router as identity_router
 from app.indicators.router import router as indicators_router
+from app.mail import service as mail
 from app.meetings.minutes import style_digest as minutes_style_digest
 from app.meetings.router import router as meetings_router
 from app.open311.boundary import Open311Boundary
@@ -165,6 +166,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "gpo_webhook_deliveries",
         "Webhook deliveries waiting (pending, retries included) or given up (failed).",
         webhooks.deliveries_waiting,
+    )
+    app.state.metrics.add_source(
+        "gpo_mails",
+        "E-mails of the mail outbox, by status (pending, sent, logged, failed, cancelled).",
+        mail.mails_by_status,
     )
     app.state.metrics.add_source(
         "gpo_webhooks_disabled",

@@ -16,6 +16,7 @@ from app.figures.models import (
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
 from app.identity.models import ApiToken, ConsoleSession, Invitation, SignInAttempt, User
 from app.indicators.models import Indicator, Measurement
+from app.mail.models import Mail
 from app.meetings.models import Meeting, MeetingAttendee, Review
 from app.problems.models import Problem, ProblemComment
 from app.reference.models import ActionKind, Category, Commune, Organisation
@@ -43,6 +44,7 @@ __all__ = [
     "IdempotencyKey",
     "Indicator",
     "Invitation",
+    "Mail",
     "MeasuredProblem",
     "Measurement",
     "Meeting",

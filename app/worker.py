@@ -1,5 +1,6 @@
-"""The worker: fans the outbox's events out into webhook deliveries and delivers them, and
-writes the morning's reminders (actions due soon or overdue, GPOs late for their meeting).
+"""The worker: fans the outbox's events out into webhook deliveries and delivers them, sends
+the mail outbox (`app.mail.sender`), and writes the morning's reminders (actions due soon or
+overdue, GPOs late for their meeting) and e-mail digests.
 
 `python -m app.worker` (or `scripts/worker`) runs it on its own; the web process runs one
 too when `GPO_WORKER=1`, the default for the embedded SQLite database, so that
@@ -29,6 +30,8 @@ from app.core.clock import PARIS, utcnow
 from app.core.db import Database, Outage, is_unavailable
 from app.core.requests import configure_logging
 from app.gpos.models import Gpo
+from app.mail import sender as mail_sender
+from app.mail import service as mail
 from app.webhooks import service as webhooks
 
 logger = logging.getLogger("app.worker")
@@ -88,6 +91,7 @@ JOBS: dict[str, Callable[[AsyncSession, date, datetime], Awaitable[int]]] = {
     "action.due_soon": _due_soon,
     "action.overdue": _overdue,
     "gpo.cadence_breached": _cadence_breached,
+    "mail.digest": mail.digests,
 }
 
 
@@ -108,10 +112,12 @@ async def run_jobs(database: Database, now: datetime | None = None) -> int:
 
 
 async def run_once(database: Database, settings: Settings, client: httpx.AsyncClient) -> int:
-    """One round: fan out new events, deliver what is due. Returns how much it did."""
+    """One round: send the mails due, fan out new events, deliver what is due. Returns how
+    much it did."""
+    mailed = await mail_sender.deliver_due(database, settings)
     async with database.session(write=False) as session:
         if not await webhooks.has_work(session):
-            return 0  # idle: no write transaction (SQLite's lock stays free for requests)
+            return mailed  # idle: no write transaction (SQLite's lock stays free for requests)
     async with database.session(write=True) as session:
         fanned = await webhooks.fan_out(session)
         await session.commit()
@@ -125,7 +131,7 @@ async def run_once(database: Database, settings: Settings, client: httpx.AsyncCl
             for message, outcome in zip(claimed, outcomes, strict=True):
                 await webhooks.record_outcome(session, message, outcome, at)
             await session.commit()
-    return fanned + len(claimed)
+    return mailed + fanned + len(claimed)
 
 
 def http_client() -> httpx.AsyncClient:

@@ -200,6 +200,61 @@ async def login(request: Request, session: DbSession) -> Response:
     return response
 
 
+FORGOT = "/console/mot-de-passe-oublie"
+RESET_SENT = (
+    "Si un compte actif correspond à cette adresse, un lien pour choisir un nouveau mot de "
+    "passe vient de lui être envoyé par courriel. Il est valable 7 jours."
+)
+
+
+def _forgot_page(
+    request: Request, *, status: int = 200, notice: str | None = None, error: str | None = None
+) -> Response:
+    token = _form_token(request)
+    response = render(
+        request,
+        "auth/forgot.html",
+        me=None,
+        status=status,
+        notice=notice,
+        error=error,
+    )
+    _set_cookie(request, response, FORM_COOKIE, token)
+    return response
+
+
+@router.get(FORGOT, dependencies=[AnonymousLimit])
+async def forgot_form(request: Request) -> Response:
+    return _forgot_page(request)
+
+
+@router.post(FORGOT, dependencies=[AnonymousLimit, FormTokenChecked])
+async def forgot(request: Request, session: DbSession) -> Response:
+    """The same answer whether an account has this address or not (no enumeration); each
+    request counts towards a limit per address and per client, as sign-in failures do."""
+    email = str((await request.form()).get("email") or "").strip()
+    if not email:
+        return _forgot_page(request, status=422, error="Saisissez votre adresse électronique.")
+    address = client_address(request)
+    wait = await sessions.seconds_to_wait(
+        session,
+        email.lower(),
+        address,
+        purpose=sessions.PASSWORD_RESET,
+        limit=sessions.RESET_REQUESTS,
+    )
+    if wait is not None:
+        minutes = max(1, round(wait / 60))
+        return _forgot_page(
+            request,
+            status=429,
+            error=f"Trop de demandes : réessayez dans {minutes} minute"
+            f"{'s' if minutes > 1 else ''}.",
+        )
+    await sessions.request_reset(session, email, address, _secret_key(request))
+    return _forgot_page(request, notice=RESET_SENT)
+
+
 @router.post("/console/logout", dependencies=[CsrfChecked])
 async def logout(request: Request, session: DbSession, me: Person) -> Response:
     await sessions.close_session(session, me.session_id)

@@ -106,7 +106,8 @@ class ConsoleSession(UUIDPrimaryKey, Base):
 
 class SignInAttempt(UUIDPrimaryKey, Base):
     """Each sign-in, kept to slow down guessing: too many failures for an e-mail or an
-    address in a while, and sign-in waits."""
+    address in a while, and sign-in waits. Requests for a reset link are counted here too,
+    apart (`purpose`), so that they neither flood a mailbox nor lock anyone out."""
 
     __tablename__ = "sign_in_attempts"
     __table_args__ = (
@@ -118,3 +119,5 @@ class SignInAttempt(UUIDPrimaryKey, Base):
     email: Mapped[str] = mapped_column(String(254))
     address: Mapped[str] = mapped_column(String(64))
     succeeded: Mapped[bool]
+    # `sign_in`, or `password_reset` (a request for a reset link, limited the same way).
+    purpose: Mapped[str] = mapped_column(String(20), default="sign_in", server_default="sign_in")

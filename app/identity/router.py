@@ -181,7 +181,8 @@ async def invite_user(
 ) -> InvitationCreated:
     """Admins. A one-use link, valid 7 days, where the person chooses a console password
     (12 characters at least); a new invitation replaces an unused one, and is how a
-    forgotten password is reset. The link is in this response only."""
+    forgotten password is reset. The link is mailed to the person, and shown in this
+    response only."""
     user = await service.get_user(session, principal, user_id)
     link = await sessions.invite(
         session, principal, user, settings.gpo_secret_key.get_secret_value()

@@ -8,6 +8,9 @@ here as a keyed hash like tokens. Roles and visibility are the same as with a to
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -22,6 +25,8 @@ from app.core.errors import Conflict
 from app.identity import passwords, tokens
 from app.identity.models import ConsoleSession, Invitation, SignInAttempt, User
 from app.identity.principal import Principal
+from app.mail import service as mail
+from app.mail.models import MailKind
 from app.reference.models import Organisation
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -30,6 +35,10 @@ IDLE_EXPIRY = timedelta(hours=12)
 TOUCH_EVERY = timedelta(minutes=5)
 LOCKOUT_WINDOW = timedelta(minutes=15)
 LOCKOUT_FAILURES = 10
+# Reset links asked for one address (or from one client address) within LOCKOUT_WINDOW.
+RESET_REQUESTS = 5
+SIGN_IN = "sign_in"
+PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a secret
 
 
 # --- Invitations ------------------------------------------------------------------------
@@ -41,11 +50,26 @@ class InvitationLink:
     expires_at: datetime
 
 
+def invitation_secret(secret_key: str, invitation_id: uuid.UUID) -> str:
+    """The secret of an invitation's link: an HMAC of its id under the service's key. Only
+    its hash is stored (as for tokens), and the mail outbox keeps only the invitation's id,
+    so the link can be rebuilt when the mail is sent, never read from the database."""
+    digest = hmac.new(
+        secret_key.encode(), f"invitation:{invitation_id}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
 async def invite(
-    session: AsyncSession, principal: Principal, user: User, secret_key: str
+    session: AsyncSession,
+    principal: Principal | None,
+    user: User,
+    secret_key: str,
+    *,
+    kind: MailKind = MailKind.invitation,
 ) -> InvitationLink:
-    """A new link for the person to set a password; it replaces any unused one (this is
-    also how a forgotten password is reset)."""
+    """A new link for the person to set a password, also mailed to the person; it
+    replaces any unused one (this is also how a forgotten password is reset)."""
     if not user.active:
         raise Conflict(
             "The user is disabled; enable it before inviting it.",
@@ -57,26 +81,63 @@ async def invite(
         .where(Invitation.user_id == user.id, Invitation.closed_at.is_(None))
         .values(closed_at=now)
     )
-    secret = secrets.token_urlsafe(32)
+    invitation_id = uuid.uuid4()
+    secret = invitation_secret(secret_key, invitation_id)
     invitation = Invitation(
+        id=invitation_id,
         user_id=user.id,
         secret_hash=tokens.token_hash(secret_key, secret),
         created_at=now,
         expires_at=now + INVITATION_LIFETIME,
-        created_by=principal.user_id,
+        created_by=principal.user_id if principal else None,
     )
     session.add(invitation)
     await session.flush()
+    reset = kind is MailKind.password_reset
     audit.record(
         session,
         principal,
         action="invitation.create",
         resource_type="user",
         resource_id=user.id,
-        summary=f"Invitation à la console envoyée à {user.display_name}",
-        changes={"expires_at": [None, invitation.expires_at]},
+        summary=(
+            f"Lien de nouveau mot de passe envoyé à {user.display_name}"
+            if reset
+            else f"Invitation à la console envoyée à {user.display_name}"
+        ),
+        changes={"expires_at": [None, invitation.expires_at], "purpose": [None, kind.value]},
     )
+    await mail.invitation(session, invitation.id, user.id, kind)
     return InvitationLink(secret, invitation.expires_at)
+
+
+async def request_reset(session: AsyncSession, email: str, address: str, secret_key: str) -> None:
+    """A forgotten password: each active account with this address gets a reset link by
+    e-mail. The caller answers the same whatever happened (no account enumeration); the
+    request is counted (`seconds_to_wait`) and audited, whether or not an account matched."""
+    email = email.strip().lower()[:254]
+    session.add(
+        SignInAttempt(
+            at=utcnow(), email=email, address=address, succeeded=False, purpose=PASSWORD_RESET
+        )
+    )
+    users = (
+        await session.scalars(
+            select(User).where(func.lower(User.email) == email, User.active.is_(True))
+        )
+    ).all()
+    audit.record(
+        session,
+        None,
+        action="password_reset.request",
+        resource_type="sign_in",
+        resource_id=email[:64],
+        summary=f"Nouveau mot de passe demandé pour {email} depuis {address}",
+        changes={"accounts": [None, len(users)]},
+    )
+    for user in users:
+        await invite(session, None, user, secret_key, kind=MailKind.password_reset)
+    await session.flush()
 
 
 async def open_invitation(
@@ -128,9 +189,17 @@ async def accept_invitation(
 # --- Sign-in ---------------------------------------------------------------------------------
 
 
-async def seconds_to_wait(session: AsyncSession, email: str, address: str) -> int | None:
+async def seconds_to_wait(
+    session: AsyncSession,
+    email: str,
+    address: str,
+    *,
+    purpose: str = SIGN_IN,
+    limit: int = LOCKOUT_FAILURES,
+) -> int | None:
     """Seconds before a sign-in may be tried again, when the e-mail or the address failed
-    LOCKOUT_FAILURES times within LOCKOUT_WINDOW; None when it may be tried now."""
+    `limit` times within LOCKOUT_WINDOW; None when it may be tried now. With
+    `purpose=PASSWORD_RESET`, the same for requests of a reset link (each one counts)."""
     now = utcnow()
     since = now - LOCKOUT_WINDOW
     waits = []
@@ -138,12 +207,17 @@ async def seconds_to_wait(session: AsyncSession, email: str, address: str) -> in
         failures = (
             await session.scalars(
                 select(SignInAttempt.at)
-                .where(column == value, SignInAttempt.at > since, ~SignInAttempt.succeeded)
+                .where(
+                    column == value,
+                    SignInAttempt.at > since,
+                    ~SignInAttempt.succeeded,
+                    SignInAttempt.purpose == purpose,
+                )
                 .order_by(SignInAttempt.at.desc())
-                .limit(LOCKOUT_FAILURES)
+                .limit(limit)
             )
         ).all()
-        if len(failures) >= LOCKOUT_FAILURES:
+        if len(failures) >= limit:
             # Free again once the oldest of the last failures leaves the window.
             waits.append(int((failures[-1] + LOCKOUT_WINDOW - now).total_seconds()) + 1)
     return max(waits) if waits else None

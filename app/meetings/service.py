@@ -26,6 +26,7 @@ from app.gpos import service as gpos
 from app.gpos.models import Gpo
 from app.identity.principal import Principal
 from app.indicators.models import Indicator, Measurement
+from app.mail import service as mail
 from app.meetings.models import Meeting, MeetingAttendee, MeetingStatus, Review
 from app.meetings.schemas import (
     Agenda,
@@ -173,6 +174,8 @@ async def create_meeting(
     )
     await _set_attendees(session, meeting, attendees)
     await refresh_cadence(session, gpo)
+    if meeting.status is MeetingStatus.held:
+        await mail.minutes(session, meeting.id)
     return meeting
 
 
@@ -207,6 +210,11 @@ async def update_meeting(
         )
     await refresh_cadence(session, gpo)
     await session.flush()
+    if meeting.status is MeetingStatus.held and changes.keys() & {
+        "status",
+        "attendee_organisation_ids",
+    }:
+        await mail.minutes(session, meeting.id)  # to those who have not had it yet
     return meeting
 
 

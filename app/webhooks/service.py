@@ -40,6 +40,7 @@ from app.core.outbox import OutboxEvent
 from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.gpos.models import Gpo
 from app.identity.principal import Principal
+from app.mail import service as mail
 from app.meetings.models import Meeting
 from app.reference.models import Organisation
 from app.reports import service as reports
@@ -533,6 +534,7 @@ async def record_outcome(
             resource_id=webhook.id,
             summary=f"Webhook vers {webhook.url} désactivé : un jour d'échecs",
         )
+        await mail.webhook_disabled(session, webhook.id, webhook.organisation_id, at)
         logger.warning(
             "webhook disabled after a day of failures",
             extra={"fields": {"webhook_id": str(webhook.id)}},
