@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.console import admin, auth, dashboard, gpos, meetings, organisation, problems
+from app.console import (
+    admin,
+    auth,
+    dashboard,
+    gpos,
+    meetings,
+    notifications,
+    organisation,
+    problems,
+)
 from app.console.auth import Person
 from app.console.routing import ConsoleRoute, error_page
 
@@ -17,6 +26,7 @@ SCREENS = (
     problems.router,
     dashboard.router,
     organisation.router,
+    notifications.router,
     admin.router,
 )
 for screen in SCREENS:
