@@ -290,13 +290,13 @@ async def bell(session: AsyncSession, principal: Principal, since: datetime) -> 
         )
         found.gpos_late = [GpoLate(*row) for row in rows]
     if found.counts.reports_triaged:
-        rows = await session.execute(
+        triaged = await session.execute(
             select(Report.id, Report.reference, Report.status, Report.triaged_at)
             .where(*_reports_triaged(principal, since))
             .order_by(Report.triaged_at.desc(), Report.id)
             .limit(SHOWN)
         )
-        found.reports_triaged = [ReportTriaged(*row) for row in rows]
+        found.reports_triaged = [ReportTriaged(*row) for row in triaged]
     return found
 
 
