@@ -71,13 +71,15 @@ async def test_a_landlords_bell_shows_its_actions_not_a_restricted_problems(
     assert page.status_code == 200, page.text
     text = text_of(page.text)
     late_part = text.split("Actions en retard (2)")[1].split("À échéance")[0]
-    assert late["title"] in late_part and secret["title"] in late_part
+    assert late["title"] in late_part
+    assert secret["title"] in late_part
     assert soon["title"] in text.split("À échéance dans les 7 jours (1)")[1]
     assert later["title"] in text.split("Nouvelles actions confiées")[1]
     assert theirs["title"] not in text
     # The action on the hidden problem shows, the problem does not.
     assert seen["reference"] in text
-    assert hidden["reference"] not in text and "Point de deal" not in text
+    assert hidden["reference"] not in text
+    assert "Point de deal" not in text
     assert hidden["id"] not in page.text
     assert "problème non consultable par votre organisation" in text
     # Each entry links to the action's page of the organisation.
@@ -119,7 +121,8 @@ async def test_a_facilitators_bell_shows_reports_to_triage_and_late_gpos(
     await triage(api, world.facilitator, report, "reject", public_note="Hors du champ du GPO.")
     assert "Signalements à trier" not in text_of((await first.get(PAGE)).text)
     other = text_of((await (await console(world.other_facilitator)).get(PAGE)).text)
-    assert report["reference"] not in other and world.gpo["name"] not in other
+    assert report["reference"] not in other
+    assert world.gpo["name"] not in other
 
 
 async def test_a_partner_hears_of_its_report_triaged_since_its_last_visit(

@@ -14,6 +14,7 @@ from app.console import (
     notifications,
     organisation,
     problems,
+    webhooks,
 )
 from app.console.auth import Person
 from app.console.routing import ConsoleRoute, error_page
@@ -27,6 +28,7 @@ SCREENS = (
     dashboard.router,
     organisation.router,
     notifications.router,
+    webhooks.router,
     admin.router,
 )
 for screen in SCREENS:
