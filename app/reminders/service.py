@@ -296,7 +296,11 @@ async def bell(session: AsyncSession, principal: Principal, since: datetime) -> 
             .order_by(Report.triaged_at.desc(), Report.id)
             .limit(SHOWN)
         )
-        found.reports_triaged = [ReportTriaged(*row) for row in triaged]
+        found.reports_triaged = [
+            ReportTriaged(report_id, reference, status, at)
+            for report_id, reference, status, at in triaged
+            if at is not None  # always, by the statement's condition
+        ]
     return found
 
 
