@@ -13,6 +13,7 @@ from typing import Any
 
 from app.actions.models import ActionStatus
 from app.core.clock import PARIS
+from app.core.outbox import EventType
 from app.core.visibility import Visibility
 from app.gpos.models import GpoKind
 from app.identity.models import Role
@@ -22,6 +23,7 @@ from app.problems.models import Displacement, Outcome, Priority, ProblemStatus
 from app.reference.models import CategoryFamily, OrganisationKind
 from app.reports.models import ReportSource, ReportStatus
 from app.reports.schemas import Decision
+from app.webhooks.models import DeliveryStatus
 
 # --- Labels of coded values ------------------------------------------------------------------
 
@@ -88,6 +90,19 @@ LABELS: dict[Enum, str] = {
     Decision.create_problem: "problème créé",
     Decision.attach: "rattaché à un problème existant",
     Decision.reject: "rejeté",
+    # Webhooks (issue 11): the events a partner's system may subscribe to, and deliveries.
+    EventType.report_triaged: "signalement trié",
+    EventType.report_problem_changed: "statut ou résultat du problème d'un signalement",
+    EventType.action_assigned: "action confiée",
+    EventType.action_updated: "action modifiée",
+    EventType.action_due_soon: "action à échéance dans les 7 jours",
+    EventType.action_overdue: "action en retard",
+    EventType.meeting_planned: "réunion planifiée",
+    EventType.meeting_held: "réunion tenue",
+    EventType.gpo_cadence_breached: "GPO en retard de réunion",
+    DeliveryStatus.pending: "en attente",
+    DeliveryStatus.succeeded: "réussie",
+    DeliveryStatus.failed: "échouée",
 }
 
 
@@ -319,6 +334,12 @@ REFUSED = {
     "report.reject_needs_note": "Indiquez au partenaire la raison du rejet.",
     "report.problem_of_another_gpo": "Ce problème appartient à un autre GPO.",
     "comment.level": "Vous ne pourriez pas lire un commentaire de ce niveau.",
+    "webhook.url_absolute": "Saisissez une adresse complète, commençant par https://.",
+    "webhook.url_credentials": "L'adresse ne doit pas contenir d'identifiant ni de mot de "
+    "passe : la signature authentifie les envois.",
+    "webhook.url_https": "L'adresse doit commencer par https:// (envoi chiffré).",
+    "webhook.url_public": "L'adresse doit être publique : pas d'adresse locale, privée ou "
+    "de bouclage.",
 }
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 from playwright.async_api import (
     Browser,
     BrowserContext,
@@ -28,8 +29,13 @@ from playwright.async_api import (
     async_playwright,
     expect,
 )
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+from starlette.responses import Response as PlainResponse
 
+from app import worker
+from app.config import Settings
 from app.core.clock import PARIS
+from app.core.db import Database
 from app.main import create_app
 from tests.api import Api, Caller, World, free_port, live_server
 from tests.databases import BOOTSTRAP_TOKEN, Worker, settings_for
@@ -63,6 +69,7 @@ class Site:
     url: str
     api: Api
     world: World
+    settings: Settings  # the served app's (its database, for a worker's rounds)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +92,7 @@ async def site(worker: Worker, world_as_read: World) -> AsyncIterator[Site]:
                         if name != "api"
                     },
                 )
-                yield Site(url, api, world)
+                yield Site(url, api, world, settings)
 
 
 @pytest.fixture(scope="module")
@@ -571,3 +578,107 @@ async def test_the_screens_fit_a_phone(site: Site, chromium: Browser) -> None:
         await expect(page.get_by_role("link", name="Problèmes")).to_be_visible()
     finally:
         await context.close()
+
+
+async def test_a_partner_registers_a_webhook_and_retries_a_delivery(
+    site: Site, context: BrowserContext
+) -> None:
+    """Its secret shown once (the one the receiver verifies with), an edit, the deliveries of
+    a real receiver that fails first, one retried; the header's bell says its count."""
+    api, world = site.api, site.world
+    received: list[tuple[dict[str, str], bytes]] = []
+    answers = [500]
+    receiver = FastAPI()
+
+    @receiver.post("/hook")
+    async def hook(request: Request) -> PlainResponse:
+        received.append((dict(request.headers), await request.body()))
+        return PlainResponse(status_code=answers.pop(0) if answers else 204)
+
+    database = Database(site.settings)
+
+    async def worker_rounds() -> None:
+        async with worker.http_client() as client:
+            while await worker.run_once(database, site.settings, client):
+                pass
+
+    # Events of the module's other tests, not fanned out yet (no worker runs here): out
+    # before the webhook exists, so that it hears of this test's report only.
+    await worker_rounds()
+    partner = await api.user("partner", world.landlord, name="Lucie Bailleur")
+    watched = await new_page(context)
+    page = watched.page
+    main = page.locator("main")
+    try:
+        with live_server(receiver) as (host, port):
+            url = f"http://{host}:{port}/hook"
+            await invite_and_choose_password(site, page, partner)
+            await settled(page)
+            bell = page.locator("header .gpo-bell").first
+            await expect(bell).to_have_attribute("aria-label", re.compile(r"^Notifications : "))
+
+            await page.get_by_role("link", name="Webhooks de l'organisation").click()
+            await page.get_by_role("link", name="Nouveau webhook").click()
+            await page.get_by_label("Adresse de réception (URL)").fill(url)
+            # The DSFR's label covers its checkbox: a person clicks the label.
+            await page.locator("label", has_text="Signalement trié").click()
+            await expect(page.get_by_label("Signalement trié")).to_be_checked()
+            await page.get_by_label("Description").fill("SI de Metz Habitat")
+            await page.get_by_role("button", name="Créer le webhook").click()
+            await expect(page.get_by_role("heading", level=1)).to_have_text("Webhook créé")
+            secret = await page.get_by_label("Secret de signature").input_value()
+            assert secret.startswith("whsec_")
+            assert await axe_violations(page) == []
+
+            # Shown once: the webhook's own page does not show it again.
+            await page.get_by_role("link", name="Voir le webhook").click()
+            assert "whsec_" not in await page.content()
+            await page.get_by_label("Description").fill("SI de Metz Habitat (recette)")
+            await page.get_by_role("button", name="Enregistrer le webhook").click()
+            await expect(main).to_contain_text("Webhook enregistré.")
+            await expect(page.get_by_label("Description")).to_have_value(
+                "SI de Metz Habitat (recette)"
+            )
+            assert await axe_violations(page) == []
+
+            # A report of the organisation triaged: the receiver first answers 500.
+            report = await api.post(
+                partner,
+                "/reports",
+                json={
+                    "category": "hall_occupation",
+                    "commune_code": "57463",
+                    "description": "Porte du hall forcée chaque nuit.",
+                },
+            )
+            assert report.status_code == 201, report.text
+            triaged = await api.post(
+                world.facilitator,
+                f"/reports/{report.json()['id']}/triage",
+                json={"decision": "reject", "public_note": "Hors du champ du GPO."},
+            )
+            assert triaged.status_code == 200, triaged.text
+            await worker_rounds()
+            assert len(received) == 1
+
+            await page.get_by_role("link", name="Voir les livraisons").click()
+            row = page.locator("tbody tr").first
+            await expect(row).to_contain_text("Signalement trié")
+            await expect(row).to_contain_text("en attente")
+            await expect(row).to_contain_text("code 500")
+            assert await axe_violations(page) == []
+            await row.get_by_role("button", name=re.compile("^Relancer")).click()
+            await expect(main).to_contain_text("Livraison relancée")
+
+            # Sent again with the same id; signed with the secret the page showed.
+            await worker_rounds()
+            assert len(received) == 2
+            (first_headers, _), (headers, body) = received
+            assert headers["webhook-id"] == first_headers["webhook-id"]
+            payload = StandardWebhook(secret).verify(body, headers)
+            assert payload["type"] == "report.triaged"
+            await page.reload()
+            await expect(page.locator("tbody tr").first).to_contain_text("réussie")
+    finally:
+        await database.dispose()
+    assert watched.errors == []

@@ -23,9 +23,11 @@ from starlette.types import Scope
 
 from app import access, wording
 from app.actions.models import ActionStatus
+from app.core.outbox import EventType
 from app.core.visibility import Visibility
 from app.identity.sessions import SignedIn
 from app.problems.models import Outcome, Priority, ProblemStatus
+from app.webhooks.models import DeliveryStatus
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -50,7 +52,16 @@ def static_url(path: str) -> str:
 
 # Coded values that reach templates as plain strings (the agenda's), by their enum's name.
 ENUMS: dict[str, type[Enum]] = {
-    cls.__name__: cls for cls in (ProblemStatus, Priority, Outcome, ActionStatus, Visibility)
+    cls.__name__: cls
+    for cls in (
+        ProblemStatus,
+        Priority,
+        Outcome,
+        ActionStatus,
+        Visibility,
+        EventType,
+        DeliveryStatus,
+    )
 }
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.console import admin, auth, dashboard, gpos, meetings, organisation, problems
+from app.console import (
+    admin,
+    auth,
+    dashboard,
+    gpos,
+    meetings,
+    notifications,
+    organisation,
+    problems,
+    webhooks,
+)
 from app.console.auth import Person
 from app.console.routing import ConsoleRoute, error_page
 
@@ -17,6 +27,8 @@ SCREENS = (
     problems.router,
     dashboard.router,
     organisation.router,
+    notifications.router,
+    webhooks.router,
     admin.router,
 )
 for screen in SCREENS:

@@ -29,7 +29,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app import access
+from app import access, wording
 from app.actions import service as actions
 from app.config import Settings
 from app.core import audit
@@ -98,13 +98,23 @@ async def check_url(settings: Settings, url: str, *, loc: Sequence[str] = ("body
     must not make the service call into its own network."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Invalid(loc, "must be an absolute http(s) URL")
+        raise Invalid(
+            loc, "must be an absolute http(s) URL", fr=wording.refused("webhook.url_absolute")
+        )
     if parts.username or parts.password:
-        raise Invalid(loc, "may not carry credentials (the signature authenticates)")
+        raise Invalid(
+            loc,
+            "may not carry credentials (the signature authenticates)",
+            fr=wording.refused("webhook.url_credentials"),
+        )
     if settings.gpo_env != "development" and parts.scheme != "https":
-        raise Invalid(loc, "must be https")
+        raise Invalid(loc, "must be https", fr=wording.refused("webhook.url_https"))
     if settings.is_production and not await _public_host(parts.hostname, parts.port):
-        raise Invalid(loc, "must be a public address, not a private, loopback or local one")
+        raise Invalid(
+            loc,
+            "must be a public address, not a private, loopback or local one",
+            fr=wording.refused("webhook.url_public"),
+        )
 
 
 async def _public_host(host: str, port: int | None) -> bool:
