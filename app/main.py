@@ -164,7 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.metrics.add_source(
         "gpo_webhook_deliveries",
-        "Webhook deliveries waiting (pending, retries included) or given up (failed).",
+        "Webhook deliveries waiting for a first attempt (pending), for a retry after a "
+        "failed attempt (retrying), or given up (failed).",
         webhooks.deliveries_waiting,
     )
     app.state.metrics.add_source(

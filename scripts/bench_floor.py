@@ -141,7 +141,7 @@ OVERDUE_BY_ORGANISATION = "SELECT actions.assignee_organisation_id, count(*) AS 
 # $1 $2 the year.
 YEAR_RAISED = "SELECT problems.gpo_id AS gpo_id, problems.commune_code AS commune_code, problems.category AS category, count(*) AS count_1 \nFROM problems \nWHERE problems.created_at >= $1::TIMESTAMP WITH TIME ZONE AND problems.created_at < $2::TIMESTAMP WITH TIME ZONE GROUP BY problems.gpo_id, problems.commune_code, problems.category"  # noqa: E501
 
-# The closed problems' summary rows (migration 0015). $1..$3 1 0 0, $4 $5 the year.
+# The closed problems' summary rows (migration 0014). $1..$3 1 0 0, $4 $5 the year.
 YEAR_CLOSED = "SELECT figures_closed_problems.gpo_id AS gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category, figures_closed_problems.outcome, count(*) AS count_1, coalesce(sum(CASE WHEN (figures_closed_problems.improved IS true) THEN $1::INTEGER ELSE $2::INTEGER END), $3::INTEGER) AS coalesce_1 \nFROM figures_closed_problems \nWHERE figures_closed_problems.closed_at >= $4::TIMESTAMP WITH TIME ZONE AND figures_closed_problems.closed_at < $5::TIMESTAMP WITH TIME ZONE GROUP BY figures_closed_problems.gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category, figures_closed_problems.outcome"  # noqa: E501
 
 YEAR_DAYS = "SELECT figures_closed_problems.gpo_id AS gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category, figures_closed_problems.days \nFROM figures_closed_problems \nWHERE figures_closed_problems.closed_at >= $1::TIMESTAMP WITH TIME ZONE AND figures_closed_problems.closed_at < $2::TIMESTAMP WITH TIME ZONE"  # noqa: E501

@@ -465,7 +465,7 @@ class PostgresWriter(Writer):
         ]
         for table, name, _ in self.saved_constraints:
             await self.connection.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
-        # The figures' triggers (migrations 0008, 0015) would look up each row's indicators
+        # The figures' triggers (migrations 0008, 0014) would look up each row's indicators
         # without their indexes: a quadratic load. They are off during the load, and the
         # summaries rebuilt after from every row, as the migrations' backfills build them.
         for table in tables:
@@ -579,7 +579,7 @@ class SqliteWriter(Writer):
 def summary_backfill() -> list[str]:
     """The statements with which the figures' migrations fill their summaries from the
     rows already there (the migrations are the one definition of those summaries): 0008's,
-    with the closed problems' rows as 0015 widened them."""
+    with the closed problems' rows as 0014 widened them."""
     import importlib.util
 
     def backfill(name: str) -> list[str]:
@@ -591,7 +591,7 @@ def summary_backfill() -> list[str]:
         spec.loader.exec_module(module)
         return list(module.statements(module.BACKFILL))
 
-    widened = backfill("0015_annual_summaries")
+    widened = backfill("0014_annual_summaries")
     found: list[str] = []
     for statement in backfill("0008_figures"):
         closed = statement.startswith("INSERT INTO figures_closed_problems")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 import uuid
@@ -429,6 +430,62 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(
             pass
     delivered = {headers["webhook-id"] for headers, _body in receiver.received}
     assert in_flight <= delivered
+    assert {b["data"]["id"] for b in receiver.bodies()} == {r["id"] for r in reports}
+    deliveries = expect(
+        await api.get(world.landlord_partner, f"/webhooks/{hook['id']}/deliveries"), 200
+    )
+    assert {d["status"] for d in deliveries["items"]} == {"succeeded"}
+
+
+@pytest.mark.commits
+async def test_a_worker_stopped_mid_delivery_finishes_it_first(
+    world: World, receiver: Receiver, settings: Settings, database: Any
+) -> None:
+    """SIGTERM while the receiver is still answering: the worker waits for the answer,
+    records it and exits cleanly; nothing it sent is sent again, and nothing is lost."""
+    api = world.api
+    hook = await register(api, world.landlord_partner, receiver.url)
+    receiver.delays = [2.0]
+    reports = [await submit(api, world.landlord_partner) for _ in range(2)]
+    for report in reports:
+        expect(await triage(api, world.facilitator, report, "create_problem"), 200)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GPO_", "DATABASE_URL"))},
+        "DATABASE_URL": settings.database_url,
+        "GPO_SECRET_KEY": settings.gpo_secret_key.get_secret_value(),
+        "GPO_LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.worker", cwd=PROJECT_ROOT, env=env
+    )
+    try:
+        started = time.monotonic()
+        while not receiver.received:
+            assert time.monotonic() - started < 20, "the worker sent nothing"
+            await asyncio.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert code == 0
+    first = receiver.received[0][0]["webhook-id"]
+    async with database.session(write=False) as session:
+        recorded = (
+            await session.execute(
+                select(Delivery.status, Delivery.attempts).where(
+                    Delivery.id == uuid.UUID(first.removeprefix("msg_"))
+                )
+            )
+        ).all()
+    assert [tuple(row) for row in recorded] == [(DeliveryStatus.succeeded, 1)]
+    # What was left is delivered by the next worker, the finished one not again.
+    async with worker.http_client() as client:
+        while await worker.run_once(database, settings, client):
+            pass
+    sent = [headers["webhook-id"] for headers, _body in receiver.received]
+    assert sent.count(first) == 1
     assert {b["data"]["id"] for b in receiver.bodies()} == {r["id"] for r in reports}
     deliveries = expect(
         await api.get(world.landlord_partner, f"/webhooks/{hook['id']}/deliveries"), 200

@@ -8,7 +8,7 @@ transaction of every change to problems, indicators and measurements, whoever ma
 - `figures_closed_problems`: each closed problem's exact days to close, indexed, to read the
   one or two middle values inside the histogram's day; with its closing time, category,
   outcome and whether it has an improved indicator (its latest measurement better than the
-  baseline), indexed for the annual evaluation's year (migration 0015);
+  baseline), indexed for the annual evaluation's year (migration 0014);
 - `figures_measured_problems`: the problems with a measured indicator (the state the
   triggers compare with).
 

@@ -18,6 +18,7 @@ import json
 import logging
 import secrets
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -363,12 +364,15 @@ async def fan_out(session: AsyncSession, *, limit: int = 200) -> int:
         return 0
     recipients = await _recipients(session)
     now = utcnow()
+    messages = [(event, await _expanded(session, event)) for event in events]
     # What one organisation reads of one resource, read once per batch however many of its
-    # webhooks subscribe (and however many of the batch's events name the resource).
+    # webhooks subscribe (and however many of the batch's events name the resource); the
+    # reports, nearly all of the messages, in one statement per organisation.
     read: dict[tuple[str, str, uuid.UUID | None], dict[str, Any] | None] = {}
-    for event in events:
+    await _read_reports(session, [m for _e, found in messages for m in found], recipients, read)
+    for event, found in messages:
         event.fanned_out = True
-        for event_type, resource_id in await _expanded(session, event):
+        for event_type, resource_id in found:
             for recipient in recipients:
                 if event_type not in recipient.events:
                     continue
@@ -403,6 +407,34 @@ async def fan_out(session: AsyncSession, *, limit: int = 200) -> int:
     return len(events)
 
 
+async def _read_reports(
+    session: AsyncSession,
+    messages: list[tuple[str, str]],
+    recipients: list[Recipient],
+    read: dict[tuple[str, str, uuid.UUID | None], dict[str, Any] | None],
+) -> None:
+    """Fill `read` with what each subscribed organisation reads of the reports that the
+    messages name (None for one it may not read), as `message_data` would, per batch."""
+    about = [(t, r) for t, r in messages if t.startswith("report.")]
+    readers = {
+        rc.reader.organisation_id: rc.reader
+        for rc in recipients
+        if any(e.startswith("report.") for e in rc.events)
+    }
+    ids = sorted({r for _t, r in about})
+    for organisation_id, reader in readers.items():
+        seen: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = [uuid.UUID(r) for r in ids[start : start + 500]]
+            rows = await session.execute(reports.with_problem(reader).where(Report.id.in_(chunk)))
+            for report, status, outcome in rows:
+                seen[str(report.id)] = reports.to_out(report, status, outcome).model_dump(
+                    mode="json"
+                )
+        for event_type, resource_id in about:
+            read[(event_type, resource_id, organisation_id)] = seen.get(resource_id)
+
+
 async def has_work(session: AsyncSession) -> bool:
     """An event to fan out, or a delivery due: two index lookups, read only."""
     waiting = select(OutboxEvent.seq).where(OutboxEvent.fanned_out.is_(False)).exists()
@@ -429,7 +461,9 @@ class Claimed:
     public_only: bool = False
 
 
-async def claim_due(session: AsyncSession, settings: Settings, *, limit: int = 50) -> list[Claimed]:
+async def claim_due(
+    session: AsyncSession, settings: Settings, *, limit: int = 200
+) -> list[Claimed]:
     """The deliveries due now whose resource has no earlier message still pending for the
     same endpoint (in order per resource), leased for `LEASE`."""
     now = utcnow()
@@ -507,6 +541,43 @@ async def send(client: httpx.AsyncClient, message: Claimed) -> Outcome:
         return Outcome(None, type(exc).__name__)
 
 
+async def record_outcomes(
+    session: AsyncSession, results: Sequence[tuple[Claimed, Outcome]], at: datetime
+) -> None:
+    """A round's outcomes: the successes (nearly all of them) in two statements, each
+    failure by `record_outcome` (its back-off, perhaps its endpoint disabled)."""
+    succeeded: dict[int, list[uuid.UUID]] = defaultdict(list)
+    for message, outcome in results:
+        if outcome.succeeded:
+            assert outcome.status_code is not None
+            succeeded[outcome.status_code].append(message.delivery_id)
+        else:
+            await record_outcome(session, message, outcome, at)
+    for status_code, ids in succeeded.items():
+        # Still pending: not deleted meanwhile, nor recorded by a worker that took it over.
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.pending)
+            .values(
+                status=DeliveryStatus.succeeded,
+                attempts=Delivery.attempts + 1,
+                last_attempt_at=at,
+                last_status_code=status_code,
+                last_error=None,
+                next_attempt_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    endpoints = {m.webhook_id for m, outcome in results if outcome.succeeded}
+    if endpoints:
+        await session.execute(
+            update(Webhook)
+            .where(Webhook.id.in_(endpoints), Webhook.failing_since.is_not(None))
+            .values(failing_since=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def record_outcome(
     session: AsyncSession, message: Claimed, outcome: Outcome, at: datetime
 ) -> None:
@@ -564,14 +635,20 @@ async def outbox_lag_seconds(session: AsyncSession) -> float:
 
 
 async def deliveries_waiting(session: AsyncSession) -> dict[str, float]:
-    """Deliveries pending and failed (succeeded ones are history: not counted each scrape)."""
+    """Deliveries waiting for their first attempt (`pending`), waiting for a retry after a
+    failed attempt (`retrying`), and given up (`failed`). Succeeded ones are history: not
+    counted at each scrape."""
+    # A literal, not a parameter: PostgreSQL matches the grouped expression by its text.
+    tried = Delivery.attempts > literal_column("0")
     rows = await session.execute(
-        select(Delivery.status, func.count())
+        select(Delivery.status, tried, func.count())
         .where(Delivery.status.in_([DeliveryStatus.pending, DeliveryStatus.failed]))
-        .group_by(Delivery.status)
+        .group_by(Delivery.status, tried)
     )
-    counts = {status.value: 0.0 for status in (DeliveryStatus.pending, DeliveryStatus.failed)}
-    counts.update({status.value: float(count) for status, count in rows})
+    counts = dict.fromkeys(("pending", "retrying", "failed"), 0.0)
+    for status, was_tried, count in rows:
+        name = "retrying" if status is DeliveryStatus.pending and was_tried else status.value
+        counts[name] += float(count)
     return counts
 
 
