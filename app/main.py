@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +18,6 @@ from app.actions.router import router as actions_router
 from app.config import Settings, load_settings
 from app.console.rendering import STATIC, VersionedStaticFiles, environment
 from app.console.router import router as console_router
-from app.core import idempotency
 from app.core.db import Database, Outage, is_unavailable
 from app.core.errors import UNAVAILABLE_RETRY_AFTER, install_error_handlers
 from app.core.headers import CompressPages, SecurityHeadersMiddleware
@@ -47,7 +45,6 @@ from app.webhooks.router import router as webhooks_router
 
 logger = logging.getLogger("app")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PURGE_EVERY_SECONDS = 3600
 # A load balancer's probe gets an answer in this time, whatever the database does.
 READY_WITHIN_SECONDS = 1.0
 
@@ -82,21 +79,6 @@ async def _sync_bootstrap_admin(database: Database) -> None:
         logger.info("bootstrap admin already synchronised by another worker")
 
 
-async def _purge_idempotency_keys(database: Database, outage: Outage) -> None:
-    while True:
-        try:
-            async with database.session(write=True) as session:
-                purged = await idempotency.purge_expired(session)
-                await session.commit()
-            if purged:
-                logger.info("purged expired idempotency keys", extra={"fields": {"count": purged}})
-        except Exception as exc:
-            if not is_unavailable(exc):
-                logger.exception("idempotency purge failed")
-            outage.failed(exc)  # told once with the requests' failures; tried again later
-        await asyncio.sleep(PURGE_EVERY_SECONDS)
-
-
 _pending_checks: set[asyncio.Future[str | None]] = set()
 
 
@@ -120,7 +102,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await _sync_bootstrap_admin(database)
-        purge = asyncio.create_task(_purge_idempotency_keys(database, _app.state.outage))
         stop_worker = asyncio.Event()
         deliveries = (
             asyncio.create_task(worker.run(database, settings, stop_worker))
@@ -133,9 +114,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop_worker.set()
             if deliveries is not None:
                 await deliveries  # the deliveries in flight finish
-            purge.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purge
             await database.dispose()
 
     app = FastAPI(

@@ -1,6 +1,7 @@
 """The worker: fans the outbox's events out into webhook deliveries and delivers them, sends
 the mail outbox (`app.mail.sender`), and writes the morning's reminders (actions due soon or
-overdue, GPOs late for their meeting) and e-mail digests.
+overdue, GPOs late for their meeting) and e-mail digests, and purges the expired
+idempotency keys: each morning job once a day across workers.
 
 `python -m app.worker` (or `scripts/worker`) runs it on its own; the web process runs one
 too when `GPO_WORKER=1`, the default for the embedded SQLite database, so that
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions.models import OPEN_STATUSES, Action, overdue
 from app.config import Settings, load_settings
-from app.core import outbox, schedule
+from app.core import idempotency, outbox, schedule
 from app.core.clock import PARIS, utcnow
 from app.core.db import Database, Outage, is_unavailable
 from app.core.requests import configure_logging
@@ -87,7 +88,13 @@ def _day_of(value: date | datetime) -> str:
     return value.isoformat()
 
 
+async def _purge_idempotency_keys(session: AsyncSession, _today: date, _now: datetime) -> int:
+    # Expired keys are never replayed (`app.core.idempotency`): this only frees their rows.
+    return await idempotency.purge_expired(session)
+
+
 JOBS: dict[str, Callable[[AsyncSession, date, datetime], Awaitable[int]]] = {
+    "idempotency.purge": _purge_idempotency_keys,
     "action.due_soon": _due_soon,
     "action.overdue": _overdue,
     "gpo.cadence_breached": _cadence_breached,

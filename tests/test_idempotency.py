@@ -7,15 +7,16 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select, update
 
-from app.core.clock import utcnow
-from app.core.idempotency import IdempotencyKey, purge_expired
+from app import worker
+from app.core.clock import PARIS, utcnow
+from app.core.idempotency import IdempotencyKey
 from tests.api import Api, Caller, World, every_page, expect, problem_of
 from tests.intake import (
     METZ,
@@ -351,13 +352,12 @@ async def test_a_key_is_kept_24_hours_then_expires_and_is_purged(world: World, a
     assert not replayed(fresh)
     assert fresh.json()["id"] != first.json()["id"]
 
-    # The hourly purge removes keys older than 24 hours, and only those.
+    # The worker's morning purge removes keys older than 24 hours, and only those.
     await age(25)
     other = key()
     await post_report(api, partner, other, report_body(external_ref="GMAO-TTL-2"))
-    async with database.session(write=True) as session:
-        assert await purge_expired(session) == 1
-        await session.commit()
+    morning = datetime.combine(date.today(), time(7, 30), tzinfo=PARIS)
+    await worker.run_jobs(database, morning)
     async with database.session(write=False) as session:
         left = set(await session.scalars(select(IdempotencyKey.key)))
     assert left == {other}
