@@ -144,7 +144,10 @@ YEAR_RAISED = "SELECT problems.gpo_id AS gpo_id, problems.commune_code AS commun
 # The closed problems' summary rows (migration 0014). $1..$3 1 0 0, $4 $5 the year.
 YEAR_CLOSED = "SELECT figures_closed_problems.gpo_id AS gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category, figures_closed_problems.outcome, count(*) AS count_1, coalesce(sum(CASE WHEN (figures_closed_problems.improved IS true) THEN $1::INTEGER ELSE $2::INTEGER END), $3::INTEGER) AS coalesce_1 \nFROM figures_closed_problems \nWHERE figures_closed_problems.closed_at >= $4::TIMESTAMP WITH TIME ZONE AND figures_closed_problems.closed_at < $5::TIMESTAMP WITH TIME ZONE GROUP BY figures_closed_problems.gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category, figures_closed_problems.outcome"  # noqa: E501
 
-YEAR_DAYS = "SELECT figures_closed_problems.gpo_id AS gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category, figures_closed_problems.days \nFROM figures_closed_problems \nWHERE figures_closed_problems.closed_at >= $1::TIMESTAMP WITH TIME ZONE AND figures_closed_problems.closed_at < $2::TIMESTAMP WITH TIME ZONE"  # noqa: E501
+# $1 the middle ranks, $2 $3 the year: each breakdown's and the total's two middle values.
+YEAR_MEDIANS = "SELECT grouping(figures_closed_problems.gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category) AS grouping_1, figures_closed_problems.gpo_id AS gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category, percentile_disc($1::FLOAT[]) WITHIN GROUP (ORDER BY figures_closed_problems.days) AS percentile_disc_1 \nFROM figures_closed_problems \nWHERE figures_closed_problems.closed_at >= $2::TIMESTAMP WITH TIME ZONE AND figures_closed_problems.closed_at < $3::TIMESTAMP WITH TIME ZONE GROUP BY GROUPING SETS((figures_closed_problems.gpo_id), (figures_closed_problems.commune_code), (figures_closed_problems.category), ())"  # noqa: E501
+MIDDLE_RANKS = [0.5, 0.5 + 1e-8]
+GROUPING_BITS = {0b011: "gpo", 0b101: "commune", 0b110: "category", 0b111: "all"}
 
 GPO_LABELS = "SELECT gpos.id AS id, gpos.id AS id_1, gpos.name \nFROM gpos"
 
@@ -737,21 +740,13 @@ async def overview(request: Request, tx: Tx, principal: Principal) -> Response:
     return json_response(body)
 
 
-def middle_of(values: list[float]) -> float:
-    ordered = sorted(values)
-    half = len(ordered) // 2
-    if len(ordered) % 2:
-        return round(ordered[half], 1)
-    return round((ordered[half - 1] + ordered[half]) / 2, 1)
-
-
 class Tally:
-    __slots__ = ("closed", "days", "improved", "outcomes", "raised")
+    __slots__ = ("closed", "improved", "median", "outcomes", "raised")
 
     def __init__(self) -> None:
         self.raised = self.closed = self.improved = 0
         self.outcomes: dict[str, int] = {}
-        self.days: list[float] = []
+        self.median: float | None = None
 
     def row(self, key: str, label: str) -> dict:
         return {
@@ -760,7 +755,7 @@ class Tally:
             "problems_raised": self.raised,
             "problems_closed": self.closed,
             "outcomes": self.outcomes,
-            "median_days_to_close": middle_of(self.days) if self.days else None,
+            "median_days_to_close": self.median,
             "closed_with_improved_indicator": self.improved,
         }
 
@@ -803,11 +798,14 @@ async def annual(request: Request, tx: Tx, principal: Principal) -> Response:
             t.improved += n_improved
             if outcome is not None:
                 t.outcomes[outcome] = t.outcomes.get(outcome, 0) + n_closed
-    for gpo_id, commune, category, days in await tx.fetch(YEAR_DAYS, start, end):
-        value = float(days)
-        for place in (("gpo", str(gpo_id)), ("commune", commune), ("category", category)):
-            tally(place).days.append(value)
-        tally(("all", "all")).days.append(value)
+    for bits, gpo_id, commune, category, middle in await tx.fetch(
+        YEAR_MEDIANS, MIDDLE_RANKS, start, end
+    ):
+        if middle is None:
+            continue
+        name = GROUPING_BITS[bits]
+        raw = {"gpo": str(gpo_id), "commune": commune, "category": category, "all": "all"}[name]
+        tally((name, raw)).median = round((float(middle[0]) + float(middle[1])) / 2, 1)
     labels = {
         "gpo": {str(raw): (str(k), v) for raw, k, v in await tx.fetch(GPO_LABELS)},
         "commune": {str(raw): (str(k), v) for raw, k, v in await tx.fetch(COMMUNE_LABELS)},
