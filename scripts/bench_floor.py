@@ -126,7 +126,8 @@ INSERT_AUDIT = "INSERT INTO audit_events (at, actor_id, token_id, request_id, ac
 
 # GET /stats/overview, a caller who sees everything: the summary rows the triggers keep.
 
-PROBLEM_COUNTS = "SELECT figures_problem_counts.status, figures_problem_counts.category, figures_problem_counts.commune_code, figures_problem_counts.outcome, figures_problem_counts.measured, sum(figures_problem_counts.problems) AS sum_1 \nFROM figures_problem_counts GROUP BY figures_problem_counts.status, figures_problem_counts.category, figures_problem_counts.commune_code, figures_problem_counts.outcome, figures_problem_counts.measured"  # noqa: E501
+# $1 $2 0 0, $3..$5 the outcomes not worked on ('' for none).
+PROBLEM_COUNTS = "SELECT grouping(figures_problem_counts.status, figures_problem_counts.category, figures_problem_counts.commune_code) AS grouping_1, figures_problem_counts.status, figures_problem_counts.category, figures_problem_counts.commune_code, sum(figures_problem_counts.problems) AS sum_1, coalesce(sum(figures_problem_counts.problems) FILTER (WHERE (figures_problem_counts.outcome NOT IN ($3::VARCHAR, $4::VARCHAR, $5::VARCHAR))), $1::INTEGER) AS coalesce_1, coalesce(sum(figures_problem_counts.problems) FILTER (WHERE (figures_problem_counts.outcome NOT IN ($3::VARCHAR, $4::VARCHAR, $5::VARCHAR)) AND figures_problem_counts.measured IS true), $2::INTEGER) AS coalesce_3 \nFROM figures_problem_counts GROUP BY GROUPING SETS((figures_problem_counts.status), (figures_problem_counts.category), (figures_problem_counts.commune_code))"  # noqa: E501
 
 CLOSING_DAYS = "SELECT figures_closing_days.day, sum(figures_closing_days.problems) AS sum_1 \nFROM figures_closing_days GROUP BY figures_closing_days.day ORDER BY figures_closing_days.day"  # noqa: E501
 
@@ -716,15 +717,18 @@ async def overview(request: Request, tx: Tx, principal: Principal) -> Response:
     by_category: dict[str, int] = {}
     by_commune: dict[str, int] = {}
     closed = worked_on = measured_ = 0
-    for status, category, commune, outcome, measured, n in await tx.fetch(PROBLEM_COUNTS):
-        by_status[status] = by_status.get(status, 0) + n
-        by_category[category] = by_category.get(category, 0) + n
-        by_commune[commune] = by_commune.get(commune, 0) + n
-        if status == "closed":
-            closed += n
-            if outcome not in NOT_WORKED_ON:
-                worked_on += n
-                measured_ += n if measured else 0
+    rows = await tx.fetch(PROBLEM_COUNTS, 0, 0, "duplicate", "not_in_scope", "")
+    for bits, status, category, commune, n, worked, measured in rows:
+        if bits == 0b011:
+            by_status[status] = by_status.get(status, 0) + n
+            if status == "closed":
+                closed += n
+                worked_on += worked
+                measured_ += measured
+        elif bits == 0b101:
+            by_category[category] = n
+        else:
+            by_commune[commune] = n
     median = await summary_median(tx, closed)
     if median is None and closed:
         raise Refused(refused(501, "The floor reads the median from the summary rows only."))

@@ -211,23 +211,38 @@ def _summary_filters(table: Any, f: OverviewFilters) -> list[ColumnElement[bool]
 
 
 async def _summary_counts(session: AsyncSession, f: OverviewFilters) -> _Counts:
+    """The counts by status, category and commune summed by PostgreSQL from the summary
+    rows (grouping sets: a few dozen rows back, not the thousands of summary rows), with
+    the closed problems worked on and measured on the status rows."""
     counts = _Counts()
     c = ProblemCount
+    worked_on = c.outcome.not_in([*(o.value for o in NOT_WORKED_ON), ""])  # '': no outcome
     statement = (
-        select(c.status, c.category, c.commune_code, c.outcome, c.measured, func.sum(c.problems))
+        select(
+            func.grouping(c.status, c.category, c.commune_code),
+            c.status,
+            c.category,
+            c.commune_code,
+            func.sum(c.problems),
+            func.coalesce(func.sum(c.problems).filter(worked_on), 0),
+            func.coalesce(func.sum(c.problems).filter(and_(worked_on, c.measured.is_(True))), 0),
+        )
         .where(*_summary_filters(c, f))
-        .group_by(c.status, c.category, c.commune_code, c.outcome, c.measured)
+        .group_by(func.grouping_sets(tuple_(c.status), tuple_(c.category), tuple_(c.commune_code)))
     )
-    not_worked_on = {o.value for o in NOT_WORKED_ON} | {""}  # '': no outcome (SQL's NULL)
-    for status, category, commune_code, outcome, measured, problems in await session.execute(
+    for bits, status, category, commune_code, problems, worked, measured in await session.execute(
         statement
     ):
-        counts.add(status, category, commune_code, problems)
-        if status == ProblemStatus.closed:
-            counts.closed += problems
-            if outcome not in not_worked_on:
-                counts.worked_on += problems
-                counts.measured += problems if measured else 0
+        if bits == 0b011:  # by status
+            counts.by_status[status] = counts.by_status.get(status, 0) + problems
+            if status == ProblemStatus.closed:
+                counts.closed += problems
+                counts.worked_on += worked
+                counts.measured += measured
+        elif bits == 0b101:
+            counts.by_category[category] = problems
+        else:
+            counts.by_commune[commune_code] = problems
     return counts
 
 
