@@ -50,7 +50,6 @@ READABLE = {"partners": ["partners"], "police": ["partners", "police"]}
 CLEARANCE = {"national_police": "restricted", "municipal_police": "police"}
 LOCATION_FIELDS = ("address", "sector", "lat", "lon", "transport_line", "station")
 DEFAULT_LIMIT = 50
-NOT_WORKED_ON = {"duplicate", "not_in_scope", ""}  # '': no outcome (SQL's NULL)
 DUPLICATE_RADIUS_M = 250.0
 MAX_DUPLICATES = 20
 EARTH_RADIUS_M = 6_371_008.8
