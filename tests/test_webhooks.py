@@ -104,6 +104,71 @@ def verified(secret: str, headers: dict[str, str], body: bytes) -> dict[str, Any
     return payload
 
 
+async def outbox_types(app_database: Any, resource_id: str) -> list[str]:
+    async with app_database.session(write=False) as session:
+        found = await session.scalars(
+            select(OutboxEvent.type)
+            .where(OutboxEvent.resource_id == resource_id)
+            .order_by(OutboxEvent.seq)
+        )
+        return list(found)
+
+
+async def test_each_change_writes_its_event_and_nothing_else_does(
+    world: World, database: Any
+) -> None:
+    """The trigger on the audit events (migration 0016): an action assigned then updated, a
+    meeting planned then held, one recorded as held at once, a problem moved, a report
+    triaged; a refused change and an unrelated one write nothing."""
+    api, fac = world.api, world.facilitator
+    problem = await api.problem(fac, world.gpo)
+    action = await api.action(fac, problem, world.landlord)
+    moved = expect(
+        await api.patch(
+            fac,
+            f"/actions/{action['id']}",
+            json={"status": "in_progress"},
+            headers={"If-Match": f'"{action["version"]}"'},
+        ),
+        200,
+    )
+    assert await outbox_types(database, action["id"]) == ["action.assigned", "action.updated"]
+    stale = await api.patch(
+        fac,
+        f"/actions/{action['id']}",
+        json={"title": "Autre"},
+        headers={"If-Match": f'"{action["version"]}"'},
+    )
+    assert stale.status_code == 412
+    assert await outbox_types(database, action["id"]) == ["action.assigned", "action.updated"]
+    assert moved["version"] > action["version"]
+
+    meetings = f"/gpos/{world.gpo['id']}/meetings"
+    soon = (utcnow() + timedelta(days=3)).astimezone(PARIS).isoformat()
+    past = (utcnow() - timedelta(days=3)).astimezone(PARIS).isoformat()
+    planned = expect(await api.post(fac, meetings, json={"scheduled_at": soon}), 201)
+    assert await outbox_types(database, planned["id"]) == ["meeting.planned"]
+    expect(
+        await api.patch(
+            fac,
+            f"/meetings/{planned['id']}",
+            json={"location": "Mairie"},
+            headers={"If-Match": f'"{planned["version"]}"'},
+        ),
+        200,
+    )
+    assert await outbox_types(database, planned["id"]) == ["meeting.planned"]
+    held = expect(await api.post(fac, meetings, json={"scheduled_at": past}), 201)
+    assert held["status"] == "held"
+    assert await outbox_types(database, held["id"]) == ["meeting.held"]
+
+    expect(await api.move(fac, problem, "open"), 200)
+    assert await outbox_types(database, problem["id"]) == ["problem.changed"]
+    report = await submit(api, world.landlord_partner)
+    expect(await triage(api, fac, report, "create_problem"), 200)
+    assert await outbox_types(database, report["id"]) == ["report.triaged"]
+
+
 # --- the resource ----------------------------------------------------------------------------
 
 

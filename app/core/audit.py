@@ -17,7 +17,6 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core import outbox
 from app.core.clock import utcnow
 from app.core.db import Base, JSONType, UUIDPrimaryKey, str_enum
 from app.core.requests import current_request_id
@@ -111,8 +110,7 @@ def record(
         changes=plain(dict(changes)) if changes else None,
         visibility=visibility,
     )
-    session.add(event)
-    outbox.note(session, event)
+    session.add(event)  # its outbox events follow by trigger (migration 0016)
     return event
 
 

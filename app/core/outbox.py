@@ -1,9 +1,12 @@
 """The outbox: what someone outside may need to hear about, written in the transaction of
 the change, delivered later by the worker (`app.worker`).
 
-Events are derived from the audit events (`app.core.audit.record` calls `note`): every
-change is audited in its own transaction already, so no change can happen without the
-event it implies, and no event can outlive a rolled-back change. An event holds what
+Events are derived from the audit events by a trigger on `audit_events` (migration 0016,
+which holds the rules: an audit action, the event it makes, and for some the status the
+change ends in): every change is audited in its own transaction already, so no change can
+happen without the event it implies, and no event can outlive a rolled-back change. An
+audit action `problem.transition` makes an internal `problem.changed`, which the worker
+makes a `report.problem_changed` for each report of the problem. An event holds what
 happened to which resource, never its content: what each recipient may read of it is
 decided when the worker fans it out, with the recipient's own access rules.
 
@@ -16,10 +19,8 @@ of the changes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, Index, Integer, String, false
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,9 +28,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import utcnow
 from app.core.db import Base, dialect_insert
-
-if TYPE_CHECKING:
-    from app.core.audit import AuditEvent
 
 # SQLite gives an autoincrement only to an INTEGER PRIMARY KEY.
 SequenceNumber = BigInteger().with_variant(Integer(), "sqlite")
@@ -53,36 +51,6 @@ class OutboxEvent(Base):
     key: Mapped[str | None] = mapped_column(String(40))
     # Set once the worker has made the event into deliveries (or found no one to tell).
     fanned_out: Mapped[bool] = mapped_column(default=False, server_default=false())
-
-
-Changes = Mapping[str, Any] | None
-
-
-def _status_became(value: str) -> Callable[[Changes], bool]:
-    def became(changes: Changes) -> bool:
-        status = (changes or {}).get("status")
-        return isinstance(status, list) and bool(status) and status[-1] == value
-
-    return became
-
-
-def _always(_changes: Changes) -> bool:
-    return True
-
-
-# Audit action -> (event type, condition on the recorded changes). `problem.changed` is
-# internal: the worker makes it a `report.problem_changed` for each report of the problem.
-EVENT_OF_AUDIT: dict[str, list[tuple[str, Callable[[Changes], bool]]]] = {
-    "report.triage": [("report.triaged", _always)],
-    "problem.transition": [("problem.changed", _always)],
-    "action.create": [("action.assigned", _always)],
-    "action.update": [("action.updated", _always)],
-    "meeting.create": [
-        ("meeting.planned", _status_became("planned")),
-        ("meeting.held", _status_became("held")),
-    ],
-    "meeting.update": [("meeting.held", _status_became("held"))],
-}
 
 
 class EventType(StrEnum):
@@ -128,17 +96,3 @@ async def remind(
         .returning(OutboxEvent.seq)
     )
     return len((await session.execute(statement)).all())
-
-
-def note(session: AsyncSession, event: AuditEvent) -> None:
-    """The outbox events an audit event implies, added to its transaction."""
-    for event_type, applies in EVENT_OF_AUDIT.get(event.action, ()):
-        if applies(event.changes):
-            session.add(
-                OutboxEvent(
-                    type=event_type,
-                    resource_type=event.resource_type,
-                    resource_id=event.resource_id,
-                    occurred_at=event.at,
-                )
-            )
