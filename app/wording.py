@@ -176,6 +176,10 @@ SUMMARIES: dict[str, str] = {
     "problem.create": "Problème {reference} créé : {title}",
     "problem.create_from_report": "Problème {reference} créé depuis le signalement {report}",
     "problem.update": "Problème {reference} modifié",
+    "problem.update_raised": "Problème {reference} modifié ; visibilité relevée à « {visibility} » "
+    "(catégorie sensible « {category} »)",
+    "problem.visibility_raised": "Visibilité relevée à « {visibility} » : la catégorie "
+    "« {category} » est sensible",
     "comment.create": "Commentaire de {author} : {body}",
     "action.create": "Action « {title} » confiée à {assignee}, échéance le {due}",
     "action.update": "Action « {title} » modifiée",
@@ -311,6 +315,9 @@ REFUSED = {
     "problem.outcome_only_closing": "Le résultat ne se choisit qu'en clôturant le problème.",
     "problem.displacement_only_closing": "Le déplacement ne se note qu'en clôturant le problème.",
     "problem.needs_note": "Dites pourquoi le problème est rouvert.",
+    "problem.sensitive_stays": "La catégorie « {category} » est sensible (informations "
+    "transmises à la CROSS) : ses problèmes restent en visibilité « restreinte (police "
+    "nationale) ». Si la catégorie est erronée, corrigez-la d'abord, puis la visibilité.",
     "problem.new_closes_as": "Un problème nouveau ne se clôt que comme « doublon » ou « hors "
     "du champ du GPO » : ouvrez-le d'abord.",
     "evidence.no_indicator": "Clore comme « {outcome} » demande une preuve : le problème n'a "

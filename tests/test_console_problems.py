@@ -200,3 +200,39 @@ async def test_members_comment_and_facilitators_add_indicators(
     assert (indicator["name"], indicator["target_value"]) == ("Appels au 17", 9.5)
     page = text_of((await person.get(f"/console/problemes/{problem['id']}")).text)
     assert "Appels au 17 : référence 17,4 appels par 30 jours" in page
+
+
+async def test_a_sensitive_problem_is_not_offered_a_lower_visibility(
+    world: World, console: Console
+) -> None:
+    api, fac = world.api, world.facilitator
+    problem = await api.problem(fac, world.gpo, category="drug_dealing", title="Point de deal")
+    person = await console(fac)
+    page = await person.get(f"/console/problemes/{problem['id']}")
+    select = re.search(r'<select[^>]*id="fiche-visibilite".*?</select>', page.text, re.S)
+    assert select
+    assert re.findall(r'<option value="(\w+)"', select[0]) == ["restricted"]
+    assert "la visibilité reste restreinte" in text_of(page.text)
+
+    # A form posted with a lower level anyway is refused next to the field, in French.
+    person.csrf = csrf_of(page.text)
+    form = {
+        "version": problem["version"],
+        "title": "Point de deal",
+        "description": problem["description"],
+        "category": "drug_dealing",
+        "commune_code": problem["commune_code"],
+        "priority": "normal",
+        "visibility": "partners",
+        "displacement": "unknown",
+    }
+    refused = await person.post(f"/console/problemes/{problem['id']}", form)
+    assert refused.status_code == 422
+    error = re.search(
+        r'<p class="fr-error-text" id="fiche-visibilite-erreur">(.*?)</p>', refused.text
+    )
+    assert error
+    assert "est sensible" in html.unescape(error[1])
+    assert "restreinte" in html.unescape(error[1])
+    stored = expect(await api.get(fac, f"/problems/{problem['id']}"), 200)
+    assert (stored["visibility"], stored["version"]) == ("restricted", problem["version"])

@@ -7,7 +7,9 @@ import os
 import secrets
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +114,101 @@ def _counts(connection: Connection) -> dict[str, int]:
         name: connection.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()  # noqa: S608
         for name in ("communes", "categories", "gpos")
     }
+
+
+def _write(url: str, work: Any) -> Any:
+    async def run() -> Any:
+        engine = create_async_engine(to_async_url(url), poolclass=NullPool)
+        try:
+            async with engine.begin() as connection:
+                return await connection.run_sync(work)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+# Problems stored before 0015: (category, visibility).
+LEGACY_PROBLEMS = {
+    "P-2025-000001": ("drug_dealing", "partners"),
+    "P-2025-000002": ("drug_dealing", "police"),
+    "P-2025-000003": ("drug_dealing", "restricted"),
+    "P-2025-000004": ("hall_occupation", "partners"),
+}
+
+
+def _legacy_rows(connection: Connection) -> None:
+    """A GPO with problems of a sensitive category stored below restricted (before 0015)."""
+    sqlite = connection.dialect.name == "sqlite"
+
+    def key(value: uuid.UUID) -> Any:
+        return value.hex if sqlite else value
+
+    now = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    at = now.replace(tzinfo=None) if sqlite else now
+    connection.execute(
+        text("INSERT INTO communes (code, name, lat, lon) VALUES ('57463', 'Metz', 49.1, 6.2)")
+    )
+    for code, sensitive, level in (
+        ("drug_dealing", True, "restricted"),
+        ("hall_occupation", False, "partners"),
+    ):
+        connection.execute(
+            text(
+                "INSERT INTO categories (code, family, label_fr, label_en, sensitive, "
+                "default_visibility, reportable, version) "
+                "VALUES (:code, 'other', :code, :code, :sensitive, :level, true, 1)"
+            ),
+            {"code": code, "sensitive": sensitive, "level": level},
+        )
+    gpo_id = uuid.uuid4()
+    connection.execute(
+        text(
+            "INSERT INTO gpos (id, name, kind, meeting_interval_days, next_meeting_due, "
+            "created_at, updated_at, version) "
+            "VALUES (:id, 'GPO Borny', 'general', 60, :at, :at, :at, 1)"
+        ),
+        {"id": key(gpo_id), "at": at},
+    )
+    for reference, (category, visibility) in LEGACY_PROBLEMS.items():
+        connection.execute(
+            text(
+                "INSERT INTO problems (id, reference, gpo_id, title, description, category, "
+                "commune_code, priority, priority_rank, visibility, status, displacement, "
+                "search_text, created_at, updated_at, version) "
+                "VALUES (:id, :reference, :gpo, 'Titre', 'Texte', :category, '57463', "
+                "'normal', 1, :visibility, 'new', 'unknown', '', :at, :at, 3)"
+            ),
+            {
+                "id": key(uuid.uuid4()),
+                "reference": reference,
+                "gpo": key(gpo_id),
+                "category": category,
+                "visibility": visibility,
+                "at": at,
+            },
+        )
+
+
+def _problems(connection: Connection) -> dict[str, tuple[str, int]]:
+    rows = connection.execute(text("SELECT reference, visibility, version FROM problems"))
+    return {reference: (visibility, version) for reference, visibility, version in rows}
+
+
+def test_0015_raises_sensitive_problems_to_restricted_once(empty_database: str) -> None:
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0014")
+    _write(empty_database, _legacy_rows)
+    command.upgrade(config, "0015")
+    raised = {
+        "P-2025-000001": ("restricted", 4),
+        "P-2025-000002": ("restricted", 4),
+        "P-2025-000003": ("restricted", 3),  # already restricted: untouched
+        "P-2025-000004": ("partners", 3),  # not sensitive: untouched
+    }
+    assert _inspect(empty_database, _problems) == raised
+    # Run again (down and up): nothing changes, the versions are not raised twice.
+    command.downgrade(config, "0014")
+    assert _inspect(empty_database, _problems) == raised
+    command.upgrade(config, "0015")
+    assert _inspect(empty_database, _problems) == raised

@@ -1252,3 +1252,127 @@ async def test_a_comment_is_at_least_as_strict_as_its_problem(world: World) -> N
         "Par défaut",
         "Pour tous ?",
     ]
+
+
+# --- sensitive categories: never downgraded ----------------------------------------------
+
+
+async def timeline_kinds(api: Api, caller: Caller, problem: dict[str, Any]) -> list[str]:
+    events = await every_page(api, caller, f"/problems/{problem['id']}/timeline")
+    return [event["kind"] for event in events]
+
+
+@pytest.mark.parametrize("asked", ["partners", "police"])
+async def test_a_sensitive_problem_is_created_restricted_whatever_is_asked(
+    world: World, asked: str
+) -> None:
+    api = world.api
+    problem = await api.problem(
+        world.facilitator, world.gpo, category="drug_dealing", visibility=asked
+    )
+    assert problem["visibility"] == "restricted"
+    assert (await read(api, world.facilitator, problem))["visibility"] == "restricted"
+    problem_of(await api.get(world.landlord_partner, f"/problems/{problem['id']}"), 404)
+    problem_of(await api.get(world.municipal_partner, f"/problems/{problem['id']}"), 404)
+    assert problem["id"] not in await listed_ids(api, world.landlord_partner)
+    # The timeline says it was raised, and from what.
+    events = await every_page(api, world.facilitator, f"/problems/{problem['id']}/timeline")
+    raised = [e for e in events if e["kind"] == "problem.visibility_raised"]
+    assert [e["changes"] for e in raised] == [{"visibility": [asked, "restricted"]}]
+    assert "sensible" in raised[0]["summary"]
+
+
+async def test_a_sensitive_category_keeps_restricted_even_when_its_default_is_edited(
+    world: World,
+) -> None:
+    api = world.api
+    expect(
+        await api.patch(
+            world.admin, "/categories/drug_dealing", json={"default_visibility": "partners"}
+        ),
+        200,
+    )
+    problem = await api.problem(world.facilitator, world.gpo, category="drug_dealing")
+    assert problem["visibility"] == "restricted"
+
+
+async def test_changing_the_category_to_a_sensitive_one_raises_the_visibility(
+    world: World,
+) -> None:
+    api = world.api
+    problem = await api.problem(world.facilitator, world.gpo, visibility="partners")
+    path = f"/problems/{problem['id']}"
+    patched = expect(
+        await api.patch(world.facilitator, path, json={"category": "drug_dealing"}), 200
+    )
+    assert (patched["category"], patched["visibility"]) == ("drug_dealing", "restricted")
+    assert patched["version"] == problem["version"] + 1
+    problem_of(await api.get(world.landlord_partner, path), 404)
+    events = await every_page(api, world.facilitator, f"{path}/timeline")
+    update = [e for e in events if e["kind"] == "problem.update"]
+    assert [e["changes"] for e in update] == [
+        {"category": ["hall_occupation", "drug_dealing"], "visibility": ["partners", "restricted"]}
+    ]
+    assert "visibilité relevée" in update[0]["summary"]
+
+
+async def test_a_patch_asking_less_with_a_new_sensitive_category_is_raised(world: World) -> None:
+    api = world.api
+    problem = await api.problem(world.facilitator, world.gpo, visibility="police")
+    patched = expect(
+        await api.patch(
+            world.facilitator,
+            f"/problems/{problem['id']}",
+            json={"category": "drug_dealing", "visibility": "partners"},
+        ),
+        200,
+    )
+    assert patched["visibility"] == "restricted"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"visibility": "partners"},
+        {"visibility": "police"},
+        # Re-filing and lowering in one request is refused too: a downgrade is a second step.
+        {"category": "hall_occupation", "visibility": "partners"},
+    ],
+)
+async def test_lowering_a_sensitive_problem_is_409_and_writes_nothing(
+    world: World, body: dict[str, Any]
+) -> None:
+    api = world.api
+    problem = await api.problem(world.facilitator, world.gpo, category="drug_dealing")
+    path = f"/problems/{problem['id']}"
+    before = await timeline_kinds(api, world.facilitator, problem)
+    refusal = problem_of(await api.patch(world.facilitator, path, json=body), 409)
+    assert "restricted" in refusal["detail"]
+    assert "drug_dealing" in refusal["detail"]
+    assert locs(refusal) == [["body", "visibility"]]
+    stored = await read(api, world.facilitator, problem)
+    assert (stored["visibility"], stored["category"]) == ("restricted", "drug_dealing")
+    assert stored["version"] == problem["version"]
+    assert await timeline_kinds(api, world.facilitator, problem) == before
+
+
+async def test_a_sensitive_problem_may_still_be_edited_and_kept_restricted(world: World) -> None:
+    api = world.api
+    problem = await api.problem(world.facilitator, world.gpo, category="drug_dealing")
+    path = f"/problems/{problem['id']}"
+    patched = expect(
+        await api.patch(
+            world.facilitator,
+            path,
+            json={"title": "Point de deal hall C", "visibility": "restricted"},
+        ),
+        200,
+    )
+    assert (patched["title"], patched["visibility"]) == ("Point de deal hall C", "restricted")
+    # Re-filed under a category that is not sensitive, it stays restricted until lowered.
+    refiled = expect(
+        await api.patch(world.facilitator, path, json={"category": "hall_occupation"}), 200
+    )
+    assert refiled["visibility"] == "restricted"
+    lowered = expect(await api.patch(world.facilitator, path, json={"visibility": "partners"}), 200)
+    assert lowered["visibility"] == "partners"

@@ -710,3 +710,29 @@ async def test_report_in_montigny_with_coordinates_keeps_its_commune(world: Worl
         api, world.landlord_partner, commune_code="57463", location=moved(MONTIGNY)
     )
     assert (await read_report(api, world.landlord_partner, report))["commune_code"] == "57463"
+
+
+async def test_a_landlord_never_reads_the_sensitive_problem_made_from_its_report(
+    world: World,
+) -> None:
+    """Even when an admin has lowered the sensitive category's default visibility."""
+    api = world.api
+    expect(
+        await api.patch(
+            world.admin, "/categories/drug_dealing", json={"default_visibility": "partners"}
+        ),
+        200,
+    )
+    report = await submit(api, world.landlord_partner, category="drug_dealing")
+    triaged = expect(await triage(api, world.facilitator, report, "create_problem"), 200)
+    problem = await read_problem(api, world.facilitator, triaged["problem_id"])
+    assert problem["visibility"] == "restricted"
+    path = f"/problems/{problem['id']}"
+    for reader in (world.landlord_partner, world.municipal_partner):
+        problem_of(await api.get(reader, path), 404)
+        problem_of(await api.get(reader, f"{path}/timeline"), 404)
+        listed = await every_page(api, reader, "/problems")
+        assert problem["id"] not in {item["id"] for item in listed}
+    # The reporter still follows its report.
+    followed = expect(await api.get(world.landlord_partner, f"/reports/{report['id']}"), 200)
+    assert followed["problem_status"] == "new"

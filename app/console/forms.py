@@ -127,8 +127,12 @@ class Form:
 
     def refused(self, exc: ApiError) -> None:
         """A refusal of the service, shown next to its field (or above the form)."""
-        if isinstance(exc, Invalid) and len(exc.loc) > 1:
-            field = ".".join(str(part) for part in exc.loc[1:])
+        # An Invalid names its field; so does a refusal about one field (a 409 with one error).
+        loc = exc.loc if isinstance(exc, Invalid) else []
+        if not loc and len(exc.errors) == 1:
+            loc = list(exc.errors[0]["loc"])
+        if len(loc) > 1:
+            field = ".".join(str(part) for part in loc[1:])
             self.errors[field] = exc.fr or wording.FIELD_ERRORS["refused"]
         else:
             self.errors["formulaire"] = exc.fr or wording.refusal(exc.status)

@@ -120,6 +120,10 @@ async def _page(
         session, principal, reports.Filters(problem_id=problem_id), big
     )
     organisations = await reference.all_organisations(session)
+    categories = await reference.all_coded(session, Category)
+    # A sensitive category's problem is not offered a visibility below its floor.
+    category = next(c for c in categories if c.code == view.category)
+    floor = service.visibility_floor(category)
     # A comment may be as strict as the problem or stricter, within what its author reads.
     levels = [
         level for level in access.readable(principal) if at_least(level, view.visibility) == level
@@ -139,10 +143,11 @@ async def _page(
         actions=(await actions.of_problems(session, principal, [problem_id]))[problem_id],
         reports=attached.items,
         names={o.id: o.name for o in organisations},
-        categories=await reference.all_coded(session, Category),
+        categories=categories,
         communes=await reference.commune_names(session),
         priorities=list(Priority),
-        visibilities=list(Visibility),
+        visibilities=[v for v in Visibility if at_least(v, floor) == v],
+        sensitive=category.sensitive,
         displacements=list(Displacement),
         directions=list(Direction),
         levels=levels,

@@ -56,7 +56,8 @@ class ProblemCreate(Input):
     priority: Priority = Field(default=Priority.normal, examples=["high"])
     visibility: Visibility | None = Field(
         default=None,
-        description="Defaults to the category's default visibility.",
+        description="Defaults to the category's default visibility; a sensitive category's "
+        "problem is restricted whatever is asked.",
         examples=["partners"],
     )
     objective: LongText | None = Field(
@@ -77,7 +78,12 @@ class ProblemUpdate(Patch):
     commune_code: CommuneCode | None = Field(default=None, examples=["57463"])
     location: Location | None = None
     priority: Priority | None = Field(default=None, examples=["urgent"])
-    visibility: Visibility | None = Field(default=None, examples=["police"])
+    visibility: Visibility | None = Field(
+        default=None,
+        description="Raised to restricted for a sensitive category; lowering a sensitive "
+        "problem's visibility is refused (409).",
+        examples=["police"],
+    )
     objective: LongText | None = None
     time_pattern: ShortText | None = None
     displacement: Displacement | None = Field(default=None, examples=["none"])
@@ -179,7 +185,8 @@ class TimelineEvent(Output):
     actor_id: uuid.UUID | None
     actor_name: str | None = Field(examples=["Claire Martin"])
     kind: str = Field(
-        description="What happened: problem.create, problem.update, problem.transition, "
+        description="What happened: problem.create, problem.visibility_raised (a sensitive "
+        "category kept the problem restricted), problem.update, problem.transition, "
         "comment.create, action.create, action.update, report.attach, review.create, "
         "indicator.create, indicator.update, measurement.create.",
         examples=["problem.transition"],

@@ -24,7 +24,7 @@ from app.core.pagination import Ordering, Page, Paging, SortKey, after_params
 from app.core.references import next_reference
 from app.core.schemas import shape
 from app.core.search import contains, like_pattern, normalise
-from app.core.visibility import at_least
+from app.core.visibility import Visibility, at_least
 from app.gpos import service as gpos
 from app.identity.models import User
 from app.identity.principal import Principal
@@ -49,6 +49,7 @@ from app.problems.schemas import (
     location_columns,
     location_out,
 )
+from app.reference.models import Category
 from app.reference.service import require_category, require_commune
 from app.reports.models import Report
 
@@ -368,6 +369,36 @@ async def problem_detail(
     return problem_item(row)
 
 
+# --- Sensitive categories: their problems are never less than restricted --------------------
+
+# The level a problem of a sensitive category (`drug_dealing`: what is forwarded to the CROSS)
+# is kept at, whatever a create, a patch or a report's triage asks (API.md, issue 12).
+SENSITIVE_FLOOR = Visibility.restricted
+
+
+def visibility_floor(category: Category) -> Visibility:
+    """The lowest visibility a problem of this category may have."""
+    return SENSITIVE_FLOOR if category.sensitive else Visibility.partners
+
+
+def governed_visibility(
+    asked: Visibility, category: Category, *, was: Category | None = None
+) -> Visibility:
+    """The visibility stored for a problem of `category` when `asked` is asked of it:
+    raised to the category's floor. Asking less than restricted of a problem that already
+    was sensitive (`was`, its category before an edit) is refused, even with a change of
+    category in the same request: a downgrade is a deliberate second step."""
+    if was is not None and was.sensitive and at_least(asked, SENSITIVE_FLOOR) != asked:
+        raise Conflict(
+            f"A problem of the sensitive category {was.code} stays {SENSITIVE_FLOOR.value}: "
+            f"its visibility cannot be lowered to {asked.value}. If the category is wrong, "
+            "change it first, then the visibility.",
+            errors=[(["body", "visibility"], f"a {was.code} problem stays restricted")],
+            fr=wording.refused("problem.sensitive_stays", category=was.label_fr),
+        )
+    return at_least(asked, visibility_floor(category))
+
+
 # --- Writing ------------------------------------------------------------------------
 
 
@@ -402,12 +433,13 @@ async def create_problem(
     now = utcnow()
     reference = await next_reference(session, "P", now)
     values = data.model_dump(exclude={"location", "visibility"}) | location_columns(data.location)
+    asked = data.visibility or category.default_visibility
     problem = Problem(
         **values,
         # The id is given now, not at flush: the creation event below already needs it.
         id=uuid.uuid4(),
         reference=reference,
-        visibility=data.visibility or category.default_visibility,
+        visibility=governed_visibility(asked, category),
         status=ProblemStatus.new,
         displacement=Displacement.unknown,
         created_by=principal.user_id,
@@ -429,6 +461,21 @@ async def create_problem(
         problem_id=problem.id,
         values=values | {"visibility": problem.visibility, "reference": reference},
     )
+    if problem.visibility != asked:
+        audit.record(
+            session,
+            principal,
+            action="problem.visibility_raised",
+            resource_type="problem",
+            resource_id=problem.id,
+            problem_id=problem.id,
+            summary=wording.summary(
+                "problem.visibility_raised",
+                visibility=problem.visibility,
+                category=category.label_fr,
+            ),
+            changes={"visibility": [asked, problem.visibility]},
+        )
     return problem
 
 
@@ -437,8 +484,24 @@ async def update_problem(
 ) -> Problem:
     """Descriptive fields and `displacement` of a problem the principal runs."""
     values = data.provided()
-    if "category" in values:
-        await require_category(session, values["category"], loc=("body", "category"))
+    summary = wording.summary("problem.update", reference=problem.reference)
+    if {"category", "visibility"} & values.keys():
+        was = await session.get(Category, problem.category)
+        assert was is not None  # a foreign key
+        category = was
+        if "category" in values:
+            category = await require_category(session, values["category"], loc=("body", "category"))
+        asked = values.get("visibility", problem.visibility)
+        governed = governed_visibility(asked, category, was=was if "visibility" in values else None)
+        if "visibility" in values or governed != problem.visibility:
+            values["visibility"] = governed
+        if governed != asked:
+            summary = wording.summary(
+                "problem.update_raised",
+                reference=problem.reference,
+                visibility=governed,
+                category=category.label_fr,
+            )
     if "commune_code" in values:
         await require_commune(session, values["commune_code"], loc=("body", "commune_code"))
     if "location" in values:
@@ -456,7 +519,7 @@ async def update_problem(
         problem,
         values,
         resource_type="problem",
-        summary=wording.summary("problem.update", reference=problem.reference),
+        summary=summary,
         problem_id=problem.id,
     )
     return problem
