@@ -1316,6 +1316,28 @@ async def test_changing_the_category_to_a_sensitive_one_raises_the_visibility(
     assert "visibilité relevée" in update[0]["summary"]
 
 
+async def test_making_a_category_sensitive_raises_its_problems(world: World) -> None:
+    """An admin marks `rodeo` sensitive: its problems open to partners become restricted,
+    each with its audit event; other categories' problems are left alone."""
+    api = world.api
+    rodeo = await api.problem(world.facilitator, world.gpo, category="rodeo", visibility="partners")
+    other = await api.problem(world.facilitator, world.gpo, visibility="partners")
+    expect(await api.get(world.landlord_partner, f"/problems/{rodeo['id']}"), 200)
+    expect(await api.patch(world.admin, "/categories/rodeo", json={"sensitive": True}), 200)
+    stored = await read(api, world.facilitator, rodeo)
+    assert (stored["visibility"], stored["version"]) == ("restricted", rodeo["version"] + 1)
+    problem_of(await api.get(world.landlord_partner, f"/problems/{rodeo['id']}"), 404)
+    events = await every_page(api, world.facilitator, f"/problems/{rodeo['id']}/timeline")
+    raised = [e for e in events if e["kind"] == "problem.visibility_raised"]
+    assert [e["changes"] for e in raised] == [{"visibility": ["partners", "restricted"]}]
+    assert (await read(api, world.facilitator, other))["visibility"] == "partners"
+    # Once sensitive, the rule holds for it as for drug_dealing.
+    refusal = await api.patch(
+        world.facilitator, f"/problems/{rodeo['id']}", json={"visibility": "partners"}
+    )
+    problem_of(refusal, 409)
+
+
 async def test_a_patch_asking_less_with_a_new_sensitive_category_is_raised(world: World) -> None:
     api = world.api
     problem = await api.problem(world.facilitator, world.gpo, visibility="police")

@@ -399,6 +399,41 @@ def governed_visibility(
     return at_least(asked, visibility_floor(category))
 
 
+async def raise_to_floor(session: AsyncSession, principal: Principal, category: Category) -> int:
+    """A category just made sensitive: its problems below the floor are raised to it, each
+    with its audit event (in the request's transaction). Returns how many were raised."""
+    floor = visibility_floor(category)
+    below = [v for v in Visibility if at_least(v, floor) != v]
+    problems = (
+        await session.scalars(
+            select(Problem)
+            .where(Problem.category == category.code, Problem.visibility.in_(below))
+            .order_by(Problem.id)
+            .with_for_update()
+        )
+    ).all()
+    now = utcnow()
+    for problem in problems:
+        was = problem.visibility
+        problem.visibility = floor
+        problem.version += 1
+        problem.updated_at = now
+        audit.record(
+            session,
+            principal,
+            action="problem.visibility_raised",
+            resource_type="problem",
+            resource_id=problem.id,
+            problem_id=problem.id,
+            summary=wording.summary(
+                "problem.visibility_raised", visibility=floor, category=category.label_fr
+            ),
+            changes={"visibility": [was, floor]},
+        )
+    await session.flush()
+    return len(problems)
+
+
 # --- Writing ------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from app.core.db import DbSession
 from app.core.pagination import Page, PageParams
 from app.core.schemas import CommuneCode
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
+from app.problems import service as problems
 from app.reference import service
 from app.reference.models import (
     ActionKind,
@@ -168,8 +169,12 @@ async def update_category(
     session: DbSession,
     response: Response,
 ) -> CategoryOut:
-    """Admins only; the code is fixed."""
+    """Admins only; the code is fixed. Making a category sensitive raises its problems to
+    `restricted` (each audited), as a sensitive category's problems always are."""
+    was_sensitive = category.sensitive
     category = await service.update_coded(session, principal, category, data)
+    if category.sensitive and not was_sensitive:
+        await problems.raise_to_floor(session, principal, category)
     set_etag(response, category.version)
     return CategoryOut.model_validate(category)
 
