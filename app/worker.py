@@ -132,19 +132,15 @@ async def run_once(database: Database, settings: Settings, client: httpx.AsyncCl
         claimed = await webhooks.claim_due(session, settings)
         await session.commit()
     if claimed:
-        sending = asyncio.Semaphore(SENDING)
-        outcomes = await asyncio.gather(*(_send(sending, client, m) for m in claimed))
+        endpoints = {m.webhook_id: asyncio.Semaphore(webhooks.PER_ENDPOINT) for m in claimed}
+        outcomes = await asyncio.gather(
+            *(_send(endpoints[m.webhook_id], client, m) for m in claimed)
+        )
         at = utcnow()
         async with database.session(write=True) as session:
             await webhooks.record_outcomes(session, list(zip(claimed, outcomes, strict=True)), at)
             await session.commit()
     return mailed + fanned + len(claimed)
-
-
-# Requests in flight at once: a round's messages go over a few kept-alive connections (a
-# connection per message costs more than the message, and httpx's pool slows down with
-# hundreds of requests waiting in it).
-SENDING = 16
 
 
 async def _send(

@@ -18,7 +18,7 @@ import json
 import logging
 import secrets
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -62,9 +62,15 @@ RETRY_DELAYS = (60, 300, 1800, 7200, 28800, 86400)
 DISABLE_AFTER = timedelta(days=1)
 REQUEST_TIMEOUT = 10.0
 MAX_RESPONSE_BYTES = 64 * 1024
-# A claimed delivery is in flight for at most this long; a worker that died with it in
-# hand lets another take it after that (at least once, never lost).
+# A claimed delivery is in flight for at most this long, beyond what its round's requests
+# may take; a worker that died with it in hand lets another take it after that (at least
+# once, never lost).
 LEASE = timedelta(seconds=60)
+# Requests in flight at once to one endpoint (`app.worker`): its messages go over a few
+# kept-alive connections (a connection per message costs more than the message, and
+# httpx's pool slows down with hundreds of requests waiting in it).
+PER_ENDPOINT = 4
+CLAIMED_PER_ROUND = 200
 WEBHOOKS_BY_CREATION = Ordering("created", (SortKey(Webhook.created_at), SortKey(Webhook.id)))
 DELIVERIES_NEWEST_FIRST = Ordering(
     "newest", (SortKey(Delivery.event_seq, descending=True), SortKey(Delivery.id))
@@ -462,7 +468,7 @@ class Claimed:
 
 
 async def claim_due(
-    session: AsyncSession, settings: Settings, *, limit: int = 200
+    session: AsyncSession, settings: Settings, *, limit: int = CLAIMED_PER_ROUND
 ) -> list[Claimed]:
     """The deliveries due now whose resource has no earlier message still pending for the
     same endpoint (in order per resource), leased for `LEASE`."""
@@ -489,9 +495,13 @@ async def claim_due(
             .with_for_update(of=Delivery, skip_locked=True)
         )
     ).all()
+    # A lease long enough for the round even if an endpoint times out on each of its
+    # messages, sent PER_ENDPOINT at a time: no other worker takes them while in flight.
+    per_endpoint = Counter(webhook.id for _delivery, webhook in rows)
     claimed = []
     for delivery, webhook in rows:
-        delivery.next_attempt_at = now + LEASE
+        turns = -(-per_endpoint[webhook.id] // PER_ENDPOINT)
+        delivery.next_attempt_at = now + LEASE + timedelta(seconds=REQUEST_TIMEOUT * turns)
         body = json.dumps(delivery.body, ensure_ascii=False, separators=(",", ":")).encode()
         secret = secret_of(settings, webhook)
         public_only = settings.is_production
