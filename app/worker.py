@@ -24,7 +24,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.actions.models import OPEN_STATUSES, Action, overdue
+from app.actions.models import DUE_SOON_DAYS, OPEN_STATUSES, Action, overdue
 from app.config import Settings, load_settings
 from app.core import idempotency, outbox, schedule
 from app.core.clock import PARIS, utcnow
@@ -41,7 +41,6 @@ IDLE_SECONDS = 0.5
 # that fell due in the last month: an older one was reminded of already, or is history),
 # GPOs late for their meeting.
 MORNING = time(7, 0)
-DUE_SOON_DAYS = 7
 OVERDUE_LOOKBACK_DAYS = 30
 BATCH = 1000
 

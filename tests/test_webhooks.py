@@ -451,6 +451,19 @@ async def test_two_workers_deliver_each_message_once(
     assert {b["data"]["id"] for b in receiver.bodies()} == {r["id"] for r in reports}
 
 
+async def worker_process(settings: Settings) -> asyncio.subprocess.Process:
+    """`python -m app.worker` on the test's database, as an operator starts it."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GPO_", "DATABASE_URL"))},
+        "DATABASE_URL": settings.database_url,
+        "GPO_SECRET_KEY": settings.gpo_secret_key.get_secret_value(),
+        "GPO_LOG_LEVEL": "WARNING",
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app.worker", cwd=PROJECT_ROOT, env=env
+    )
+
+
 @pytest.mark.commits
 async def test_a_worker_killed_mid_delivery_loses_nothing(
     world: World, receiver: Receiver, settings: Settings, database: Any
@@ -464,15 +477,7 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(
     reports = [await submit(api, world.landlord_partner) for _ in range(3)]
     for report in reports:
         expect(await triage(api, world.facilitator, report, "create_problem"), 200)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("GPO_", "DATABASE_URL"))},
-        "DATABASE_URL": settings.database_url,
-        "GPO_SECRET_KEY": settings.gpo_secret_key.get_secret_value(),
-        "GPO_LOG_LEVEL": "WARNING",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.worker", cwd=PROJECT_ROOT, env=env
-    )
+    process = await worker_process(settings)
     try:
         started = time.monotonic()
         while not receiver.received:
@@ -514,15 +519,7 @@ async def test_a_worker_stopped_mid_delivery_finishes_it_first(
     reports = [await submit(api, world.landlord_partner) for _ in range(2)]
     for report in reports:
         expect(await triage(api, world.facilitator, report, "create_problem"), 200)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("GPO_", "DATABASE_URL"))},
-        "DATABASE_URL": settings.database_url,
-        "GPO_SECRET_KEY": settings.gpo_secret_key.get_secret_value(),
-        "GPO_LOG_LEVEL": "WARNING",
-    }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app.worker", cwd=PROJECT_ROOT, env=env
-    )
+    process = await worker_process(settings)
     try:
         started = time.monotonic()
         while not receiver.received:

@@ -71,6 +71,10 @@ def is_overdue(action: Action, today: date) -> bool:
     return action.status in OPEN_STATUSES and action.due_date < today
 
 
+# "Due soon": within this many days (API.md's `action.due_soon`, the digest, the bell).
+DUE_SOON_DAYS = 7
+
+
 def overdue(today: Any) -> ColumnElement[bool]:
     """`today` is a date, or a bound parameter giving it when the statement runs.
 

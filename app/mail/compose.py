@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access, wording
-from app.actions.models import OPEN_STATUSES, Action
+from app.actions.models import DUE_SOON_DAYS, OPEN_STATUSES, Action
 from app.config import Settings
 from app.core.clock import PARIS, utcnow
 from app.gpos.models import Gpo
@@ -27,7 +27,6 @@ from app.identity import sessions
 from app.identity.models import Invitation, Role, User
 from app.identity.principal import Principal
 from app.mail.models import Mail, MailKind
-from app.mail.service import DUE_SOON_DAYS
 from app.mail.transport import Outgoing
 from app.meetings.models import Meeting, MeetingStatus
 from app.problems.models import Problem

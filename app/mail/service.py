@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.actions.models import OPEN_STATUSES, Action
+from app.actions.models import DUE_SOON_DAYS, OPEN_STATUSES, Action
 from app.core.clock import utcnow
 from app.core.db import dialect_insert
 from app.gpos.models import Gpo, GpoFacilitator
@@ -30,7 +30,6 @@ from app.mail.models import Mail, MailKind, MailStatus
 from app.meetings.models import MeetingAttendee
 from app.reports.models import Report, ReportStatus
 
-DUE_SOON_DAYS = 7
 MONDAY = 0
 
 

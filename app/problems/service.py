@@ -399,6 +399,28 @@ def governed_visibility(
     return at_least(asked, visibility_floor(category))
 
 
+def _record_raise(
+    session: AsyncSession,
+    principal: Principal,
+    problem: Problem,
+    asked: Visibility,
+    category: Category,
+) -> None:
+    """The timeline's word that a problem's visibility was raised to its category's floor."""
+    audit.record(
+        session,
+        principal,
+        action="problem.visibility_raised",
+        resource_type="problem",
+        resource_id=problem.id,
+        problem_id=problem.id,
+        summary=wording.summary(
+            "problem.visibility_raised", visibility=problem.visibility, category=category.label_fr
+        ),
+        changes={"visibility": [asked, problem.visibility]},
+    )
+
+
 async def raise_to_floor(session: AsyncSession, principal: Principal, category: Category) -> int:
     """A category just made sensitive: its problems below the floor are raised to it, each
     with its audit event (in the request's transaction). Returns how many were raised."""
@@ -418,18 +440,7 @@ async def raise_to_floor(session: AsyncSession, principal: Principal, category: 
         problem.visibility = floor
         problem.version += 1
         problem.updated_at = now
-        audit.record(
-            session,
-            principal,
-            action="problem.visibility_raised",
-            resource_type="problem",
-            resource_id=problem.id,
-            problem_id=problem.id,
-            summary=wording.summary(
-                "problem.visibility_raised", visibility=floor, category=category.label_fr
-            ),
-            changes={"visibility": [was, floor]},
-        )
+        _record_raise(session, principal, problem, was, category)
     await session.flush()
     return len(problems)
 
@@ -497,20 +508,7 @@ async def create_problem(
         values=values | {"visibility": problem.visibility, "reference": reference},
     )
     if problem.visibility != asked:
-        audit.record(
-            session,
-            principal,
-            action="problem.visibility_raised",
-            resource_type="problem",
-            resource_id=problem.id,
-            problem_id=problem.id,
-            summary=wording.summary(
-                "problem.visibility_raised",
-                visibility=problem.visibility,
-                category=category.label_fr,
-            ),
-            changes={"visibility": [asked, problem.visibility]},
-        )
+        _record_raise(session, principal, problem, asked, category)
     return problem
 
 

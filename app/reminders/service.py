@@ -28,7 +28,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access
-from app.actions.models import OPEN_STATUSES, Action, overdue
+from app.actions.models import DUE_SOON_DAYS, OPEN_STATUSES, Action, overdue
 from app.core.clock import today_in_paris, utcnow
 from app.gpos.models import Gpo
 from app.identity.models import ConsoleSession, Role
@@ -37,7 +37,6 @@ from app.meetings.models import Meeting, MeetingStatus
 from app.problems.models import Problem
 from app.reports.models import Report, ReportStatus
 
-DUE_SOON_DAYS = 7
 SHOWN = 20  # entries of each list on the page; the counts say how many in all
 
 
