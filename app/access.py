@@ -37,6 +37,7 @@ Where a question is answered:
 | change an action                    | `require_action_editor`, `ASSIGNEE_FIELDS`  |
 | read figures                        | `FiguresReader`, `figures_scope`            |
 | submit reports, create GPOs, admin  | `Reporter`, `GpoCreator`, `AdminUser`       |
+| use the DPO's tools (app/governance)| `GovernanceReader`                          |
 | see or change users and tokens      | `user_scope`, `token_scope`, `require_user_editor` |
 """
 
@@ -105,7 +106,11 @@ def clearance(principal: Principal) -> Visibility:
     its organisation's kind; whoever else sees a problem reads all of it."""
     if principal.role is not Role.partner:
         return Visibility.restricted
-    kind = principal.organisation_kind
+    return kind_clearance(principal.organisation_kind)
+
+
+def kind_clearance(kind: OrganisationKind | None) -> Visibility:
+    """The strictest level a member of an organisation of this kind reads."""
     return Visibility.partners if kind is None else CLEARANCE.get(kind, Visibility.partners)
 
 
@@ -454,4 +459,8 @@ Reporter = Annotated[
     Depends(
         Requires(submits_reports, "Reports are submitted by partners, for their organisation.")
     ),
+]
+# The DPO's tools (app/governance): admins; the auditor role joins them at merge (issue 12).
+GovernanceReader = Annotated[
+    Principal, Depends(Requires(is_admin, "The DPO's tools are for admins and auditors."))
 ]

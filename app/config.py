@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     # `smtps://host:465`; unset, mails are written to the log (and still kept in the outbox).
     gpo_smtp_url: SecretStr | None = None
     gpo_mail_from: str = "GPO <no-reply@localhost>"
+    # Years the free text of a closed problem is kept after it closed (API.md, "Information
+    # governance"); the processing register states it.
+    retention_years: int = Field(default=5, ge=1, le=100, validation_alias="gpo_retention_years")
+    # The data controller and its DPO, as the processing register names them (art. 30 GDPR);
+    # unset, the register says which setting to fill in.
+    gpo_controller_name: str | None = Field(default=None, max_length=300)
+    gpo_dpo_contact: str | None = Field(default=None, max_length=300)
 
     @field_validator("database_url")
     @classmethod

@@ -191,6 +191,9 @@ SUMMARIES: dict[str, str] = {
     "report.update": "Signalement {reference} orienté",
     "report.attach": "Signalement {report} rattaché au problème {problem}",
     "report.triage": "Signalement {reference} trié : {decision}",
+    # Never the query itself: it names the person searched for (app/governance/search.py).
+    "governance.subject_search": "Recherche de personne concernée ({length} caractères, "
+    "{matches} résultats)",
 }
 
 
@@ -372,3 +375,117 @@ def move_refused(noun: str, source: Any, target: Any, allowed: list[Any]) -> str
         target=target,
         allowed=f" (possible : {choices})" if allowed else " : c'est un état final",
     )
+
+
+# --- The DPO's tools (app/governance) ------------------------------------------------------
+
+# The purposes a read of police data is made for (`X-Access-Purpose`).
+ACCESS_PURPOSES = {
+    "meeting": "préparation ou tenue d'une réunion du GPO",
+    "follow_up": "suivi d'un problème ou d'une action",
+    "investigation": "enquête ou procédure judiciaire",
+    "statistics": "statistiques et évaluation du contrat de sécurité",
+    "audit": "contrôle et audit (délégué à la protection des données, inspection)",
+}
+SERVICE_PURPOSES = {
+    "problem_solving": "traitement en partenariat des problèmes de sécurité du quotidien "
+    "examinés par les GPO (groupes de partenariat opérationnel)",
+    "reporting": "réception et tri des signalements des partenaires (API et Open311)",
+    "evaluation": "évaluation annuelle du contrat de sécurité (chiffres par GPO, commune, "
+    "catégorie et organisation)",
+    "notification": "information des partenaires : courriels et messages à leurs systèmes",
+    "accountability": "journalisation des modifications et des consultations",
+}
+REGISTER = {
+    "title": "Registre des activités de traitement — GPO",
+    "controller": "Responsable du traitement",
+    "dpo": "Délégué à la protection des données",
+    "unset": "à compléter : {variable}",
+    "purposes": "Finalités",
+    "data_categories": "Catégories de données",
+    "problem_categories": "Catégories de problèmes",
+    "sensitive": "sensible (données pénales, directive 2016/680)",
+    "not_sensitive": "ordinaire",
+    "recipients": "Destinataires par type d'organisation",
+    "clearance": "lit jusqu'au niveau",
+    "none": "aucune",
+    "internal_recipients": "Destinataires internes",
+    "retention": "Durée de conservation",
+    "legal_bases": "Bases légales",
+    "security_measures": "Mesures de sécurité",
+}
+DATA_CATEGORIES = {
+    "free_text": "Textes libres (et leurs copies : journal d'audit, messages envoyés)",
+    "people": "Personnes : utilisateurs, connexions, destinataires de courriels",
+    "locations": "Localisations des problèmes, signalements et réunions",
+}
+INTERNAL_RECIPIENTS = {
+    Role.admin: "tous les textes, tous les GPO",
+    Role.commander: "tous les textes, tous les GPO",
+    Role.facilitator: "tous les textes des GPO qu'il anime",
+}
+LEGAL_BASES = {
+    "police_data": "Données de la police nationale et de la police municipale : directive (UE) "
+    "2016/680 et titre III de la loi n° 78-17 du 6 janvier 1978 (Informatique et libertés).",
+    "partners_data": "Données des partenaires : article 6(1)(e) du RGPD, mission d'intérêt "
+    "public (prévention de la délinquance).",
+    "confidentiality": "Confidentialité des échanges du GPO : article L132-5 du code de la "
+    "sécurité intérieure.",
+}
+
+
+def retention_rule(years: int) -> str:
+    return (
+        f"Les textes libres d'un problème clos depuis plus de {years} an{'s' if years > 1 else ''}"
+        " (et ceux de ses signalements, commentaires, examens et actions) sont effacés ; "
+        "les références, catégories, dates, résultats et indicateurs restent, pour les "
+        "chiffres des années passées (GPO_RETENTION_YEARS)."
+    )
+
+
+def security_measures(
+    *,
+    password_length: int,
+    secret_length: int,
+    production: bool,
+    rate_per_minute: int,
+    auth_failures_per_minute: int,
+    metrics_open: bool,
+) -> list[str]:
+    """What the service does to protect the data, as its code and settings do it."""
+    return [
+        "Mots de passe de la console hachés avec Argon2id (jamais conservés en clair) ; "
+        f"{password_length} caractères au moins, mots de passe courants refusés.",
+        "Jetons d'API, sessions et liens d'invitation : seul un HMAC-SHA256 de leur secret "
+        "sous GPO_SECRET_KEY est conservé.",
+        f"GPO_SECRET_KEY refusée au démarrage hors développement si elle est celle par défaut "
+        f"ou compte moins de {secret_length} caractères"
+        + (" (environnement : production)." if production else " (environnement : développement)."),
+        "Cookies de session HttpOnly, SameSite=Lax"
+        + (", Secure" if production else " (Secure en production)")
+        + " ; jeton anti-CSRF sur chaque formulaire. Le chiffrement TLS est assuré par le "
+        "serveur frontal : le service ne le termine pas.",
+        "Règles d'accès appliquées dans chaque requête SQL : un partenaire ne lit que les "
+        "problèmes de ses GPO dans son niveau (partenaires, police, restreint selon le type "
+        "de son organisation) ; ce qui est caché répond « introuvable ».",
+        "Les problèmes des catégories sensibles restent en diffusion restreinte.",
+        "Journal d'audit de chaque modification (qui, quand, valeurs avant et après), écrit "
+        "dans la même transaction que la modification.",
+        f"Limites : {rate_per_minute} requêtes par minute et par jeton, "
+        f"{auth_failures_per_minute} échecs d'authentification par minute et par adresse ; "
+        "connexions à la console ralenties après des échecs répétés.",
+        "Les paramètres des requêtes SQL (les textes saisis) ne sont jamais écrits dans les "
+        "journaux techniques.",
+        "Exports (CSV, xlsx) servis avec Cache-Control: no-store ; les cellules qu'un tableur "
+        "évaluerait sont neutralisées.",
+        "En-têtes de sécurité : Content-Security-Policy, X-Frame-Options DENY, "
+        "X-Content-Type-Options nosniff, Referrer-Policy same-origin.",
+        "Messages aux systèmes des partenaires signés (HMAC-SHA256), limités à ce que "
+        "l'organisation destinataire peut lire.",
+        "Métriques (GET /metrics) : "
+        + (
+            "ouvertes aux seules adresses et jetons de GPO_METRICS_ALLOW."
+            if metrics_open
+            else "fermées (GPO_METRICS_ALLOW vide)."
+        ),
+    ]

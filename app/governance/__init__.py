@@ -1,0 +1,1 @@
+"""Information governance: what the service's data protection officer needs."""

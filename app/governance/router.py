@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import PlainTextResponse
+from sqlalchemy import String, Uuid, column
+
+from app.access import GovernanceReader
+from app.config import Settings
+from app.core import exports
+from app.core.db import DbSession
+from app.core.errors import BadRequest, Invalid
+from app.core.pagination import Ordering, Page, PageParams, Paginator, SortKey
+from app.core.schemas import json_response
+from app.core.search import normalise
+from app.governance import register, search
+from app.governance.schemas import ProcessingRegister, SubjectMatch
+from app.identity.dependencies import ApiRoute
+
+router = APIRouter(route_class=ApiRoute, tags=["governance"])
+
+# The search reads many tables: its cursor's values are named and typed here, not columns
+# of one table.
+SEARCH_ORDER = Ordering(
+    "subject_search",
+    tuple(
+        SortKey(cast(Any, column(name, type_)))
+        for name, type_ in (
+            ("resource_type", String()),
+            ("resource_id", Uuid()),
+            ("field", String()),
+        )
+    ),
+)
+# Matches in one CSV file; past it, a more precise query.
+CSV_MAX_MATCHES = 10_000
+CSV_COLUMNS = (
+    "resource_type",
+    "resource_id",
+    "problem_id",
+    "problem_reference",
+    "field",
+    "excerpt",
+)
+CSV_EXAMPLE = (
+    "\ufeffresource_type;resource_id;problem_id;problem_reference;field;excerpt\r\n"
+    "comment;5d1a7c3e-2b4f-4c6a-9e8d-7f6a5b4c3d2e;9e1c3a5b-7d9f-4b2d-8f4a-6c8e0a2b4d6f;"
+    "P-2026-000042;body;…signalé par M. Dupont, gardien…\r\n"
+)
+MARKDOWN = "text/markdown"
+
+
+def _item(match: search.Match) -> SubjectMatch:
+    return SubjectMatch(
+        resource_type=match.position.resource_type,
+        resource_id=match.position.row_id,
+        problem_id=match.problem_id,
+        problem_reference=match.problem_reference,
+        field=match.position.field,
+        excerpt=match.excerpt,
+    )
+
+
+@router.get(
+    "/governance/subject-search",
+    summary="Search the records about a data subject",
+    response_model=Page[SubjectMatch],
+    responses={
+        200: {
+            "content": {exports.CSV: {"schema": {"type": "string"}, "example": CSV_EXAMPLE}},
+            "description": "JSON, one page. `Accept: text/csv`: every match from `cursor` on "
+            f"(`limit` does not apply; at most {CSV_MAX_MATCHES:,}, else 422), as French "
+            "Excel opens it, `subject-search.csv` as attachment, `Cache-Control: no-store`.",
+        }
+    },
+)
+async def subject_search(
+    request: Request,
+    session: DbSession,
+    principal: GovernanceReader,
+    paging: PageParams,
+    q: Annotated[
+        str,
+        Query(
+            min_length=search.MIN_QUERY_LENGTH,
+            max_length=200,
+            description="A name or an identifier (e-mail, phone number, plate...); case and "
+            "accents do not matter, nor the spaces between words.",
+            examples=["Dupont"],
+        ),
+    ],
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Any:
+    """Every free text (problems, reports, comments, meeting notes and reviews, actions,
+    indicators and measurements, the audit's old and new values) and every person (users'
+    names and e-mails, sign-ins, mails) that mentions `q`, to answer a data subject's
+    request; in the order of the tables, then of the records' ids. It reads the whole
+    history: seconds, not milliseconds. Admins (and auditors). Each search is itself
+    audited (`governance.subject_search`: the query's length and the matches' count, never
+    the query)."""
+    if len(normalise(q)) < search.MIN_QUERY_LENGTH:
+        raise Invalid(
+            ["query", "q"], f"at least {search.MIN_QUERY_LENGTH} characters besides spaces"
+        )
+    paginator: Paginator = request.app.state.paginator
+    after = None
+    if (values := paging.after(SEARCH_ORDER)) is not None:
+        try:
+            after = search.Position.after(values)
+        except ValueError:
+            raise BadRequest("The cursor is not valid for this list, sort and filters.") from None
+    as_csv = exports.negotiate(accept, (exports.JSON, exports.CSV)) == exports.CSV
+    limit = CSV_MAX_MATCHES if as_csv else paging.limit
+    matches, more = await search.search(session, q, after=after, limit=limit)
+    if as_csv and more:
+        raise Invalid(
+            ["query", "q"], f"more than {CSV_MAX_MATCHES:,} matches: make the query more precise"
+        )
+    await search.log_search(session, principal, query=q, matches=len(matches))
+    items = [_item(match) for match in matches]
+    if as_csv:
+        return exports.table_file(
+            exports.CSV,
+            CSV_COLUMNS,
+            [item.model_dump(mode="json") for item in items],
+            name="subject-search",
+            sheet_title="subject-search",
+        )
+    next_cursor = (
+        paginator.encode(SEARCH_ORDER, paging.digest, matches[-1].position.sort_values())
+        if more
+        else None
+    )
+    return json_response(
+        {"items": [item.model_dump(mode="json") for item in items], "next_cursor": next_cursor}
+    )
+
+
+@router.get(
+    "/governance/register",
+    summary="The processing register",
+    response_model=ProcessingRegister,
+    responses={
+        200: {
+            "content": {MARKDOWN: {"schema": {"type": "string"}, "example": "# Registre..."}},
+            "description": "JSON; `Accept: text/markdown`: the same register as a document.",
+        }
+    },
+)
+async def processing_register(
+    request: Request,
+    session: DbSession,
+    principal: GovernanceReader,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Any:
+    """The register of processing activities (GDPR art. 30, directive 2016/680 art. 24):
+    controller, purposes, data categories, problem categories (sensitive ones flagged),
+    recipients by organisation kind with their clearance, retention, legal bases and
+    security measures, generated from the settings and the reference data. Admins (and
+    auditors)."""
+    settings: Settings = request.app.state.settings
+    document = await register.processing_register(session, settings)
+    if exports.negotiate(accept, (exports.JSON, MARKDOWN)) == MARKDOWN:
+        return PlainTextResponse(
+            register.markdown(document), media_type=f"{MARKDOWN}; charset=utf-8"
+        )
+    return document

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import uuid
+
+from pydantic import Field
+
+from app.core.schemas import Output
+
+
+class SubjectMatch(Output):
+    resource_type: str = Field(
+        description="The kind of record: problem, report, comment, review, meeting, action, "
+        "indicator, measurement, audit_event, user, sign_in_attempt, mail, webhook, "
+        "webhook_delivery, idempotency_key.",
+        examples=["comment"],
+    )
+    resource_id: uuid.UUID
+    problem_id: uuid.UUID | None = Field(description="The problem the record belongs to.")
+    problem_reference: str | None = Field(examples=["P-2026-000042"])
+    field: str = Field(
+        description="The field that mentions the query; in a JSON document (an audit "
+        "event's `changes`, a webhook's `body`) its path.",
+        examples=["body"],
+    )
+    excerpt: str = Field(
+        description="The text around the first mention, as written, ellipses where cut.",
+        examples=["…signalé par M. Dupont, gardien du 12 rue…"],
+    )
+
+
+class Entry(Output):
+    """A coded thing and what it is, in French."""
+
+    code: str = Field(examples=["investigation"])
+    label: str = Field(examples=["enquête"])
+
+
+class Controller(Output):
+    name: str = Field(description="GPO_CONTROLLER_NAME, or what to set when it is not.")
+    dpo_contact: str = Field(description="GPO_DPO_CONTACT, or what to set when it is not.")
+    configured: bool = Field(description="Both settings are set.")
+
+
+class DataCategory(Output):
+    code: str = Field(examples=["free_text"])
+    label: str
+    fields: list[str] = Field(
+        description="Where the service keeps it: `table.column`.",
+        examples=[["problem_comments.body"]],
+    )
+
+
+class ProblemCategory(Output):
+    code: str = Field(examples=["drug_dealing"])
+    label: str = Field(examples=["Point de deal"])
+    sensitive: bool = Field(
+        description="Content forwarded to the CROSS: offences, police data (directive "
+        "2016/680); its problems are always `restricted`."
+    )
+    default_visibility: str = Field(examples=["restricted"])
+
+
+class Recipient(Output):
+    organisation_kind: str = Field(examples=["landlord"])
+    label: str = Field(examples=["bailleur"])
+    clearance: str = Field(
+        description="The strictest level of text its members read.", examples=["partners"]
+    )
+    clearance_label: str
+    organisations: list[str] = Field(description="The organisations of this kind, by name.")
+
+
+class Retention(Output):
+    years: int = Field(description="GPO_RETENTION_YEARS.", examples=[5])
+    description: str
+
+
+class LegalBasis(Output):
+    scope: str = Field(examples=["police_data"])
+    text: str
+
+
+class ProcessingRegister(Output):
+    """The register of processing activities (GDPR art. 30, directive 2016/680 art. 24),
+    generated from the configuration and the reference data."""
+
+    title: str
+    controller: Controller
+    purposes: list[Entry] = Field(
+        description="The access purposes (`X-Access-Purpose`), then the service's own."
+    )
+    data_categories: list[DataCategory]
+    problem_categories: list[ProblemCategory]
+    recipients: list[Recipient] = Field(description="By organisation kind, with clearance.")
+    internal_recipients: list[Entry] = Field(description="The roles that read every text.")
+    retention: Retention
+    legal_bases: list[LegalBasis]
+    security_measures: list[str]
