@@ -36,14 +36,20 @@ class Entry(Output):
 
 
 class Controller(Output):
-    name: str = Field(description="GPO_CONTROLLER_NAME, or what to set when it is not.")
-    dpo_contact: str = Field(description="GPO_DPO_CONTACT, or what to set when it is not.")
-    configured: bool = Field(description="Both settings are set.")
+    name: str = Field(
+        description="GPO_CONTROLLER_NAME, or what to set when it is not.",
+        examples=["Préfecture de la Moselle"],
+    )
+    dpo_contact: str = Field(
+        description="GPO_DPO_CONTACT, or what to set when it is not.",
+        examples=["dpd@moselle.gouv.fr"],
+    )
+    configured: bool = Field(description="Both settings are set.", examples=[True])
 
 
 class DataCategory(Output):
     code: str = Field(examples=["free_text"])
-    label: str
+    label: str = Field(examples=["Textes libres"])
     fields: list[str] = Field(
         description="Where the service keeps it: `table.column`.",
         examples=[["problem_comments.body"]],
@@ -66,25 +72,32 @@ class Recipient(Output):
     clearance: str = Field(
         description="The strictest level of text its members read.", examples=["partners"]
     )
-    clearance_label: str
-    organisations: list[str] = Field(description="The organisations of this kind, by name.")
+    clearance_label: str = Field(examples=["partenaires du GPO"])
+    organisations: list[str] = Field(
+        description="The organisations of this kind, by name.",
+        examples=[["Metz Habitat Territoire"]],
+    )
 
 
 class Retention(Output):
     years: int = Field(description="GPO_RETENTION_YEARS.", examples=[5])
-    description: str
+    description: str = Field(
+        examples=["Les textes libres d'un problème clos depuis plus de 5 ans… sont effacés."]
+    )
 
 
 class LegalBasis(Output):
     scope: str = Field(examples=["police_data"])
-    text: str
+    text: str = Field(
+        examples=["Directive (UE) 2016/680 et titre III de la loi Informatique et libertés."]
+    )
 
 
 class ProcessingRegister(Output):
     """The register of processing activities (GDPR art. 30, directive 2016/680 art. 24),
     generated from the configuration and the reference data."""
 
-    title: str
+    title: str = Field(examples=["Registre des activités de traitement — GPO"])
     controller: Controller
     purposes: list[Entry] = Field(
         description="The access purposes (`X-Access-Purpose`), then the service's own."
@@ -95,4 +108,6 @@ class ProcessingRegister(Output):
     internal_recipients: list[Entry] = Field(description="The roles that read every text.")
     retention: Retention
     legal_bases: list[LegalBasis]
-    security_measures: list[str]
+    security_measures: list[str] = Field(
+        examples=[["Mots de passe de la console hachés avec Argon2id."]]
+    )
