@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from app.config import Settings
 from app.core.audit import AuditEvent
 from app.core.search import normalise
-from app.governance.search import SOURCES, excerpt, folded_with_origins
+from app.governance.search import SOURCES, ascii_folded, excerpt, folded_with_origins
 from tests.api import Api, Caller, World, every_page, expect, problem_of
 from tests.intake import submit, triage
 
@@ -379,3 +380,31 @@ def test_an_excerpt_holds_what_it_matched(before: str, needle: str, after: str) 
     window = excerpt(text, normalise(needle))
     assert window is not None
     assert normalise(needle) in normalise(window)
+
+
+# Letters, accents as combining marks, spaces of every kind, ligatures, and anything else.
+TRICKY = st.text(
+    alphabet=st.sampled_from("aeE é\u0301\u0308\u2028\u00a0\t\u3000œﬁ¨ß") | st.characters(),
+    max_size=40,
+)
+
+
+def ascii_needles(text: str) -> Iterator[str]:
+    """Every ASCII piece of the text's normalised form: what a search for it must find."""
+    folded = normalise(text)
+    for start in range(len(folded)):
+        for end in range(start + 1, len(folded) + 1):
+            if (needle := folded[start:end].strip()) and needle.isascii():
+                yield needle
+
+
+@given(TRICKY)
+def test_the_ascii_pre_test_never_rules_out_a_match(text: str) -> None:
+    assert all(needle in ascii_folded(text) for needle in ascii_needles(text))
+
+
+@pytest.mark.parametrize(
+    "text", ["a\u2028b", "a \u0301 b", "Éric  Dupont", "cœur de ville", "ﬁxe", "x\u00a8y"]
+)
+def test_the_ascii_pre_test_on_tricky_texts(text: str) -> None:
+    assert all(needle in ascii_folded(text) for needle in ascii_needles(text))

