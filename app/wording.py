@@ -372,3 +372,13 @@ def move_refused(noun: str, source: Any, target: Any, allowed: list[Any]) -> str
         target=target,
         allowed=f" (possible : {choices})" if allowed else " : c'est un état final",
     )
+
+
+# --- Information governance ---------------------------------------------------------------------
+
+# The marking at the head of minutes and printable pages holding police or restricted content
+# (`app.core.visibility.classified`); CSV and GeoJSON carry it as a header instead.
+RESTRICTED_NOTICE = (
+    "DIFFUSION RESTREINTE — informations partagées dans le cadre du GPO, ne pas transmettre à "
+    "des tiers (art. L132-5 du code de la sécurité intérieure)"
+)
