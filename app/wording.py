@@ -159,6 +159,8 @@ SUMMARIES: dict[str, str] = {
     "user.create": "Utilisateur {name} créé ({role})",
     "user.update": "Utilisateur {name} modifié",
     "user.notifications": "Notifications de {name} modifiées",
+    "charter.accept": "Charte de partage de l'information (version {version}) acceptée par "
+    "{name} ({via})",
     "token.create": "Jeton « {name} » créé pour {user}",
     "token.revoke": "Jeton « {name} » révoqué",
     "token.revoke_disabled": "Jeton « {name} » révoqué (compte désactivé)",
@@ -382,3 +384,6 @@ RESTRICTED_NOTICE = (
     "DIFFUSION RESTREINTE — informations partagées dans le cadre du GPO, ne pas transmettre à "
     "des tiers (art. L132-5 du code de la sécurité intérieure)"
 )
+
+# Where a person accepted the charter, in its audit event.
+CHARTER_CHANNELS = {"console": "console", "token": "jeton d'API"}

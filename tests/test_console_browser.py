@@ -146,7 +146,10 @@ async def invite_and_choose_password(site: Site, page: Page, caller: Caller) -> 
     await page.get_by_label("Mot de passe", exact=False).first.fill(PASSWORD)
     await page.get_by_label("Confirmation du mot de passe").fill(PASSWORD)
     await page.get_by_role("button", name="Enregistrer mon mot de passe").click()
-    await page.wait_for_url(re.compile(r"/console(/mon-organisation)?$"))
+    await page.wait_for_url(re.compile(r"/console(/mon-organisation|/charte\?.*)?$"))
+    if "/console/charte" in page.url:  # the first time: the charter, before any page
+        await page.get_by_role("button", name="J'accepte la charte").click()
+        await page.wait_for_url(re.compile(r"/console(/mon-organisation)?$"))
 
 
 async def settled(page: Page) -> None:
