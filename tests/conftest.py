@@ -111,9 +111,7 @@ def api(client: httpx.AsyncClient) -> Api:
 
 
 @pytest.fixture
-async def console(
-    app: FastAPI, database: Any
-) -> AsyncIterator[Callable[..., Awaitable[Person]]]:
+async def console(app: FastAPI, database: Any) -> AsyncIterator[Callable[..., Awaitable[Person]]]:
     """`await console(caller)`: a browser signed in to the console as the caller's user
     (None: signed out), each with its own cookies, the charter accepted (unless
     `accept_charter=False`)."""

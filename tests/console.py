@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.identity import sessions, tokens
 from app.core.clock import utcnow
 from app.core.db import dialect_insert
+from app.identity import sessions, tokens
 from app.identity.models import CharterAcceptance, ConsoleSession, User
 from tests.api import Caller
 from tests.databases import SECRET_KEY
