@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
@@ -275,3 +276,17 @@ def test_the_text_is_configurable_and_its_version_follows_it(tmp_path: Path) -> 
     assert named.version == "2027-01"
     with pytest.raises(ValidationError, match="no such file"):
         Settings(gpo_charter_file=tmp_path / "absente.md")
+
+
+async def test_open311_keys_wait_likewise(
+    world: World, client: httpx.AsyncClient, tokens_wait: None
+) -> None:
+    api, reader = world.api, world.landlord_partner
+    path = "/open311/v2/requests.json"
+    refused = await client.get(path, params={"api_key": reader.token})
+    assert refused.status_code == 403
+    (error,) = refused.json()
+    assert error["code"] == 403
+    assert "/api/v1/me/charter" in error["description"]
+    expect(await api.post(reader, "/me/charter"), 200)
+    assert (await client.get(path, params={"api_key": reader.token})).status_code == 200

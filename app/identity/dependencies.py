@@ -147,13 +147,17 @@ async def current_charter(request: Request) -> Charter:
 CurrentCharter = Annotated[Charter, Depends(current_charter)]
 
 
-async def authenticate(
-    session: DbSession, settings: AppSettings, principal: Identified, charter: CurrentCharter
-) -> Principal:
-    """The caller of every other route: with GPO_CHARTER_FOR_TOKENS, once its person has
-    accepted the current charter (403 `charter-required` until then)."""
+async def token_charter_gate(request: Request, session: AsyncSession, principal: Principal) -> None:
+    """With GPO_CHARTER_FOR_TOKENS, a token reads once its person has accepted the current
+    charter (403 `charter-required` until then); the API's routes and Open311's ask it."""
+    settings: Settings = request.app.state.settings
     if settings.gpo_charter_for_tokens:
-        await require_accepted(session, principal, charter)
+        await require_accepted(session, principal, request.app.state.charter)
+
+
+async def authenticate(request: Request, session: DbSession, principal: Identified) -> Principal:
+    """The caller of every other route, past the charter's gate."""
+    await token_charter_gate(request, session, principal)
     return principal
 
 
