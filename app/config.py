@@ -84,11 +84,27 @@ class Settings(BaseSettings):
     # unset, the register says which setting to fill in.
     gpo_controller_name: str | None = Field(default=None, max_length=300)
     gpo_dpo_contact: str | None = Field(default=None, max_length=300)
+    # The GPO information-sharing charter a person accepts before its first read
+    # (`app.identity.charter`): a Markdown or text file (default: the one shipped in
+    # app/identity/charter.md) and its version (default: derived from the text, so that
+    # any change of the text asks everyone again).
+    gpo_charter_file: Path | None = None
+    gpo_charter_version: str | None = Field(default=None, min_length=1, max_length=64)
+    # The same gate for API tokens: off by default, so that existing systems keep working.
+    gpo_charter_for_tokens: bool = False
 
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
         to_async_url(value)  # refused at start-up, not at the first request
+        return value
+
+    @field_validator("gpo_charter_file")
+    @classmethod
+    def _readable_charter(cls, value: Path | None) -> Path | None:
+        # Refused at start-up, not at a person's first page.
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
         return value
 
     @model_validator(mode="after")

@@ -30,6 +30,7 @@ from app.figures.router import router as figures_router
 from app.governance.router import router as governance_router
 from app.gpos.router import router as gpos_router
 from app.identity import service as identity
+from app.identity.charter import Charter
 from app.identity.router import router as identity_router
 from app.indicators.router import router as indicators_router
 from app.mail import service as mail
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.charter = Charter.of(settings)
     app.state.database = database
     app.state.paginator = Paginator(settings.gpo_secret_key.get_secret_value().encode())
     app.state.rate_limiter = RateLimiter(settings.gpo_rate_limit_per_minute)

@@ -14,7 +14,14 @@ from app.figures.models import (
     ProblemCount,
 )
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
-from app.identity.models import ApiToken, ConsoleSession, Invitation, SignInAttempt, User
+from app.identity.models import (
+    ApiToken,
+    CharterAcceptance,
+    ConsoleSession,
+    Invitation,
+    SignInAttempt,
+    User,
+)
 from app.indicators.models import Indicator, Measurement
 from app.mail.models import Mail
 from app.meetings.models import Meeting, MeetingAttendee, Review
@@ -31,6 +38,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Category",
+    "CharterAcceptance",
     "ClosedProblem",
     "ClosingDays",
     "Commune",

@@ -159,6 +159,8 @@ SUMMARIES: dict[str, str] = {
     "user.create": "Utilisateur {name} créé ({role})",
     "user.update": "Utilisateur {name} modifié",
     "user.notifications": "Notifications de {name} modifiées",
+    "charter.accept": "Charte de partage de l'information (version {version}) acceptée par "
+    "{name} ({via})",
     "token.create": "Jeton « {name} » créé pour {user}",
     "token.revoke": "Jeton « {name} » révoqué",
     "token.revoke_disabled": "Jeton « {name} » révoqué (compte désactivé)",
@@ -489,3 +491,16 @@ def security_measures(
             else "fermées (GPO_METRICS_ALLOW vide)."
         ),
     ]
+
+
+# --- Information governance ---------------------------------------------------------------------
+
+# The marking at the head of minutes and printable pages holding police or restricted content
+# (`app.core.visibility.classified`); CSV and GeoJSON carry it as a header instead.
+RESTRICTED_NOTICE = (
+    "DIFFUSION RESTREINTE — informations partagées dans le cadre du GPO, ne pas transmettre à "
+    "des tiers (art. L132-5 du code de la sécurité intérieure)"
+)
+
+# Where a person accepted the charter, in its audit event.
+CHARTER_CHANNELS = {"console": "console", "token": "jeton d'API"}

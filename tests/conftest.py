@@ -111,19 +111,18 @@ def api(client: httpx.AsyncClient) -> Api:
 
 
 @pytest.fixture
-async def console(
-    app: FastAPI, database: Any
-) -> AsyncIterator[Callable[[Caller | None], Awaitable[Person]]]:
+async def console(app: FastAPI, database: Any) -> AsyncIterator[Callable[..., Awaitable[Person]]]:
     """`await console(caller)`: a browser signed in to the console as the caller's user
-    (None: signed out), each with its own cookies."""
+    (None: signed out), each with its own cookies, the charter accepted (unless
+    `accept_charter=False`)."""
     opened: list[httpx.AsyncClient] = []
 
-    async def open_as(caller: Caller | None) -> Person:
+    async def open_as(caller: Caller | None, *, accept_charter: bool = True) -> Person:
         client = browser(app)
         opened.append(client)
         if caller is None:
             return Person(client, None)
-        secret, csrf = await open_session_for(app, caller)
+        secret, csrf = await open_session_for(app, caller, accept_charter=accept_charter)
         client.cookies.set("gpo_session", secret, domain="gpo.test", path="/console")
         return Person(client, caller, csrf)
 

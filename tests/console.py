@@ -13,9 +13,12 @@ from urllib.parse import urlencode
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import utcnow
+from app.core.db import dialect_insert
 from app.identity import sessions, tokens
-from app.identity.models import ConsoleSession, User
+from app.identity.models import CharterAcceptance, ConsoleSession, User
 from tests.api import Caller
 from tests.databases import SECRET_KEY
 
@@ -69,19 +72,46 @@ def browser(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gpo.test")
 
 
-async def open_session_for(app: FastAPI, caller: Caller) -> tuple[str, str]:
+async def open_session_for(
+    app: FastAPI, caller: Caller, *, accept_charter: bool = True
+) -> tuple[str, str]:
     """A console session for the caller's user, made as signing in makes it (set-up that
-    skips the password's slow hashing); returns the cookie's secret and the CSRF token."""
+    skips the password's slow hashing); returns the cookie's secret and the CSRF token.
+    The person has accepted the current charter, unless `accept_charter` is False (the
+    charter's own tests)."""
     async with app.state.database.session(write=True) as session:
         user = await session.get_one(User, uuid.UUID(caller.id))
         secret = await sessions.open_session(
             session, user, SECRET_KEY, address="testclient", user_agent="tests"
         )
-        csrf = await session.scalar(
-            select(ConsoleSession.csrf_token).where(
-                ConsoleSession.secret_hash == tokens.token_hash(SECRET_KEY, secret)
+        session_id, csrf = (
+            await session.execute(
+                select(ConsoleSession.id, ConsoleSession.csrf_token).where(
+                    ConsoleSession.secret_hash == tokens.token_hash(SECRET_KEY, secret)
+                )
             )
-        )
+        ).one()
+        if accept_charter:
+            await accept_charter_for(session, user.id, app.state.charter.version, session_id)
         await session.commit()
     assert csrf is not None
     return secret, csrf
+
+
+async def accept_charter_for(
+    session: AsyncSession, user_id: uuid.UUID, version: str, session_id: uuid.UUID | None = None
+) -> None:
+    """Set-up: the person accepted this version of the charter (as the charter page records
+    it, without its audit event)."""
+    insert = dialect_insert(session)
+    await session.execute(
+        insert(CharterAcceptance)
+        .values(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            version=version,
+            accepted_at=utcnow(),
+            session_id=session_id,
+        )
+        .on_conflict_do_nothing(index_elements=["user_id", "version"])
+    )

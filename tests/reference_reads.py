@@ -24,6 +24,7 @@ from app.core.db import AnySelect
 from app.core.pagination import Ordering, Page, Paginator, SortKey
 from app.core.schemas import instant_param, shape
 from app.core.search import contains
+from app.core.visibility import classified
 from app.identity.principal import Principal
 from app.problems.models import Priority, Problem, ProblemStatus
 from app.problems.router import _bbox
@@ -166,11 +167,15 @@ def _geojson_body(page: Page[ProblemOut]) -> bytes:
         }
         for item in page.items
     ]
-    return bytes(
-        JSONResponse(
-            {"type": "FeatureCollection", "features": features, "next_cursor": page.next_cursor}
-        ).body
-    )
+    collection: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": features,
+        "next_cursor": page.next_cursor,
+    }
+    # Issue 12: a page holding police or restricted problems is marked.
+    if classified(item.visibility for item in page.items):
+        collection["classification"] = "diffusion-restreinte"
+    return bytes(JSONResponse(collection).body)
 
 
 async def problem_list(

@@ -3,6 +3,7 @@ sign-in and sign-out, the session cookie, CSRF, lock-out, and the 404 rule."""
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -101,6 +102,19 @@ async def test_an_invited_person_chooses_a_password_signs_in_and_out(
     assert "SameSite=lax" in cookie
     assert "Path=/console" in cookie
     assert "Secure" not in cookie  # development; production sets it (below)
+    # The first time, the charter before any page (tests/test_charter.py), then back.
+    first = await person.get("/console")
+    assert first.status_code == 303
+    assert first.headers["location"] == "/console/charte?next=/console"
+    charter = await person.get(first.headers["location"])
+    person.csrf = csrf_of(charter.text)
+    version = re.search(r'name="version" value="([^"]+)"', charter.text)
+    assert version is not None
+    agreed = await person.post(
+        "/console/charte", {"next": "/console", "version": html.unescape(version[1])}
+    )
+    assert agreed.status_code == 303
+    assert agreed.headers["location"] == "/console"
     home = await person.get("/console")
     assert home.status_code == 200
     assert "Mes GPO" in text_of(home.text)

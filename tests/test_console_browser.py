@@ -146,7 +146,10 @@ async def invite_and_choose_password(site: Site, page: Page, caller: Caller) -> 
     await page.get_by_label("Mot de passe", exact=False).first.fill(PASSWORD)
     await page.get_by_label("Confirmation du mot de passe").fill(PASSWORD)
     await page.get_by_role("button", name="Enregistrer mon mot de passe").click()
-    await page.wait_for_url(re.compile(r"/console(/mon-organisation)?$"))
+    await page.wait_for_url(re.compile(r"/console(/mon-organisation|/charte\?.*)?$"))
+    if "/console/charte" in page.url:  # the first time: the charter, before any page
+        await page.get_by_role("button", name="J'accepte la charte").click()
+        await page.wait_for_url(re.compile(r"/console(/mon-organisation)?$"))
 
 
 async def settled(page: Page) -> None:
@@ -312,6 +315,36 @@ async def test_a_partner_cannot_reach_a_restricted_problem_by_its_address(
     assert await page.locator("main").inner_text() == hidden
     await page.goto(f"{site.url}/console/problemes")
     await expect(page.locator("main")).not_to_contain_text("Point de deal")
+
+
+async def test_a_new_person_accepts_the_charter_then_prints_a_marked_page(
+    site: Site, context: BrowserContext
+) -> None:
+    api, world = site.api, site.world
+    newcomer = await api.user("commander", world.national_police)
+    restricted = await api.problem(world.facilitator, world.gpo, category="drug_dealing")
+    watched = await new_page(context)
+    page = watched.page
+    invitation = await api.post(api.admin, f"/users/{newcomer.id}/invitations")
+    await page.goto(invitation.json()["invitation_url"])
+    await page.get_by_label("Mot de passe", exact=False).first.fill(PASSWORD)
+    await page.get_by_label("Confirmation du mot de passe").fill(PASSWORD)
+    await page.get_by_role("button", name="Enregistrer mon mot de passe").click()
+    await page.wait_for_url(re.compile(r"/console/charte\?next=/console$"))
+    await expect(page.locator("#charte")).to_contain_text("ne pas les transmettre à des tiers")
+    assert await axe_violations(page) == []
+    await page.get_by_role("button", name="J'accepte la charte").click()
+    await page.wait_for_url(re.compile(r"/console$"))
+    state = (await api.get(newcomer, "/me/charter")).json()
+    assert state["accepted"] is True
+
+    await page.goto(f"{site.url}/console/problemes/{restricted['id']}")
+    await page.emulate_media(media="print")
+    notice = page.locator(".fr-notice")
+    await expect(notice).to_be_visible()
+    await expect(notice).to_contain_text("DIFFUSION RESTREINTE")
+    await expect(page.locator(".fr-header")).to_be_hidden()
+    assert watched.errors == []
 
 
 async def test_sign_in_waits_after_ten_failures(site: Site, context: BrowserContext) -> None:

@@ -22,7 +22,7 @@ from app.console.rendering import CSRF_FIELD, CSRF_HEADER, render
 from app.console.routing import CHECKS_CSRF, ConsoleRoute, error_page
 from app.core.db import DbSession
 from app.core.errors import Forbidden, SeeOther
-from app.identity import passwords, sessions
+from app.identity import charter, passwords, sessions
 from app.identity.dependencies import AnonymousLimit
 from app.identity.sessions import SignedIn
 
@@ -57,11 +57,36 @@ async def current_person(request: Request, session: DbSession) -> SignedIn | Non
 MaybePerson = Annotated[SignedIn | None, Depends(current_person)]
 
 
-async def signed_in_person(request: Request, me: MaybePerson) -> SignedIn:
+def _here(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+async def signed_in(request: Request, me: MaybePerson) -> SignedIn:
     """The signed-in person; anyone else is sent to sign in, and brought back after."""
     if me is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise SeeOther(f"/console/login?next={quote(target)}")
+        raise SeeOther(f"/console/login?next={quote(_here(request))}")
+    return me
+
+
+# Signed in, whether or not the charter is accepted: signing out, the charter's own page.
+SignedInOnly = Annotated[SignedIn, Depends(signed_in)]
+CHARTER_PAGE = "/console/charte"
+
+
+async def charter_accepted(request: Request, session: DbSession, me: SignedInOnly) -> None:
+    """Before a person's first read, the current charter is accepted (`app.identity.charter`):
+    until then every page sends to the charter, and back to the page asked after."""
+    version = request.app.state.charter.version
+    if await charter.accepted_at(session, me.principal.user_id, version) is None:
+        # A form sent meanwhile (a new version, a page left open) is not replayed.
+        back = _here(request) if request.method == "GET" else HOME
+        raise SeeOther(f"{CHARTER_PAGE}?next={quote(back)}")
+
+
+async def signed_in_person(
+    me: SignedInOnly, _charter: Annotated[None, Depends(charter_accepted)]
+) -> SignedIn:
+    """The signed-in person who accepted the charter: what every console page reads with."""
     return me
 
 
@@ -78,7 +103,7 @@ EXPIRED_FORM = Forbidden(
 )
 
 
-async def check_csrf(request: Request, me: Person) -> None:
+async def check_csrf(request: Request, me: SignedInOnly) -> None:
     """The form (or htmx's header) carries the session's CSRF token."""
     given = request.headers.get(CSRF_HEADER)
     if given is None:
@@ -256,7 +281,7 @@ async def forgot(request: Request, session: DbSession) -> Response:
 
 
 @router.post("/console/logout", dependencies=[CsrfChecked])
-async def logout(request: Request, session: DbSession, me: Person) -> Response:
+async def logout(request: Request, session: DbSession, me: SignedInOnly) -> Response:
     await sessions.close_session(session, me.session_id)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/console")

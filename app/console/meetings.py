@@ -29,6 +29,8 @@ from app.console.routing import ConsoleRoute
 from app.core.clock import today_in_paris
 from app.core.db import DbSession
 from app.core.errors import ApiError, NotFound
+from app.core.exports import classification_headers
+from app.core.visibility import classified
 from app.gpos import service as gpos
 from app.gpos.models import Gpo
 from app.gpos.schemas import GpoOut
@@ -184,6 +186,7 @@ def _page(request: Request, me: SignedIn, page: MeetingPage, status: int = 200) 
         outcomes=CLOSING_OUTCOMES,
         new_outcomes=[Outcome.duplicate, Outcome.not_in_scope],
         decisions=Decision,
+        classified=classified(p.visibility for p in page.agenda.problems),
     )
 
 
@@ -515,6 +518,7 @@ async def minutes_page(
         header=header,
         sections=sections,
         runs=await access.runs_meetings(session, me.principal, gpo.id),
+        classified=content.classified,
     )
 
 
@@ -529,5 +533,6 @@ async def minutes_markdown(target: MeetingMinutes, session: DbSession, me: Perso
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
+            **classification_headers(content.classified),
         },
     )

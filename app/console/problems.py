@@ -19,7 +19,7 @@ from app.console.routing import ConsoleRoute
 from app.core.db import DbSession
 from app.core.errors import ApiError, BadRequest
 from app.core.pagination import Paging
-from app.core.visibility import Visibility, at_least
+from app.core.visibility import Visibility, at_least, classified
 from app.gpos import service as gpos
 from app.identity.sessions import SignedIn
 from app.indicators import service as indicators
@@ -157,6 +157,7 @@ async def _page(
         forms=forms or {},
         saved=saved or request.query_params.get("enregistre"),
         last_change=await service.last_change(session, problem_id),
+        classified=classified([view.visibility, *(c.visibility for c in comments.items)]),
     )
 
 

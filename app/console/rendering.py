@@ -86,6 +86,8 @@ def choices(items: Iterable[Any]) -> list[tuple[str, str]]:
 
 environment.globals["static"] = static_url
 environment.globals["priorities"] = list(Priority)
+# Shown by base.html first on a page whose context says `classified`.
+environment.globals["restricted_notice"] = wording.RESTRICTED_NOTICE
 environment.filters |= {
     "label": wording.label,
     "label_as": label_as,

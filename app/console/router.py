@@ -8,6 +8,7 @@ from starlette.responses import Response
 from app.console import (
     admin,
     auth,
+    charter,
     dashboard,
     gpos,
     meetings,
@@ -22,6 +23,7 @@ from app.console.routing import ConsoleRoute, error_page
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 SCREENS = (
     auth.router,
+    charter.router,
     gpos.router,
     meetings.router,
     problems.router,

@@ -14,6 +14,9 @@ form French Excel opens, CSV for machines, and xlsx.
   touched: numbers, negative ones included, stay numbers. In xlsx, text is stored as a
   string cell (never a formula), exactly as typed, with Excel's quote prefix when it looks
   like a formula so that editing the cell keeps it text.
+- A file holding police or restricted content (`app.core.visibility.classified`) says so in
+  the header `X-Classification: diffusion-restreinte`, never in its body: the first line of
+  a CSV stays its header row.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8; header=present"
 EXTENSIONS = {CSV: "csv", XLSX: "xlsx"}
+CLASSIFICATION_HEADER = "X-Classification"
+RESTRICTED_DISTRIBUTION = "diffusion-restreinte"
 
 Cell = str | int | float | None
 Row = Mapping[str, Cell]
@@ -118,6 +123,11 @@ def xlsx_file(columns: Sequence[str], rows: Sequence[Row], sheet_title: str) -> 
     return buffer.getvalue()
 
 
+def classification_headers(classified: bool) -> dict[str, str]:
+    """The marking of a response whose content holds police or restricted material."""
+    return {CLASSIFICATION_HEADER: RESTRICTED_DISTRIBUTION} if classified else {}
+
+
 def table_file(
     media_type: str,
     columns: Sequence[str],
@@ -126,10 +136,11 @@ def table_file(
     name: str,
     sheet_title: str,
     delimiter: Delimiter = ";",
+    classified: bool = False,
 ) -> Response:
     """The table as a download (`name` plus the format's extension), in CSV of the form
-    `delimiter` chooses, or in xlsx. Never kept by a cache: tables hold what the person
-    may see."""
+    `delimiter` chooses, or in xlsx, marked `X-Classification` when `classified`. Never kept
+    by a cache: tables hold what the person may see."""
     if media_type == XLSX:
         content, content_type = xlsx_file(columns, rows, sheet_title), XLSX
     else:
@@ -140,6 +151,7 @@ def table_file(
             "Content-Type": content_type,
             "Content-Disposition": f'attachment; filename="{name}.{EXTENSIONS[media_type]}"',
             "Cache-Control": "no-store",
+            **classification_headers(classified),
         },
     )
 

@@ -3,6 +3,7 @@ is `app.access`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -25,3 +26,14 @@ def readable_levels(clearance: Visibility) -> list[Visibility]:
 
 def at_least(level: Visibility, floor: Visibility) -> Visibility:
     return max(level, floor, key=_ORDER.index)
+
+
+# What the security code's confidentiality (L132-5 CSI) marks "diffusion restreinte" on an
+# export or a printable page: anything above what every member of the GPO reads.
+CLASSIFIED_LEVELS = frozenset({Visibility.police, Visibility.restricted})
+
+
+def classified(levels: Iterable[Visibility | str | None]) -> bool:
+    """Whether content holding texts at these levels is police or restricted material: the one
+    rule every format (minutes, printable pages, CSV, GeoJSON) asks."""
+    return any(level in CLASSIFIED_LEVELS for level in levels if level is not None)

@@ -20,6 +20,7 @@ from app.core.idempotency import idempotent
 from app.core.ratelimit import RateLimiter
 from app.core.routing import TransactionalRoute
 from app.identity import tokens
+from app.identity.charter import Charter, require_accepted
 from app.identity.models import ApiToken, User
 from app.identity.principal import Principal
 from app.reference.models import Organisation
@@ -123,7 +124,7 @@ def _too_many(detail: str, seconds: int) -> TooManyRequests:
     return TooManyRequests(detail, headers={"Retry-After": str(seconds)})
 
 
-async def authenticate(
+async def identify(
     request: Request,
     session: DbSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -131,6 +132,33 @@ async def authenticate(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized(REFUSED)
     return await principal_of(request, session, credentials.credentials)
+
+
+# The caller, whether or not it has accepted the charter: for the few routes open before
+# (who am I, the charter itself, revoking one's token).
+Identified = Annotated[Principal, Depends(identify)]
+
+
+async def current_charter(request: Request) -> Charter:
+    loaded: Charter = request.app.state.charter
+    return loaded
+
+
+CurrentCharter = Annotated[Charter, Depends(current_charter)]
+
+
+async def token_charter_gate(request: Request, session: AsyncSession, principal: Principal) -> None:
+    """With GPO_CHARTER_FOR_TOKENS, a token reads once its person has accepted the current
+    charter (403 `charter-required` until then); the API's routes and Open311's ask it."""
+    settings: Settings = request.app.state.settings
+    if settings.gpo_charter_for_tokens:
+        await require_accepted(session, principal, request.app.state.charter)
+
+
+async def authenticate(request: Request, session: DbSession, principal: Identified) -> Principal:
+    """The caller of every other route, past the charter's gate."""
+    await token_charter_gate(request, session, principal)
+    return principal
 
 
 async def anonymous_limit(request: Request) -> None:
@@ -151,8 +179,14 @@ async def idempotency_owner(principal: CurrentUser) -> uuid.UUID:
     return principal.user_id
 
 
+async def charter_idempotency_owner(principal: Identified) -> uuid.UUID:
+    return principal.user_id
+
+
 # Declared by every POST route of /api/v1: `@router.post(..., dependencies=[Idempotent])`.
 Idempotent = idempotent(idempotency_owner)
+# For the one POST open before the charter is accepted: accepting it.
+CharterIdempotent = idempotent(charter_idempotency_owner)
 # For a POST whose answer holds a secret shown once: a repeat of its key gives 409.
 IdempotentSecret = idempotent(idempotency_owner, store_response=False)
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, ForeignKey, Index, String, and_, or_
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, UniqueConstraint, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import utcnow
@@ -121,3 +121,19 @@ class SignInAttempt(UUIDPrimaryKey, Base):
     succeeded: Mapped[bool]
     # `sign_in`, or `password_reset` (a request for a reset link, limited the same way).
     purpose: Mapped[str] = mapped_column(String(20), default="sign_in", server_default="sign_in")
+
+
+class CharterAcceptance(UUIDPrimaryKey, Base):
+    """A person's acceptance of one version of the GPO information-sharing charter, from a
+    console session or with an API token (`app.identity.charter`). Kept as the proof: one
+    row per person and version, never changed."""
+
+    __tablename__ = "charter_acceptances"
+    __table_args__ = (UniqueConstraint("user_id", "version"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(64))
+    accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Exactly one is set: where the person accepted it.
+    session_id: Mapped[uuid.UUID | None]
+    token_id: Mapped[uuid.UUID | None]

@@ -1,25 +1,34 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app import access
 from app.access import AdminUser
+from app.config import Settings
 from app.core.concurrency import IfMatch, precondition_if_match, set_etag
 from app.core.db import DbSession
 from app.core.pagination import Page, PageParams
+from app.identity import charter as charters
 from app.identity import service, sessions
+from app.identity.charter import Charter
 from app.identity.dependencies import (
     ApiRoute,
     AppSettings,
+    CharterIdempotent,
+    CurrentCharter,
     CurrentUser,
     Idempotent,
     IdempotentSecret,
+    Identified,
 )
 from app.identity.models import Role, User
 from app.identity.schemas import (
+    CharterAccept,
+    CharterOut,
     InvitationCreated,
     Me,
     NotificationsOut,
@@ -67,8 +76,47 @@ async def change_my_notifications(
     return NotificationsOut.model_validate(user)
 
 
+@router.get("/me/charter", summary="The information-sharing charter")
+async def my_charter(
+    session: DbSession, principal: Identified, charter: CurrentCharter, settings: AppSettings
+) -> CharterOut:
+    """The current GPO information-sharing charter, and whether the caller accepted it.
+    Open before the acceptance, as are `GET /me` and revoking a token."""
+    at = await charters.accepted_at(session, principal.user_id, charter.version)
+    return _charter_out(charter, at, settings)
+
+
+@router.post(
+    "/me/charter",
+    summary="Accept the information-sharing charter",
+    dependencies=[CharterIdempotent],
+)
+async def accept_my_charter(
+    session: DbSession,
+    principal: Identified,
+    charter: CurrentCharter,
+    settings: AppSettings,
+    data: CharterAccept | None = None,
+) -> CharterOut:
+    """Accept the current version (recorded with its version, time and token, and audited
+    once: accepting again changes nothing). With `version`, 409 if it is no longer the
+    current one."""
+    at = await charters.accept(session, principal, charter, data.version if data else None)
+    return _charter_out(charter, at, settings)
+
+
+def _charter_out(charter: Charter, at: datetime | None, settings: Settings) -> CharterOut:
+    return CharterOut(
+        version=charter.version,
+        text=charter.text,
+        accepted=at is not None,
+        accepted_at=at,
+        required_for_tokens=settings.gpo_charter_for_tokens,
+    )
+
+
 @router.get("/me", summary="Who am I")
-async def me(session: DbSession, principal: CurrentUser) -> Me:
+async def me(session: DbSession, principal: Identified) -> Me:
     """The caller's user, organisation and role."""
     user = await service.get_user(session, principal, principal.user_id)
     organisation = (
@@ -203,6 +251,6 @@ async def list_tokens(
 
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a token")
-async def revoke_token(token_id: uuid.UUID, session: DbSession, principal: CurrentUser) -> None:
+async def revoke_token(token_id: uuid.UUID, session: DbSession, principal: Identified) -> None:
     """Admins, or the token's owner. Revoking twice is harmless."""
     await service.revoke_token(session, principal, token_id)

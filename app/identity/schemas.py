@@ -125,3 +125,34 @@ class NotificationsOut(Output):
 
 class NotificationsUpdate(Patch):
     digest: Digest | None = Field(default=None, examples=["weekly"])
+
+
+class CharterOut(Output):
+    version: str = Field(
+        description="The current version of the charter (GPO_CHARTER_VERSION, or derived from "
+        "its text): a new version is accepted anew.",
+        examples=["sha256-3f9a1c0b7d2e"],
+    )
+    text: str = Field(
+        description="The charter, in French (Markdown).",
+        examples=["# Charte de partage de l'information des groupes de partenariat opérationnel"],
+    )
+    accepted: bool = Field(description="Whether the caller accepted this version.")
+    accepted_at: datetime | None = Field(
+        description="When the caller accepted this version; null if not yet.",
+        examples=["2026-12-01T19:30:00+00:00"],
+    )
+    required_for_tokens: bool = Field(
+        description="Whether API tokens wait for the acceptance (GPO_CHARTER_FOR_TOKENS): "
+        "until then every route but /me, /me/charter and revoking a token gives 403 "
+        "`charter-required`. The console always asks."
+    )
+
+
+class CharterAccept(Input):
+    version: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The version read; if given and no longer current, 409 (read it again).",
+        examples=["sha256-3f9a1c0b7d2e"],
+    )

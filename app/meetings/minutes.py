@@ -1,7 +1,8 @@
 """The minutes (compte rendu), in French, as Markdown or as printable HTML.
 
 Both renderings walk the same sections, so they always say the same thing; every piece of
-recorded text is escaped for the format it lands in.
+recorded text is escaped for the format it lands in. Minutes showing police or restricted
+problems begin with the "diffusion restreinte" notice, in both.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from app.meetings.service import Minutes
-from app.wording import day, label, moment
+from app.wording import RESTRICTED_NOTICE, day, label, moment
 
 
 def _of(reference: str | None) -> str:
@@ -115,7 +116,8 @@ def _md(text: str) -> str:
 
 def markdown(m: Minutes) -> str:
     header, parts = sections(m)
-    out = [f"# Compte rendu — {_md(m.gpo_name)}", ""]
+    out = [f"**{_md(RESTRICTED_NOTICE)}**", ""] if m.classified else []
+    out += [f"# Compte rendu — {_md(m.gpo_name)}", ""]
     out += [f"**{label} :** {_md(value)}  " for label, value in header]
     previous_title = None
     for section in parts:
@@ -140,6 +142,7 @@ h2 { font-size: 1.2em; color: #000091; margin-top: 1.6em; }
 h3 { font-size: 1em; }
 dl { display: grid; grid-template-columns: max-content auto; gap: .2em 1em; }
 dt { font-weight: bold; }
+.classification { font-weight: bold; border: 2px solid #ce0500; color: #ce0500; padding: .5em; }
 @media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; } }
 """
 
@@ -158,6 +161,10 @@ def html_page(m: Minutes) -> str:
         '<html lang="fr"><head><meta charset="utf-8">',
         f"<title>Compte rendu — {esc(m.gpo_name)}</title>",
         f"<style>{_CSS}</style></head><body>",
+    ]
+    if m.classified:
+        out.append(f'<p class="classification">{esc(RESTRICTED_NOTICE)}</p>')
+    out += [
         f"<h1>Compte rendu — {esc(m.gpo_name)}</h1>",
         "<dl>",
     ]

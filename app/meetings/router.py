@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from app import access
 from app.core.concurrency import IfMatch, precondition_if_match, set_etag
 from app.core.db import DbSession
+from app.core.exports import classification_headers
 from app.core.pagination import Page, PageParams
 from app.gpos import service as gpos
 from app.gpos.models import Gpo
@@ -187,9 +188,12 @@ async def get_minutes(
 ) -> Any:
     """Attendees, problems reviewed, problems opened and closed since the previous held
     meeting, actions decided, overdue actions by organisation. Partners of the GPO read them
-    too, with only what they may see."""
+    too, with only what they may see. Minutes showing a `police` or `restricted` problem begin
+    with the notice "DIFFUSION RESTREINTE" (and carry the header
+    `X-Classification: diffusion-restreinte`)."""
     meeting, gpo = target
     content = await service.minutes(session, principal, meeting, gpo)
+    marking = classification_headers(content.classified)
     if "text/html" in (accept or ""):
-        return HTMLResponse(rendering.html_page(content))
-    return PlainTextResponse(rendering.markdown(content), media_type=MARKDOWN)
+        return HTMLResponse(rendering.html_page(content), headers=marking)
+    return PlainTextResponse(rendering.markdown(content), media_type=MARKDOWN, headers=marking)

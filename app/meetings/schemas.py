@@ -6,6 +6,7 @@ from datetime import date, datetime
 from pydantic import Field
 
 from app.core.schemas import Input, LongText, Moment, Output, Patch, ShortText
+from app.core.visibility import Visibility
 from app.meetings.models import MeetingStatus
 from app.problems.schemas import LocationOut, Note
 
@@ -79,6 +80,10 @@ class AgendaProblem(Output):
     title: str
     status: str = Field(examples=["open"])
     priority: str = Field(examples=["urgent"])
+    visibility: Visibility = Field(
+        description="Who may read the problem; a meeting page showing a `police` or "
+        "`restricted` one is marked « diffusion restreinte »."
+    )
     category: str
     commune_code: str
     open_action_count: int

@@ -22,6 +22,7 @@ from app.core.errors import Conflict, Invalid, NotFound
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.core.schemas import shape
+from app.core.visibility import Visibility, classified
 from app.gpos import service as gpos
 from app.gpos.models import Gpo
 from app.identity.principal import Principal
@@ -364,6 +365,14 @@ class Minutes:
     overdue_by_organisation: dict[str, list[tuple[str, str | None, date]]] = field(
         default_factory=dict
     )
+    # The levels of the problems the minutes show (an action counts through its problem
+    # only where the reader sees the problem: a hidden problem's level is not told).
+    levels: set[Visibility | None] = field(default_factory=set)
+
+    @property
+    def classified(self) -> bool:
+        """Whether the minutes begin with the "diffusion restreinte" notice."""
+        return classified(self.levels)
 
 
 async def minutes(
@@ -397,52 +406,55 @@ async def minutes(
             .order_by(Organisation.name)
         )
     )
-    result.reviewed = [
-        (reference, title, note)
-        for reference, title, note in await session.execute(
-            select(Problem.reference, Problem.title, Review.note)
-            .join(Review, Review.problem_id == Problem.id)
-            .where(access.problem_scope(principal), Review.meeting_id == meeting.id)
-            .order_by(Review.created_at, Review.id)
-        )
-    ]
+    reviewed = await session.execute(
+        select(Problem.reference, Problem.title, Review.note, Problem.visibility)
+        .join(Review, Review.problem_id == Problem.id)
+        .where(access.problem_scope(principal), Review.meeting_id == meeting.id)
+        .order_by(Review.created_at, Review.id)
+    )
+    for reference, title, note, level in reviewed:
+        result.reviewed.append((reference, title, note))
+        result.levels.add(level)
     in_gpo = select(Problem).where(access.problem_scope(principal), Problem.gpo_id == gpo.id)
-    result.opened = [
-        (p.reference, p.title, p.status)
-        for p in await session.scalars(
-            in_gpo.where(Problem.created_at > start, Problem.created_at < end).order_by(
-                Problem.created_at
-            )
+    opened = await session.scalars(
+        in_gpo.where(Problem.created_at > start, Problem.created_at < end).order_by(
+            Problem.created_at
         )
-    ]
-    result.closed = [
-        (p.reference, p.title, p.outcome, p.outcome_note)
-        for p in await session.scalars(
-            in_gpo.where(
-                Problem.status == ProblemStatus.closed,
-                Problem.closed_at > start,
-                Problem.closed_at < end,
-            ).order_by(Problem.closed_at)
-        )
-    ]
+    )
+    for p in opened:
+        result.opened.append((p.reference, p.title, p.status))
+        result.levels.add(p.visibility)
+    closed = await session.scalars(
+        in_gpo.where(
+            Problem.status == ProblemStatus.closed,
+            Problem.closed_at > start,
+            Problem.closed_at < end,
+        ).order_by(Problem.closed_at)
+    )
+    for p in closed:
+        result.closed.append((p.reference, p.title, p.outcome, p.outcome_note))
+        result.levels.add(p.visibility)
     visible = actions.visible_actions(principal).add_columns(
-        access.problem_reference_if_visible(principal), Organisation.name
+        access.problem_reference_if_visible(principal),
+        access.problem_column_if_visible(principal, Problem.visibility),
+        Organisation.name,
     )
     visible = visible.join(Organisation, Organisation.id == Action.assignee_organisation_id)
-    result.decided = [
-        (a.title, name, reference, a.due_date)
-        for a, reference, name in await session.execute(
-            visible.where(Action.decided_at_meeting_id == meeting.id).order_by(
-                Action.due_date, Action.id
-            )
+    decided = await session.execute(
+        visible.where(Action.decided_at_meeting_id == meeting.id).order_by(
+            Action.due_date, Action.id
         )
-    ]
+    )
+    for a, reference, level, name in decided:
+        result.decided.append((a.title, name, reference, a.due_date))
+        result.levels.add(level)
     late: dict[str, list[tuple[str, str | None, date]]] = defaultdict(list)
-    for a, reference, name in await session.execute(
+    for a, reference, level, name in await session.execute(
         visible.where(Problem.gpo_id == gpo.id, overdue(today_in_paris())).order_by(
             Organisation.name, Action.due_date, Action.id
         )
     ):
         late[name].append((a.title, reference, a.due_date))
+        result.levels.add(level)
     result.overdue_by_organisation = dict(late)
     return result

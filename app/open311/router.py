@@ -27,7 +27,12 @@ from app.core.errors import ApiError, Forbidden, Invalid, NotFound
 from app.core.idempotency import idempotent
 from app.core.routing import TransactionalRoute
 from app.core.schemas import instant_param
-from app.identity.dependencies import AnonymousLimit, AppSettings, principal_of
+from app.identity.dependencies import (
+    AnonymousLimit,
+    AppSettings,
+    principal_of,
+    token_charter_gate,
+)
 from app.identity.principal import Principal
 from app.open311 import service
 from app.open311.formats import (
@@ -129,6 +134,7 @@ async def _caller(request: Request, session: DbSession, api_key: str | None) -> 
     principal = await principal_of(request, session, token)
     if not access.submits_reports(principal):
         raise Forbidden("This api_key is not a partner's: Open311 serves partners' reports.")
+    await token_charter_gate(request, session, principal)
     return principal
 
 

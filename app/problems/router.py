@@ -10,8 +10,10 @@ from pydantic_core import to_jsonable_python
 from app.core.concurrency import set_etag
 from app.core.db import DbSession
 from app.core.errors import Invalid
+from app.core.exports import RESTRICTED_DISTRIBUTION, classification_headers
 from app.core.pagination import Page, PageParams
 from app.core.schemas import Code, CommuneCode, Instant, instant_param, json_response
+from app.core.visibility import classified
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.problems import service
 from app.problems.dependencies import ProblemToRun, VisibleProblem
@@ -61,6 +63,12 @@ FEATURE_COLLECTION_SCHEMA: dict[str, Any] = {
             },
         },
         "next_cursor": {"type": ["string", "null"]},
+        "classification": {
+            "const": RESTRICTED_DISTRIBUTION,
+            "description": "Present when the page holds a `police` or `restricted` problem "
+            "(also said by the header `X-Classification`): not to be passed on to third "
+            "parties (L132-5 CSI).",
+        },
     },
 }
 
@@ -79,7 +87,8 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
 
 
 def geojson_response(items: list[dict[str, Any]], next_cursor: str | None) -> JSONResponse:
-    """A page of problems as a GeoJSON FeatureCollection, the cursor as a member."""
+    """A page of problems as a GeoJSON FeatureCollection, the cursor as a member; marked
+    `classification` (member and header) when it holds police or restricted problems."""
     features = [
         {
             "type": "Feature",
@@ -93,10 +102,15 @@ def geojson_response(items: list[dict[str, Any]], next_cursor: str | None) -> JS
         for item in items
         for location in (item["location"],)
     ]
-    return JSONResponse(
-        {"type": "FeatureCollection", "features": features, "next_cursor": next_cursor},
-        media_type=GEOJSON,
-    )
+    collection: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": features,
+        "next_cursor": next_cursor,
+    }
+    marked = classified(item["visibility"] for item in items)
+    if marked:
+        collection["classification"] = RESTRICTED_DISTRIBUTION
+    return JSONResponse(collection, media_type=GEOJSON, headers=classification_headers(marked))
 
 
 @router.post("/problems", status_code=201, summary="Record a problem", dependencies=[Idempotent])
