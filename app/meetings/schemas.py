@@ -5,7 +5,17 @@ from datetime import date, datetime
 
 from pydantic import Field
 
-from app.core.schemas import Input, LongText, Moment, Output, Patch, ShortText
+from app.core.schemas import (
+    Input,
+    LongText,
+    Moment,
+    Output,
+    Patch,
+    ShortText,
+    level_field,
+    level_out,
+)
+from app.core.visibility import Visibility
 from app.meetings.models import MeetingStatus
 from app.problems.schemas import LocationOut, Note
 
@@ -18,6 +28,7 @@ class MeetingCreate(Input):
     location: ShortText | None = Field(default=None, examples=["Commissariat central de Metz"])
     attendee_organisation_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
     notes: LongText | None = None
+    visibility: Visibility | None = level_field("the notes in the minutes", floor="partners")
 
 
 class MeetingUpdate(Patch):
@@ -30,6 +41,7 @@ class MeetingUpdate(Patch):
     )
     attendee_organisation_ids: list[uuid.UUID] | None = Field(default=None, max_length=100)
     notes: LongText | None = None
+    visibility: Visibility | None = level_field("the notes in the minutes", floor="partners")
 
 
 class MeetingOut(Output):
@@ -42,6 +54,7 @@ class MeetingOut(Output):
     status: MeetingStatus
     attendee_organisation_ids: list[uuid.UUID]
     notes: str | None
+    visibility: Visibility = level_out("the notes in the minutes")
     created_at: datetime
     updated_at: datetime
     version: int = Field(examples=[1])
@@ -50,6 +63,7 @@ class MeetingOut(Output):
 class ReviewCreate(Input):
     problem_id: uuid.UUID
     note: Note = Field(examples=["Baisse des regroupements depuis la pose du contrôle d'accès."])
+    visibility: Visibility | None = level_field("the note")
 
 
 class ReviewOut(Output):
@@ -58,6 +72,7 @@ class ReviewOut(Output):
     problem_id: uuid.UUID
     problem_reference: str = Field(examples=["P-2026-000123"])
     note: str
+    visibility: Visibility = level_out("the note")
     created_by: uuid.UUID | None
     created_at: datetime
 

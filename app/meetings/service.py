@@ -22,6 +22,7 @@ from app.core.errors import Conflict, Invalid, NotFound
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.core.schemas import shape
+from app.core.visibility import Visibility
 from app.gpos import service as gpos
 from app.gpos.models import Gpo
 from app.identity.principal import Principal
@@ -146,10 +147,17 @@ async def _set_attendees(session: AsyncSession, meeting: Meeting, ids: list[uuid
     session.add_all(MeetingAttendee(meeting_id=meeting.id, organisation_id=i) for i in ids)
 
 
+def notes_texts(level: Visibility) -> audit.Texts:
+    """A meeting's notes, read in its minutes at the meeting's level."""
+    return audit.Texts(frozenset({"notes"}), level)
+
+
 async def create_meeting(
     session: AsyncSession, principal: Principal, gpo: Gpo, data: MeetingCreate
 ) -> Meeting:
     attendees = await _check_attendees(session, data.attendee_organisation_ids)
+    # A meeting belongs to no problem: its notes' floor is the lowest level.
+    level = access.level_to_write(principal, data.visibility, Visibility.partners)
     now = utcnow()
     meeting = Meeting(
         gpo_id=gpo.id,
@@ -158,6 +166,7 @@ async def create_meeting(
         # A meeting dated in the past is one already held, recorded afterwards.
         status=MeetingStatus.held if data.scheduled_at <= now else MeetingStatus.planned,
         notes=data.notes,
+        visibility=level,
         created_by=principal.user_id,
         created_at=now,
         updated_at=now,
@@ -170,7 +179,8 @@ async def create_meeting(
         summary=wording.summary(
             "meeting.create", gpo=gpo.name, day=meeting.scheduled_at, status=meeting.status
         ),
-        values=data.model_dump() | {"status": meeting.status},
+        values=data.model_dump() | {"status": meeting.status, "visibility": level},
+        texts=notes_texts(level),
     )
     await _set_attendees(session, meeting, attendees)
     await refresh_cadence(session, gpo)
@@ -187,6 +197,10 @@ async def update_meeting(
     if status is not None and status is not meeting.status:
         await LIFECYCLE.check(meeting.status, status, None)
     attendees = values.pop("attendee_organisation_ids", None)
+    if "visibility" in values:
+        values["visibility"] = access.level_to_write(
+            principal, values["visibility"], Visibility.partners
+        )
     changes = audit.apply(meeting, values)  # raises the version if a field changed
     if attendees is not None:
         attendees = await _check_attendees(session, attendees)
@@ -207,6 +221,7 @@ async def update_meeting(
             resource_id=meeting.id,
             summary=wording.summary("meeting.update", gpo=gpo.name, day=meeting.scheduled_at),
             changes=changes,
+            visibility=notes_texts(meeting.visibility).level_of(changes),
         )
     await refresh_cadence(session, gpo)
     await session.flush()
@@ -232,10 +247,12 @@ async def add_review(
         raise Invalid(["body", "problem_id"], "unknown problem") from None
     if problem.gpo_id != gpo.id:
         raise Invalid(["body", "problem_id"], "the problem belongs to another GPO")
+    level = access.level_to_write(principal, data.visibility, problem.visibility)
     review = Review(
         meeting_id=meeting.id,
         problem_id=problem.id,
         note=data.note,
+        visibility=level,
         created_by=principal.user_id,
         created_at=utcnow(),
     )
@@ -246,7 +263,8 @@ async def add_review(
         resource_type="review",
         summary=wording.summary("review.create", day=meeting.scheduled_at, note=data.note),
         problem_id=problem.id,
-        values={"meeting_id": meeting.id, "note": data.note},
+        values={"meeting_id": meeting.id, "note": data.note, "visibility": level},
+        texts=audit.Texts(frozenset({"note"}), level),
     )
     return shape(ReviewOut, review, problem_reference=problem.reference)
 
@@ -353,10 +371,12 @@ class Minutes:
     scheduled_at: datetime
     location: str | None
     status: MeetingStatus
+    # Null where the reader is not cleared for the meeting's level (its notes).
     notes: str | None
     since: datetime | None
     attendees: list[str] = field(default_factory=list)
-    reviewed: list[tuple[str, str, str]] = field(default_factory=list)
+    # (reference, title, note), the note null where the reader is not cleared for it.
+    reviewed: list[tuple[str, str, str | None]] = field(default_factory=list)
     opened: list[tuple[str, str, ProblemStatus]] = field(default_factory=list)
     closed: list[tuple[str, str, Outcome | None, str | None]] = field(default_factory=list)
     # Actions as (title, [assignee,] problem reference or None when hidden, due date).
@@ -386,7 +406,11 @@ async def minutes(
         scheduled_at=meeting.scheduled_at,
         location=meeting.location,
         status=meeting.status,
-        notes=meeting.notes,
+        notes=await session.scalar(
+            select(access.text_if_readable(principal, Meeting.notes, Meeting.visibility)).where(
+                Meeting.id == meeting.id
+            )
+        ),
         since=since,
     )
     result.attendees = list(
@@ -400,7 +424,13 @@ async def minutes(
     result.reviewed = [
         (reference, title, note)
         for reference, title, note in await session.execute(
-            select(Problem.reference, Problem.title, Review.note)
+            select(
+                Problem.reference,
+                Problem.title,
+                access.text_if_readable(
+                    principal, Review.note, Review.visibility, Problem.visibility
+                ),
+            )
             .join(Review, Review.problem_id == Problem.id)
             .where(access.problem_scope(principal), Review.meeting_id == meeting.id)
             .order_by(Review.created_at, Review.id)
