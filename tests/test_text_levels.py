@@ -23,7 +23,7 @@ from app import access
 from app.reference.models import OrganisationKind
 from app.webhooks import service as webhooks
 from tests.api import Api, Caller, World, expect, problem_of
-from tests.console import Person
+from tests.console import Person, csrf_of, text_of
 from tests.test_access_matrix import SEES
 
 Console = Callable[[Caller | None], Awaitable[Person]]
@@ -342,3 +342,66 @@ async def test_a_webhook_message_carries_only_texts_its_organisation_reads(
     assert data is not None
     assert data["id"] == action["id"]
     assert data["description"] == ("Cave 3" if reads else None)
+
+
+async def test_the_console_forms_write_each_text_at_the_level_chosen(
+    world: World, console: Console
+) -> None:
+    """The meeting screen offers a level (the problem's or stricter) for a review, an
+    action's texts and the meeting's notes; the landlord's minutes then show none of them."""
+    api = world.api
+    problem = await api.problem(world.facilitator, world.gpo, visibility="police")
+    meeting = expect(
+        await api.post(
+            world.facilitator,
+            f"/gpos/{world.gpo['id']}/meetings",
+            json={"scheduled_at": "2030-03-14T18:30:00+01:00"},
+        ),
+        201,
+    )
+    person = await console(world.facilitator)
+    page = await person.get(f"/console/reunions/{meeting['id']}")
+    assert f'id="examen-visibilite-{problem["id"]}"' in page.text
+    assert 'id="notes-visibilite"' in page.text
+    # The problem is `police`: `partners` is not offered for its texts.
+    review_select = page.text.split(f'id="examen-visibilite-{problem["id"]}"')[1].split(
+        "</select>"
+    )[0]
+    assert 'value="partners"' not in review_select
+    assert 'value="restricted"' in review_select
+    person.csrf = csrf_of(page.text)
+    base = f"/console/reunions/{meeting['id']}/problemes/{problem['id']}"
+    reviewed = await person.post(
+        f"{base}/examen", {"note": "Dit en séance restreinte.", "visibility": "restricted"}
+    )
+    assert reviewed.status_code == 303
+    decided = await person.post(
+        f"{base}/actions",
+        {
+            "title": "Surveillance",
+            "kind": "foot_patrol",
+            "assignee_organisation_id": world.national_police["id"],
+            "due_date": "2030-04-01",
+            "description": "Précisions restreintes.",
+            "visibility": "restricted",
+        },
+    )
+    assert decided.status_code == 303
+    closed = await person.post(
+        f"/console/reunions/{meeting['id']}/clore",
+        {"notes": "Notes pour la police.", "visibility": "police"},
+    )
+    assert closed.status_code == 303
+    stored = expect(await api.get(world.facilitator, f"/meetings/{meeting['id']}"), 200)
+    assert stored["visibility"] == "police"
+    actions = expect(await api.get(world.facilitator, f"/actions?problem_id={problem['id']}"), 200)
+    assert [a["visibility"] for a in actions["items"]] == ["restricted"]
+
+    minutes = f"/console/reunions/{meeting['id']}/compte-rendu"
+    landlord = text_of((await (await console(world.landlord_partner)).get(minutes)).text)
+    municipal = text_of((await (await console(world.municipal_partner)).get(minutes)).text)
+    police = text_of((await (await console(world.police_partner)).get(minutes)).text)
+    assert "Notes pour la police." not in landlord
+    assert "Notes pour la police." in municipal
+    assert "Dit en séance restreinte." not in municipal
+    assert "Dit en séance restreinte." in police

@@ -94,6 +94,9 @@ class AgendaProblem(Output):
     title: str
     status: str = Field(examples=["open"])
     priority: str = Field(examples=["urgent"])
+    visibility: Visibility = Field(
+        description="The problem's level: the floor of the texts written on it at the meeting."
+    )
     category: str
     commune_code: str
     open_action_count: int
