@@ -370,6 +370,16 @@ def level_to_write(
     return text_level(asked, floor)
 
 
+def level_after_change(
+    principal: Principal, values: dict[str, Any], current: Visibility, floor: Visibility
+) -> Visibility:
+    """A patch of a record with texts: a `visibility` it asks is checked and raised as
+    `level_to_write` does, in `values`; returns the level its texts are read at after it."""
+    if "visibility" in values:
+        values["visibility"] = level_to_write(principal, values["visibility"], floor)
+    return text_level(values.get("visibility", current), floor)
+
+
 def joins_gpo_it_creates(principal: Principal) -> bool:
     """A facilitator who creates a GPO facilitates it."""
     return principal.role is Role.facilitator

@@ -22,7 +22,7 @@ from app.core.errors import Conflict
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey, after_params
 from app.core.schemas import shape
-from app.core.visibility import Visibility, text_level
+from app.core.visibility import Visibility
 from app.identity.principal import Principal
 from app.problems import service as problems
 from app.problems.models import Problem, ProblemStatus
@@ -176,11 +176,7 @@ async def update_action(
     """The GPO's runners change anything; the assignee its status and result note."""
     values: dict[str, Any] = data.provided()
     await access.require_action_editor(session, principal, action, problem.gpo_id, values.keys())
-    if "visibility" in values:
-        values["visibility"] = access.level_to_write(
-            principal, values["visibility"], problem.visibility
-        )
-    level = text_level(values.get("visibility", action.visibility), problem.visibility)
+    level = access.level_after_change(principal, values, action.visibility, problem.visibility)
     if "kind" in values:
         await require_action_kind(session, values["kind"], loc=("body", "kind"))
     if "assignee_organisation_id" in values:

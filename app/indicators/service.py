@@ -24,7 +24,7 @@ from app.core.db import one_row
 from app.core.errors import Invalid
 from app.core.pagination import Page
 from app.core.schemas import shape
-from app.core.visibility import Visibility, text_level
+from app.core.visibility import Visibility
 from app.identity.principal import Principal
 from app.indicators.models import Direction, Indicator, Measurement, improved, latest_rate
 from app.indicators.schemas import (
@@ -243,11 +243,7 @@ async def update_indicator(
     data: IndicatorUpdate,
 ) -> Indicator:
     values = data.provided()
-    if "visibility" in values:
-        values["visibility"] = access.level_to_write(
-            principal, values["visibility"], problem.visibility
-        )
-    level = text_level(values.get("visibility", indicator.visibility), problem.visibility)
+    level = access.level_after_change(principal, values, indicator.visibility, problem.visibility)
     await audit.update(
         session,
         principal,

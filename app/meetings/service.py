@@ -197,10 +197,7 @@ async def update_meeting(
     if status is not None and status is not meeting.status:
         await LIFECYCLE.check(meeting.status, status, None)
     attendees = values.pop("attendee_organisation_ids", None)
-    if "visibility" in values:
-        values["visibility"] = access.level_to_write(
-            principal, values["visibility"], Visibility.partners
-        )
+    access.level_after_change(principal, values, meeting.visibility, Visibility.partners)
     changes = audit.apply(meeting, values)  # raises the version if a field changed
     if attendees is not None:
         attendees = await _check_attendees(session, attendees)
