@@ -32,6 +32,8 @@ Where a question is answered:
 | see a GPO / problem / action        | `gpo_scope`, `problem_scope`, `action_scope`|
 | see a report, a meeting             | `report_scope`, `meeting_scope`             |
 | read a comment, a timeline event    | `text_scope`, `timeline_scope`, `clearance` |
+| read a free text of a record        | `text_if_readable` (level: `effective_level`)|
+| write a free text at a level        | `level_to_write`                            |
 | run a GPO (problems, actions, ...)  | `runs_gpo`, `require_runner`                |
 | run or read meetings, read minutes  | `runs_meetings`, `require_minutes_reader`   |
 | change an action                    | `require_action_editor`, `ASSIGNEE_FIELDS`  |
@@ -44,7 +46,7 @@ Where a question is answered:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Hashable
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import replace
 from typing import Annotated, Any, cast
 
@@ -65,10 +67,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import wording
 from app.actions.models import Action
 from app.core.audit import AuditEvent
 from app.core.errors import Forbidden, Invalid
-from app.core.visibility import Visibility, readable_levels
+from app.core.visibility import Visibility, effective_level, readable_levels, text_level
 from app.gpos.models import GpoFacilitator, GpoMember
 from app.identity.dependencies import CurrentUser
 from app.identity.models import ApiToken, Role, User
@@ -239,10 +242,23 @@ def report_scope(principal: Principal) -> ColumnElement[bool]:
     )
 
 
-def text_scope(principal: Principal, visibility: Any) -> ColumnElement[bool]:
-    """A text (a comment) on a problem the principal sees, within its clearance."""
-    condition: ColumnElement[bool] = visibility.in_(readable(principal))
+def text_scope(principal: Principal, visibility: Any, floor: Any = None) -> ColumnElement[bool]:
+    """A text (a comment) on a problem the principal sees, within its clearance. With a
+    `floor` (its problem's visibility column), the text's level is the stricter of its own
+    and its problem's (`effective_level`): what an assignee reads of its action on a
+    problem hidden from it, or a text written before its problem was raised."""
+    level = visibility if floor is None else effective_level(visibility, floor)
+    condition: ColumnElement[bool] = level.in_(readable(principal))
     return condition
+
+
+def text_if_readable(principal: Principal, column: Any, visibility: Any, floor: Any = None) -> Any:
+    """A free-text column (a review's note, an action's description...) where the principal
+    is cleared for the text's level (`text_scope`), else null: the record stays visible to
+    whoever sees it, its text only to those cleared for it."""
+    if clearance(principal) is Visibility.restricted:
+        return column
+    return case((text_scope(principal, visibility, floor), column), else_=null())
 
 
 def timeline_scope(principal: Principal) -> ColumnElement[bool]:
@@ -336,6 +352,37 @@ async def require_action_editor(
 def may_write_at(principal: Principal, level: Visibility) -> bool:
     """A text (a comment) is written at a level its author could read."""
     return level in readable(principal)
+
+
+def level_to_write(
+    principal: Principal,
+    asked: Visibility | None,
+    floor: Visibility,
+    *,
+    noun: str = "text",
+    loc: Sequence[str | int] = ("body", "visibility"),
+) -> Visibility:
+    """The level a free text is stored at (`text_level`: the one asked, else its problem's,
+    never below it). Asking a level its writer could not read is refused (422), as for
+    comments. A writer who asks nothing writes at the floor even above its own clearance:
+    the assignee's result note on an action of a problem hidden from it."""
+    if asked is not None and not may_write_at(principal, asked):
+        raise Invalid(
+            list(loc),
+            f"you could not read a {noun} at this level",
+            fr=wording.refused(f"{noun}.level"),
+        )
+    return text_level(asked, floor)
+
+
+def level_after_change(
+    principal: Principal, values: dict[str, Any], current: Visibility, floor: Visibility
+) -> Visibility:
+    """A patch of a record with texts: a `visibility` it asks is checked and raised as
+    `level_to_write` does, in `values`; returns the level its texts are read at after it."""
+    if "visibility" in values:
+        values["visibility"] = level_to_write(principal, values["visibility"], floor)
+    return text_level(values.get("visibility", current), floor)
 
 
 def joins_gpo_it_creates(principal: Principal) -> bool:

@@ -346,6 +346,7 @@ REFUSED = {
     "report.reject_needs_note": "Indiquez au partenaire la raison du rejet.",
     "report.problem_of_another_gpo": "Ce problème appartient à un autre GPO.",
     "comment.level": "Vous ne pourriez pas lire un commentaire de ce niveau.",
+    "text.level": "Vous ne pourriez pas lire un texte de ce niveau.",
     "webhook.url_absolute": "Saisissez une adresse complète, commençant par https://.",
     "webhook.url_credentials": "L'adresse ne doit pas contenir d'identifiant ni de mot de "
     "passe : la signature authentifie les envois.",

@@ -346,6 +346,7 @@ COLUMNS = {
         "result_note",
         "completed_at",
         "created_by",
+        "visibility",
     ),
     "reports": columns(
         "reports",
@@ -380,6 +381,7 @@ COLUMNS = {
         "target_value",
         "source",
         "created_by",
+        "visibility",
     ),
     "measurements": columns(
         "measurements",
@@ -391,6 +393,7 @@ COLUMNS = {
         "rate",
         "created_by",
         "created_at",
+        "visibility",
     ),
 }
 
@@ -893,11 +896,12 @@ class Seeder:
         self.sample(self.sample_ids, str(problem_id), index)
         if visible_to_partner:
             self.sample(self.partner_ids, str(problem_id), self.counts["partner_visible"])
-        self.actions(problem_id, gpo, status, created, closed_at, rows["actions"])
+        # Their texts at the problem's level, as migration 0018 leaves the stored ones.
+        self.actions(problem_id, gpo, status, created, closed_at, visibility, rows["actions"])
         if rng.random() < 0.2:
             self.reports(problem_id, gpo, category, commune, created, lat, lon, rows["reports"])
         if (outcome in CLAIMED) or rng.random() < 0.06:
-            self.indicator(problem_id, created, outcome in CLAIMED, rows)
+            self.indicator(problem_id, created, outcome in CLAIMED, visibility, rows)
 
     def sample(self, kept: list[str], value: str, seen: int, size: int = 1000) -> None:
         """Reservoir sampling: `size` values drawn evenly from all those seen."""
@@ -913,6 +917,7 @@ class Seeder:
         status: str,
         created: datetime,
         closed_at: datetime | None,
+        visibility: str,
         rows: list[tuple[Any, ...]],
     ) -> None:
         rng, now, today = self.rng, self.now, self.today
@@ -962,6 +967,7 @@ class Seeder:
                     "Réalisée, compte rendu en GPO." if action_status == "done" else None,
                     completed,
                     gpo.facilitator,
+                    visibility,
                 )
             )
 
@@ -1010,6 +1016,7 @@ class Seeder:
         problem_id: uuid.UUID,
         created: datetime,
         improved: bool,
+        visibility: str,
         rows: dict[str, list[tuple[Any, ...]]],
     ) -> None:
         rng, now, today = self.rng, self.now, self.today
@@ -1042,6 +1049,7 @@ class Seeder:
                 float(round(baseline_value / 2)) if rng.random() < 0.5 else None,
                 "Main courante DDSP" if unit == "appels" else "Bailleur",
                 self.facilitator,
+                visibility,
             )
         )
         start = baseline_end + timedelta(days=1)
@@ -1069,6 +1077,7 @@ class Seeder:
                     rate(value, period_start, period_end),
                     self.facilitator,
                     recorded,
+                    visibility,
                 )
             )
 

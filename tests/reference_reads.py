@@ -13,10 +13,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
-from sqlalchemy import Date, Select, bindparam, exists, func, select
+from sqlalchemy import Date, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access
+from app.actions import service as actions
 from app.actions.models import OPEN_STATUSES, Action, ActionStatus, is_overdue, overdue
 from app.actions.schemas import ActionOut
 from app.core.clock import today_in_paris
@@ -221,13 +222,21 @@ async def problem_detail(
     return PROBLEM.dump_json(out), out.version
 
 
-def _action_out(action: Action, today: date) -> ActionOut:
-    return shape(ActionOut, action, overdue=is_overdue(action, today))
+def _action_out(row: Any, today: date) -> ActionOut:
+    # The texts as issue 12 reads them: null where the reader is not cleared for them.
+    action, description, result_note = row
+    return shape(
+        ActionOut,
+        action,
+        overdue=is_overdue(action, today),
+        description=description,
+        result_note=result_note,
+    )
 
 
-def _visible_actions(principal: Principal) -> Select[tuple[Action]]:
+def _visible_actions(principal: Principal) -> Any:
     return (
-        select(Action)
+        select(Action, *actions.readable_texts(principal))
         .join(Problem, Problem.id == Action.problem_id)
         .where(access.action_scope(principal))
     )
@@ -261,5 +270,5 @@ async def action_list(
         limit=int(_one(p, "limit") or 50),
         cursor=_one(p, "cursor"),
     )
-    page = Page(items=[_action_out(row[0], today) for row in rows], next_cursor=next_cursor)
+    page = Page(items=[_action_out(row, today) for row in rows], next_cursor=next_cursor)
     return ACTION_PAGE.dump_json(page)

@@ -520,7 +520,13 @@ async def test_default_sort_is_soonest_due_first_across_pages(world: World) -> N
 
 
 async def assert_assignee_sees_only_the_action(
-    api: Api, assignee: Caller, action: dict[str, Any], problem: dict[str, Any]
+    api: Api,
+    assignee: Caller,
+    action: dict[str, Any],
+    problem: dict[str, Any],
+    *,
+    cleared: bool,
+    facilitator: Caller,
 ) -> None:
     seen = await read(api, assignee, action)
     assert seen["id"] == action["id"]
@@ -532,10 +538,12 @@ async def assert_assignee_sees_only_the_action(
         problem_of(await api.get(assignee, f"/problems/{problem['id']}{path}"), 404)
     problems = expect(await api.get(assignee, "/problems"), 200)
     assert problem["id"] not in [p["id"] for p in problems["items"]]
-    # It reports on its action all the same.
+    # It reports on its action all the same; its note is kept at the action's level (no
+    # less than the problem's), which it reads back only when cleared for it.
     done = await change(api, assignee, action, status="done", result_note="Fait.")
     assert done["status"] == "done"
-    assert done["result_note"] == "Fait."
+    assert done["result_note"] == ("Fait." if cleared else None)
+    assert (await read(api, facilitator, action))["result_note"] == "Fait."
 
 
 @pytest.mark.parametrize(
@@ -553,7 +561,9 @@ async def test_an_assignee_without_clearance_sees_its_action_not_the_problem(
     problem = await api.problem(world.facilitator, world.gpo, visibility=visibility)
     hidden_from_it = await api.action(world.facilitator, problem, world.national_police)
     action = await api.action(world.facilitator, problem, getattr(world, assignee_org))
-    await assert_assignee_sees_only_the_action(api, getattr(world, assignee), action, problem)
+    await assert_assignee_sees_only_the_action(
+        api, getattr(world, assignee), action, problem, cleared=False, facilitator=world.facilitator
+    )
     # Its organisation's action only: the others on that problem stay hidden.
     problem_of(await api.get(getattr(world, assignee), f"/actions/{hidden_from_it['id']}"), 404)
     assert hidden_from_it["id"] not in await listed_ids(api, getattr(world, assignee))
@@ -564,7 +574,9 @@ async def test_an_assignee_outside_the_gpo_sees_its_action_not_the_problem(world
     problem = await api.problem(world.facilitator, world.gpo)
     other = await api.action(world.facilitator, problem, world.landlord)
     action = await api.action(world.facilitator, problem, world.outsider_org)
-    await assert_assignee_sees_only_the_action(api, world.outsider_partner, action, problem)
+    await assert_assignee_sees_only_the_action(
+        api, world.outsider_partner, action, problem, cleared=True, facilitator=world.facilitator
+    )
     problem_of(await api.get(world.outsider_partner, f"/actions/{other['id']}"), 404)
     assert await listed_ids(api, world.outsider_partner) == [action["id"]]
 

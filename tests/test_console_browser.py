@@ -404,6 +404,9 @@ async def test_the_meeting_screen_works_with_the_keyboard_alone(
     else:
         pytest.fail("the review field is not reachable with Tab")
     await page.keyboard.type("Vu au clavier seul.")
+    # Past the level of the note (left at the problem's), to the button.
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.name") == "visibility"
     await page.keyboard.press("Tab")
     button = await page.evaluate("document.activeElement.textContent.trim()")
     assert button == "Enregistrer l'examen"

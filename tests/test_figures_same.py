@@ -265,6 +265,7 @@ async def generate(world: World, app: FastAPI) -> tuple[list[dict[str, Any]], li
                         status=rng.choice(list(ActionStatus)),
                         due_date=(created + timedelta(days=rng.randrange(-10, 900))).date(),
                         created_at=created + timedelta(days=rng.randrange(0, 40)),
+                        visibility=problem.visibility,
                     )
                 )
             if rng.random() < 0.5:
@@ -279,6 +280,7 @@ async def generate(world: World, app: FastAPI) -> tuple[list[dict[str, Any]], li
                     baseline_start=baseline_end - timedelta(days=29),
                     baseline_end=baseline_end,
                     baseline_rate=30.0,
+                    visibility=problem.visibility,
                 )
                 session.add(indicator)
                 await session.flush()
@@ -291,6 +293,7 @@ async def generate(world: World, app: FastAPI) -> tuple[list[dict[str, Any]], li
                             period_end=baseline_end + timedelta(days=30 + 30 * m),
                             value=value,
                             rate=value,
+                            visibility=problem.visibility,
                         )
                     )
         await session.commit()

@@ -212,3 +212,110 @@ def test_0015_raises_sensitive_problems_to_restricted_once(empty_database: str) 
     assert _inspect(empty_database, _problems) == raised
     command.upgrade(config, "0015")
     assert _inspect(empty_database, _problems) == raised
+
+
+def _legacy_texts(connection: Connection) -> None:
+    """Before 0018: a meeting with notes, and on each problem of `_legacy_rows` a review, an
+    action, an indicator and a measurement, none with a level of its own."""
+    _legacy_rows(connection)
+    sqlite = connection.dialect.name == "sqlite"
+
+    def key(value: uuid.UUID) -> Any:
+        return value.hex if sqlite else value
+
+    now = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    at = now.replace(tzinfo=None) if sqlite else now
+    stamps = {"at": at}
+    gpo = connection.execute(text("SELECT id FROM gpos")).scalar_one()
+    organisation, meeting = key(uuid.uuid4()), key(uuid.uuid4())
+    connection.execute(
+        text(
+            "INSERT INTO organisations (id, name, kind, created_at, updated_at, version) "
+            "VALUES (:id, 'Bailleur', 'landlord', :at, :at, 1)"
+        ),
+        {"id": organisation, **stamps},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO action_kinds (code, label_fr, label_en, version) "
+            "VALUES ('foot_patrol', 'Patrouille', 'Patrol', 1)"
+        )
+    )
+    connection.execute(
+        text(
+            "INSERT INTO meetings (id, gpo_id, scheduled_at, status, notes, created_at, "
+            "updated_at, version) VALUES (:id, :gpo, :at, 'held', 'Notes', :at, :at, 1)"
+        ),
+        {"id": meeting, "gpo": gpo, **stamps},
+    )
+    for reference, problem in connection.execute(text("SELECT reference, id FROM problems")):
+        indicator = key(uuid.uuid4())
+        rows = {
+            "meeting_reviews": "INSERT INTO meeting_reviews (id, meeting_id, problem_id, note, "
+            "created_at) VALUES (:id, :meeting, :problem, :ref, :at)",
+            "actions": "INSERT INTO actions (id, problem_id, title, kind, "
+            "assignee_organisation_id, status, due_date, description, created_at, updated_at, "
+            "version) VALUES (:id, :problem, :ref, 'foot_patrol', :organisation, 'planned', "
+            "'2025-07-01', 'Texte', :at, :at, 1)",
+            "indicators": "INSERT INTO indicators (id, problem_id, name, unit, direction, "
+            "baseline_value, baseline_start, baseline_end, baseline_rate, source, created_at, "
+            "updated_at, version) VALUES (:indicator, :problem, :ref, 'appels', 'decrease', 30, "
+            "'2025-01-01', '2025-01-30', 30, 'CIC', :at, :at, 1)",
+            "measurements": "INSERT INTO measurements (id, indicator_id, period_start, "
+            "period_end, value, rate, note, created_at) VALUES (:id, :indicator, '2025-02-01', "
+            "'2025-02-28', 20, 21.4, :ref, :at)",
+        }
+        for statement in rows.values():
+            connection.execute(
+                text(statement),
+                {
+                    "id": key(uuid.uuid4()),
+                    "problem": problem,
+                    "meeting": meeting,
+                    "organisation": organisation,
+                    "indicator": indicator,
+                    "ref": reference,
+                    **stamps,
+                },
+            )
+
+
+TEXT_TABLES = {
+    "meeting_reviews": "note",
+    "actions": "title",
+    "indicators": "name",
+    "measurements": "note",
+}
+
+
+def _text_levels(connection: Connection) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        table: dict(connection.execute(text(f"SELECT {named}, visibility FROM {table}")).all())  # noqa: S608
+        for table, named in TEXT_TABLES.items()
+    }
+    found["meetings"] = connection.execute(text("SELECT visibility FROM meetings")).scalar_one()
+    return found
+
+
+def _text_columns(connection: Connection) -> dict[str, set[str]]:
+    tables = [*TEXT_TABLES, "meetings"]
+    return {table: {c["name"] for c in inspect(connection).get_columns(table)} for table in tables}
+
+
+def test_0018_gives_each_stored_text_the_level_it_was_read_at(empty_database: str) -> None:
+    """Reviews, actions, indicators and measurements take their problem's visibility (as
+    0015 left it), a meeting's notes `partners`; the downgrade drops the columns."""
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0016")
+    _write(empty_database, _legacy_texts)
+    command.upgrade(config, "0018")
+    problems = {
+        reference: level for reference, (level, _) in _inspect(empty_database, _problems).items()
+    }
+    expected = dict.fromkeys(TEXT_TABLES, problems) | {"meetings": "partners"}
+    assert _inspect(empty_database, _text_levels) == expected
+    assert set(problems.values()) == {"partners", "police", "restricted"}  # every level
+    command.downgrade(config, "0016")
+    assert all("visibility" not in c for c in _inspect(empty_database, _text_columns).values())
+    command.upgrade(config, "0018")
+    assert _inspect(empty_database, _text_levels) == expected

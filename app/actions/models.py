@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, ForeignKey, Index, String, Text, and_, bin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, str_enum
+from app.core.visibility import Visibility
 
 
 class ActionStatus(StrEnum):
@@ -58,6 +59,8 @@ class Action(UUIDPrimaryKey, Timestamps, Versioned, Base):
     due_date: Mapped[date]
     description: Mapped[str | None] = mapped_column(Text)
     result_note: Mapped[str | None] = mapped_column(Text)
+    # Who reads the description and the result note (never less than the problem's level).
+    visibility: Mapped[Visibility] = mapped_column(str_enum(Visibility, "action_visibility"))
     completed_at: Mapped[datetime | None]
     decided_at_meeting_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("meetings.id"))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))

@@ -51,7 +51,7 @@ async def create_action(
     action = await service.create_action(session, principal, problem, data)
     set_etag(response, action.version)
     response.headers["Location"] = f"/api/v1/actions/{action.id}"
-    return service.to_out(action)
+    return await service.view(session, principal, action.id)
 
 
 @router.get("/actions", summary="List actions", response_model=Page[ActionOut])
@@ -90,10 +90,11 @@ async def get_action(
     action_id: uuid.UUID, session: DbSession, principal: CurrentUser, response: Response
 ) -> ActionOut:
     """Visible with its problem, and to its assignee organisation even when the problem is
-    not (the problem then stays 404 to it)."""
-    action, _ = await service.get_action(session, principal, action_id)
+    not (the problem then stays 404 to it). The description and the result note are null
+    to a reader not cleared for the action's level (or its problem's, if stricter)."""
+    action = await service.view(session, principal, action_id)
     set_etag(response, action.version)
-    return service.to_out(action)
+    return action
 
 
 @router.patch("/actions/{action_id}", summary="Update an action")
@@ -109,4 +110,4 @@ async def update_action(
     action, problem = target
     action = await service.update_action(session, principal, action, problem, data)
     set_etag(response, action.version)
-    return service.to_out(action)
+    return await service.view(session, principal, action.id)

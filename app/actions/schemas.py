@@ -6,7 +6,8 @@ from datetime import date, datetime
 from pydantic import Field
 
 from app.actions.models import ActionStatus
-from app.core.schemas import Code, Day, Input, LongText, Name, Output, Patch
+from app.core.schemas import Code, Day, Input, LongText, Name, Output, Patch, level_field, level_out
+from app.core.visibility import Visibility
 
 
 class ActionCreate(Input):
@@ -21,6 +22,7 @@ class ActionCreate(Input):
     decided_at_meeting_id: uuid.UUID | None = Field(
         default=None, description="The meeting of the problem's GPO that decided it."
     )
+    visibility: Visibility | None = level_field("the description and the result note")
 
 
 class ActionUpdate(Patch):
@@ -45,6 +47,7 @@ class ActionUpdate(Patch):
         default=None, examples=["12 patrouilles effectuées, 3 interpellations."]
     )
     decided_at_meeting_id: uuid.UUID | None = None
+    visibility: Visibility | None = level_field("the description and the result note")
 
 
 class ActionOut(Output):
@@ -57,6 +60,7 @@ class ActionOut(Output):
     due_date: date
     description: str | None
     result_note: str | None
+    visibility: Visibility = level_out("the description and the result note")
     completed_at: datetime | None = Field(description="Set when the action is done.")
     decided_at_meeting_id: uuid.UUID | None
     overdue: bool = Field(
@@ -76,3 +80,7 @@ class ActionWithProblem(ActionOut):
         "problem hidden from it)."
     )
     problem_title: str | None
+    texts_hidden: bool = Field(
+        description="The action has a description or a result note the reader is not cleared "
+        "for (they are null here)."
+    )

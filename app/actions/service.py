@@ -22,6 +22,7 @@ from app.core.errors import Conflict
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey, after_params
 from app.core.schemas import shape
+from app.core.visibility import Visibility
 from app.identity.principal import Principal
 from app.problems import service as problems
 from app.problems.models import Problem, ProblemStatus
@@ -52,8 +53,46 @@ def visible_actions(principal: Principal) -> Select[Action]:
     )
 
 
-def to_out(action: Action, today: date | None = None) -> ActionOut:
-    return shape(ActionOut, action, overdue=is_overdue(action, today or today_in_paris()))
+# The action's free texts, read at its level (`Action.visibility`, no less than its problem's).
+TEXT_FIELDS = ("description", "result_note")
+
+
+def texts(level: Visibility) -> audit.Texts:
+    return audit.Texts(frozenset(TEXT_FIELDS), level)
+
+
+def readable_texts(principal: Principal) -> tuple[Any, ...]:
+    """The description and the result note, each null where the principal is not cleared
+    for the action's level or its problem's: the assignee of an action on a problem hidden
+    from it reads them only when cleared for both (the statement joins Problem)."""
+    return tuple(
+        access.text_if_readable(
+            principal, getattr(Action, name), Action.visibility, Problem.visibility
+        )
+        for name in TEXT_FIELDS
+    )
+
+
+def to_out(action: Action, today: date, shown: Sequence[str | None]) -> ActionOut:
+    """The response of an action, with its texts as `readable_texts` read them."""
+    return shape(
+        ActionOut,
+        action,
+        overdue=is_overdue(action, today),
+        **dict(zip(TEXT_FIELDS, shown, strict=True)),
+    )
+
+
+async def view(session: AsyncSession, principal: Principal, action_id: uuid.UUID) -> ActionOut:
+    """The response of an action the principal sees (anyone else: 404), with what it may
+    read of its texts."""
+    statement = (
+        visible_actions(principal)
+        .add_columns(*readable_texts(principal))
+        .where(Action.id == action_id)
+    )
+    action, *shown = await one_row(session, statement, missing="No such action.")
+    return to_out(action, today_in_paris(), shown)
 
 
 async def get_action(
@@ -74,12 +113,13 @@ async def of_problems(
     if not problem_ids:
         return found
     today = today_in_paris()
-    for action in await session.scalars(
+    for action, *shown in await session.execute(
         visible_actions(principal)
+        .add_columns(*readable_texts(principal))
         .where(Action.problem_id.in_(problem_ids))
         .order_by(Action.due_date, Action.id)
     ):
-        found[action.problem_id].append(to_out(action, today))
+        found[action.problem_id].append(to_out(action, today, shown))
     return found
 
 
@@ -100,9 +140,11 @@ async def create_action(
         await problems.require_meeting_of(
             session, problem.gpo_id, data.decided_at_meeting_id, ("body", "decided_at_meeting_id")
         )
+    level = access.level_to_write(principal, data.visibility, problem.visibility)
+    values = data.model_dump() | {"visibility": level}
     now = utcnow()
     action = Action(
-        **data.model_dump(),
+        **values,
         problem_id=problem.id,
         status=ActionStatus.planned,
         created_by=principal.user_id,
@@ -118,7 +160,8 @@ async def create_action(
             "action.create", title=action.title, assignee=assignee.name, due=action.due_date
         ),
         problem_id=problem.id,
-        values=data.model_dump(),
+        values=values,
+        texts=texts(level),
     )
     return action
 
@@ -133,6 +176,7 @@ async def update_action(
     """The GPO's runners change anything; the assignee its status and result note."""
     values: dict[str, Any] = data.provided()
     await access.require_action_editor(session, principal, action, problem.gpo_id, values.keys())
+    level = access.level_after_change(principal, values, action.visibility, problem.visibility)
     if "kind" in values:
         await require_action_kind(session, values["kind"], loc=("body", "kind"))
     if "assignee_organisation_id" in values:
@@ -165,6 +209,7 @@ async def update_action(
         resource_type="action",
         summary=summary,
         problem_id=action.problem_id,
+        texts=texts(level),
     )
     return action
 
@@ -235,7 +280,6 @@ def _filtered(statement: AnySelect, filters: Filters) -> AnySelect:
 # --- Reading for the API: rows to plain data, statements built once (as problems do) -------
 
 _COLUMN_FIELDS = tuple(name for name in ActionOut.model_fields if name != "overdue")
-_ROW_COLUMNS = tuple(getattr(Action, name) for name in _COLUMN_FIELDS)
 _POSITIONS = {name: i for i, name in enumerate(_COLUMN_FIELDS)}
 _FIELD_POSITIONS = tuple((name, _POSITIONS.get(name, -1)) for name in ActionOut.model_fields)
 _STATUS_AT, _DUE_AT = _POSITIONS["status"], _POSITIONS["due_date"]
@@ -251,8 +295,10 @@ def action_item(row: Any, today: date) -> dict[str, Any]:
 def _page_statement(
     scope: Principal, filters: Filters, ordering: Ordering, after: bool
 ) -> AnySelect:
+    shown = dict(zip(TEXT_FIELDS, readable_texts(scope), strict=True))
+    columns = (shown.get(name, getattr(Action, name)) for name in _COLUMN_FIELDS)
     statement = _filtered(
-        select(*_ROW_COLUMNS)
+        select(*columns)
         .join(Problem, Problem.id == Action.problem_id)
         .where(access.action_scope(scope)),
         filters,
@@ -291,18 +337,21 @@ def _with_problem(principal: Principal) -> AnySelect:
     return visible_actions(principal).add_columns(
         access.problem_column_if_visible(principal, Problem.reference),
         access.problem_column_if_visible(principal, Problem.title),
+        *readable_texts(principal),
     )
 
 
-def _out_with_problem(
-    action: Action, reference: str | None, title: str | None, today: date
-) -> ActionWithProblem:
+def _out_with_problem(row: Any, today: date) -> ActionWithProblem:
+    action, reference, title, *shown = row
+    stored = (getattr(action, name) for name in TEXT_FIELDS)
     return shape(
         ActionWithProblem,
         action,
         overdue=is_overdue(action, today),
         problem_reference=reference,
         problem_title=title,
+        texts_hidden=any(s is not None and v is None for s, v in zip(stored, shown, strict=True)),
+        **dict(zip(TEXT_FIELDS, shown, strict=True)),
     )
 
 
@@ -310,8 +359,8 @@ async def view_with_problem(
     session: AsyncSession, principal: Principal, action_id: uuid.UUID
 ) -> ActionWithProblem:
     statement = _with_problem(principal).where(Action.id == action_id)
-    action, reference, title = await one_row(session, statement, missing="No such action.")
-    return _out_with_problem(action, reference, title, today_in_paris())
+    row = await one_row(session, statement, missing="No such action.")
+    return _out_with_problem(row, today_in_paris())
 
 
 async def list_with_problem(
@@ -323,6 +372,6 @@ async def list_with_problem(
     statement = _filtered(_with_problem(principal), filters).params(filters.values(today))
     rows, next_cursor = await paging.fetch(session, statement, ORDERINGS[sort])
     return Page(
-        items=[_out_with_problem(row[0], row[1], row[2], today) for row in rows],
+        items=[_out_with_problem(row, today) for row in rows],
         next_cursor=next_cursor,
     )

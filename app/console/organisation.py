@@ -30,6 +30,7 @@ from app.core.concurrency import check_if_match
 from app.core.db import DbSession
 from app.core.errors import ApiError, Forbidden, NotFound
 from app.core.pagination import Paging
+from app.core.visibility import text_level
 from app.identity.sessions import SignedIn
 from app.problems.models import Problem
 from app.reference import service as reference
@@ -209,7 +210,11 @@ async def update_action(
         check_if_match(f'"{form.get("version")}"', action.version)
         data = form.parse(ActionUpdate)
         if data is not None:
-            if _cleared(form, "result_note") and action.result_note is not None:
+            # A note the member may not read is not shown in the form: left empty, it stays.
+            reads_note = access.may_write_at(
+                principal, text_level(action.visibility, problem.visibility)
+            )
+            if _cleared(form, "result_note") and action.result_note is not None and reads_note:
                 data = ActionUpdate.model_validate(data.provided() | {"result_note": None})
             await actions.update_action(session, principal, action, problem, data)
     except ApiError as exc:

@@ -128,6 +128,8 @@ async def _page(
     levels = [
         level for level in access.readable(principal) if at_least(level, view.visibility) == level
     ]
+    shown_actions = (await actions.of_problems(session, principal, [problem_id]))[problem_id]
+    shown_indicators = (await indicators.of_problems(session, principal, [problem_id]))[problem_id]
     return render(
         request,
         "problems/page.html",
@@ -139,8 +141,8 @@ async def _page(
         gpo=await gpos.out(session, await gpos.get_gpo(session, principal, view.gpo_id)),
         timeline=timeline.items,
         comments=comments.items,
-        indicators=(await indicators.of_problems(session, principal, [problem_id]))[problem_id],
-        actions=(await actions.of_problems(session, principal, [problem_id]))[problem_id],
+        indicators=shown_indicators,
+        actions=shown_actions,
         reports=attached.items,
         names={o.id: o.name for o in organisations},
         categories=categories,
@@ -157,7 +159,14 @@ async def _page(
         forms=forms or {},
         saved=saved or request.query_params.get("enregistre"),
         last_change=await service.last_change(session, problem_id),
-        classified=classified([view.visibility, *(c.visibility for c in comments.items)]),
+        classified=classified(
+            [
+                view.visibility,
+                *(c.visibility for c in comments.items),
+                *(a.visibility for a in shown_actions if a.description or a.result_note),
+                *(i.visibility for i in shown_indicators if i.source),
+            ]
+        ),
     )
 
 

@@ -24,7 +24,7 @@ from starlette.types import Scope
 from app import access, wording
 from app.actions.models import ActionStatus
 from app.core.outbox import EventType
-from app.core.visibility import Visibility
+from app.core.visibility import Visibility, at_least
 from app.identity.sessions import SignedIn
 from app.problems.models import Outcome, Priority, ProblemStatus
 from app.webhooks.models import DeliveryStatus
@@ -84,6 +84,12 @@ def choices(items: Iterable[Any]) -> list[tuple[str, str]]:
     return pairs
 
 
+def levels_from(floor: Any) -> list[Visibility]:
+    """The levels a text may be written at on a record of level `floor` (its problem's, or
+    `partners` for a meeting's notes): that one or stricter."""
+    return [level for level in Visibility if at_least(level, Visibility(floor)) == level]
+
+
 environment.globals["static"] = static_url
 environment.globals["priorities"] = list(Priority)
 # Shown by base.html first on a page whose context says `classified`.
@@ -92,6 +98,7 @@ environment.filters |= {
     "label": wording.label,
     "label_as": label_as,
     "choices": choices,
+    "levels_from": levels_from,
     "day": wording.day,
     "moment": wording.moment,
     "number": wording.number,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.core.clock import utcnow
 from app.core.db import Base, JSONType, UUIDPrimaryKey, str_enum
 from app.core.requests import current_request_id
-from app.core.visibility import Visibility
+from app.core.visibility import Visibility, at_least
 
 
 class Actor(Protocol):
@@ -53,6 +54,27 @@ class AuditEvent(UUIDPrimaryKey, Base):
     visibility: Mapped[Visibility | None] = mapped_column(
         str_enum(Visibility, "audit_event_visibility")
     )
+
+
+@dataclass(frozen=True)
+class Texts:
+    """A record's free-text fields and their level (its `visibility`, no less than its
+    problem's): an event recording one of these texts is read at that level, the stricter
+    of the old and the new one when the same change moves it, so that a timeline never
+    shows an old or a new text to a reader not cleared for it. An event recording none of
+    them is read at its problem's level (None)."""
+
+    fields: frozenset[str]
+    level: Visibility
+
+    def level_of(self, changes: Mapping[str, Any]) -> Visibility | None:
+        if not self.fields & changes.keys():
+            return None
+        level = self.level
+        for value in changes.get("visibility") or ():
+            if value is not None:
+                level = at_least(level, Visibility(value))
+        return level
 
 
 def plain(value: Any) -> Any:
@@ -135,10 +157,13 @@ async def add_created(
     values: Mapping[str, Any],
     resource_id: uuid.UUID | str | None = None,
     problem_id: uuid.UUID | None = None,
+    texts: Texts | None = None,
 ) -> None:
-    """Insert a new row and record its creation with the values it was given."""
+    """Insert a new row and record its creation with the values it was given (at the level
+    of its `texts` when it was given one of them)."""
     session.add(obj)
     await session.flush()
+    changes = {name: [None, value] for name, value in values.items() if value is not None}
     record(
         session,
         actor,
@@ -147,7 +172,8 @@ async def add_created(
         resource_id=resource_id if resource_id is not None else obj.id,
         summary=summary,
         problem_id=problem_id,
-        changes={name: [None, value] for name, value in values.items() if value is not None},
+        changes=changes,
+        visibility=texts.level_of(changes) if texts else None,
     )
 
 
@@ -161,8 +187,10 @@ async def update(
     summary: str,
     resource_id: uuid.UUID | str | None = None,
     problem_id: uuid.UUID | None = None,
+    texts: Texts | None = None,
 ) -> dict[str, list[Any]]:
-    """Apply a partial update; record it only when a stored value changed."""
+    """Apply a partial update; record it only when a stored value changed (at the level of
+    its `texts`, read after the update, when one of them changed)."""
     changes = apply(obj, values)
     if changes:
         record(
@@ -174,6 +202,7 @@ async def update(
             summary=summary,
             problem_id=problem_id,
             changes=changes,
+            visibility=texts.level_of(changes) if texts else None,
         )
     await session.flush()
     return changes

@@ -14,6 +14,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     Strict,
     StringConstraints,
     ValidationInfo,
@@ -71,6 +72,29 @@ class Output(BaseModel):
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+
+
+def level_field(texts: str, *, floor: str = "the problem's visibility") -> Any:
+    """The `visibility` of a record's free texts, as a request field (API.md, "Information
+    governance"): optional, defaulting like a comment's."""
+    return Field(
+        default=None,
+        description=f"Who may read {texts}; defaults to {floor} and can only be as strict or "
+        "stricter, within what the writer may read (a level below is raised to it; one the "
+        "writer could not read gives 422).",
+        examples=["police"],
+    )
+
+
+def level_out(texts: str) -> Any:
+    """The `visibility` of a record's free texts, in a response."""
+    return Field(
+        description=f"Who reads {texts}; a reader not cleared for it (or for the problem's "
+        "level, if stricter) gets them as null.",
+        examples=["partners"],
+    )
+
+
 Code = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[a-z0-9_]+$")]
 CommuneCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import utcnow
 from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, str_enum
+from app.core.visibility import Visibility
 
 
 class Direction(StrEnum):
@@ -34,6 +35,8 @@ class Indicator(UUIDPrimaryKey, Timestamps, Versioned, Base):
     baseline_rate: Mapped[float]
     target_value: Mapped[float | None]
     source: Mapped[str | None] = mapped_column(String(500))
+    # Who reads the source (never less than the problem's level).
+    visibility: Mapped[Visibility] = mapped_column(str_enum(Visibility, "indicator_visibility"))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
 
 
@@ -49,6 +52,8 @@ class Measurement(UUIDPrimaryKey, Base):
     value: Mapped[float]
     rate: Mapped[float]
     note: Mapped[str | None] = mapped_column(Text)
+    # Who reads the note (never less than the problem's level).
+    visibility: Mapped[Visibility] = mapped_column(str_enum(Visibility, "measurement_visibility"))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -6,7 +6,18 @@ from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from app.core.schemas import Day, Input, Name, Number, Output, Patch, ShortText
+from app.core.schemas import (
+    Day,
+    Input,
+    Name,
+    Number,
+    Output,
+    Patch,
+    ShortText,
+    level_field,
+    level_out,
+)
+from app.core.visibility import Visibility
 from app.indicators.models import Direction
 from app.problems.schemas import Note
 
@@ -39,6 +50,7 @@ class IndicatorCreate(Input):
         default=None, description="A rate per 30 days to reach.", examples=[10]
     )
     source: ShortText | None = Field(default=None, examples=["Main courante, CIC Metz"])
+    visibility: Visibility | None = level_field("the source")
 
 
 class IndicatorUpdate(Patch):
@@ -48,11 +60,13 @@ class IndicatorUpdate(Patch):
     unit: Name | None = None
     target_value: Value | None = None
     source: ShortText | None = None
+    visibility: Visibility | None = level_field("the source")
 
 
 class MeasurementCreate(Period):
     value: Value
     note: Note | None = Field(default=None, examples=["Chiffres CIC, février."])
+    visibility: Visibility | None = level_field("the note")
 
 
 class BaselineOut(Output):
@@ -69,6 +83,7 @@ class MeasurementOut(Output):
     value: float
     rate: float = Field(description="value × 30 / days of the period (both dates included).")
     note: str | None
+    visibility: Visibility = level_out("the note")
     created_at: datetime
 
 
@@ -81,6 +96,7 @@ class IndicatorOut(Output):
     baseline: BaselineOut
     target_value: float | None
     source: str | None
+    visibility: Visibility = level_out("the source")
     measurements: list[MeasurementOut] = Field(description="Oldest period first.")
     baseline_rate: float = Field(description="Baseline value × 30 / days.")
     latest_rate: float | None = Field(description="Rate of the latest measurement.")

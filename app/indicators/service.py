@@ -23,6 +23,8 @@ from app.core.clock import utcnow
 from app.core.db import one_row
 from app.core.errors import Invalid
 from app.core.pagination import Page
+from app.core.schemas import shape
+from app.core.visibility import Visibility
 from app.identity.principal import Principal
 from app.indicators.models import Direction, Indicator, Measurement, improved, latest_rate
 from app.indicators.schemas import (
@@ -44,10 +46,13 @@ def rate(value: float, start: date, end: date) -> float:
 
 
 def visible_indicators(principal: Principal) -> Any:
-    """Indicators of the problems the principal sees, with their latest rate and whether it
-    improved on the baseline."""
+    """Indicators of the problems the principal sees, with their latest rate, whether it
+    improved on the baseline, and their source where the principal is cleared for it."""
+    source = access.text_if_readable(
+        principal, Indicator.source, Indicator.visibility, Problem.visibility
+    )
     return (
-        select(Indicator, latest_rate(), improved(latest_rate()))
+        select(Indicator, latest_rate(), improved(latest_rate()), source)
         .join(Problem, Problem.id == Indicator.problem_id)
         .where(access.problem_scope(principal))
     )
@@ -57,7 +62,8 @@ def to_out(
     indicator: Indicator,
     latest: float | None,
     is_improved: bool | None,
-    measurements: Sequence[Measurement],
+    source: str | None,
+    measurements: Sequence[MeasurementOut],
 ) -> IndicatorOut:
     baseline_rate = indicator.baseline_rate
     change_pct = None
@@ -81,8 +87,9 @@ def to_out(
             period_end=indicator.baseline_end,
         ),
         target_value=indicator.target_value,
-        source=indicator.source,
-        measurements=[MeasurementOut.model_validate(m) for m in measurements],
+        source=source,
+        visibility=indicator.visibility,
+        measurements=list(measurements),
         baseline_rate=baseline_rate,
         latest_rate=latest,
         change_pct=change_pct,
@@ -94,20 +101,29 @@ def to_out(
     )
 
 
-async def views(session: AsyncSession, rows: Sequence[Any]) -> list[IndicatorOut]:
-    """Indicator rows (indicator, latest rate, improved) with their measurements."""
-    by_indicator: dict[uuid.UUID, list[Measurement]] = defaultdict(list)
+async def views(
+    session: AsyncSession, principal: Principal, rows: Sequence[Any]
+) -> list[IndicatorOut]:
+    """Indicator rows (`visible_indicators`) with their measurements, each note null where
+    the principal is not cleared for it."""
+    by_indicator: dict[uuid.UUID, list[MeasurementOut]] = defaultdict(list)
     ids = [row[0].id for row in rows]
     if ids:
-        for measurement in await session.scalars(
-            select(Measurement)
+        note = access.text_if_readable(
+            principal, Measurement.note, Measurement.visibility, Problem.visibility
+        )
+        for measurement, shown in await session.execute(
+            select(Measurement, note)
+            .join(Indicator, Indicator.id == Measurement.indicator_id)
+            .join(Problem, Problem.id == Indicator.problem_id)
             .where(Measurement.indicator_id.in_(ids))
             .order_by(Measurement.period_start, Measurement.period_end, Measurement.created_at)
         ):
-            by_indicator[measurement.indicator_id].append(measurement)
+            out = shape(MeasurementOut, measurement, note=shown)
+            by_indicator[measurement.indicator_id].append(out)
     return [
-        to_out(indicator, latest, is_improved, by_indicator[indicator.id])
-        for indicator, latest, is_improved in rows
+        to_out(indicator, latest, is_improved, source, by_indicator[indicator.id])
+        for indicator, latest, is_improved, source in rows
     ]
 
 
@@ -116,7 +132,7 @@ async def view(
 ) -> IndicatorOut:
     statement = visible_indicators(principal).where(Indicator.id == indicator_id)
     row = await one_row(session, statement, missing="No such indicator.")
-    return (await views(session, [row]))[0]
+    return (await views(session, principal, [row]))[0]
 
 
 async def of_problem(
@@ -130,7 +146,7 @@ async def of_problem(
             .order_by(Indicator.created_at, Indicator.id)
         )
     ).all()
-    return Page(items=await views(session, rows), next_cursor=None)
+    return Page(items=await views(session, principal, rows), next_cursor=None)
 
 
 async def of_problems(
@@ -147,7 +163,7 @@ async def of_problems(
             .order_by(Indicator.created_at, Indicator.id)
         )
     ).all()
-    for out in await views(session, rows):
+    for out in await views(session, principal, rows):
         found[out.problem_id].append(out)
     return found
 
@@ -172,10 +188,16 @@ async def get_indicator(
 # --- Writing --------------------------------------------------------------------------
 
 
+def source_texts(level: Visibility) -> audit.Texts:
+    """An indicator's source, read at the indicator's level."""
+    return audit.Texts(frozenset({"source"}), level)
+
+
 async def create_indicator(
     session: AsyncSession, principal: Principal, problem: Problem, data: IndicatorCreate
 ) -> Indicator:
     baseline = data.baseline
+    level = access.level_to_write(principal, data.visibility, problem.visibility)
     now = utcnow()
     indicator = Indicator(
         problem_id=problem.id,
@@ -188,6 +210,7 @@ async def create_indicator(
         baseline_rate=rate(baseline.value, baseline.period_start, baseline.period_end),
         target_value=data.target_value,
         source=data.source,
+        visibility=level,
         created_by=principal.user_id,
         created_at=now,
         updated_at=now,
@@ -206,7 +229,8 @@ async def create_indicator(
             end=baseline.period_end,
         ),
         problem_id=problem.id,
-        values=data.model_dump(),
+        values=data.model_dump() | {"visibility": level},
+        texts=source_texts(level),
     )
     return indicator
 
@@ -218,14 +242,17 @@ async def update_indicator(
     problem: Problem,
     data: IndicatorUpdate,
 ) -> Indicator:
+    values = data.provided()
+    level = access.level_after_change(principal, values, indicator.visibility, problem.visibility)
     await audit.update(
         session,
         principal,
         indicator,
-        data.provided(),
+        values,
         resource_type="indicator",
         summary=wording.summary("indicator.update", name=indicator.name),
         problem_id=problem.id,
+        texts=source_texts(level),
     )
     return indicator
 
@@ -249,8 +276,10 @@ async def add_measurement(
             f"the period overlaps the baseline period (which ends {indicator.baseline_end})",
             fr=wording.refused("measurement.overlaps_baseline", end=indicator.baseline_end),
         )
+    level = access.level_to_write(principal, data.visibility, problem.visibility)
     measurement = Measurement(
         indicator_id=indicator.id,
+        visibility=level,
         period_start=data.period_start,
         period_end=data.period_end,
         value=data.value,
@@ -273,7 +302,8 @@ async def add_measurement(
             end=data.period_end,
         ),
         problem_id=problem.id,
-        values=data.model_dump(),
+        values=data.model_dump() | {"visibility": level},
+        texts=audit.Texts(frozenset({"note"}), level),
     )
     # A new measurement changes what the indicator shows: its version moves with it.
     indicator.version += 1

@@ -52,7 +52,7 @@ def sections(m: Minutes) -> tuple[list[tuple[str, str]], list[Section]]:
         Section(
             "Problèmes examinés",
             [
-                Line([(ref, True), (f" — {title} : {note}", False)])
+                Line([(ref, True), (f" — {title}" + (f" : {note}" if note else ""), False)])
                 for ref, title, note in m.reviewed
             ],
         ),

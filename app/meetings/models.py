@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import utcnow
 from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, str_enum
+from app.core.visibility import Visibility
 
 
 class MeetingStatus(StrEnum):
@@ -33,6 +34,8 @@ class Meeting(UUIDPrimaryKey, Timestamps, Versioned, Base):
         str_enum(MeetingStatus, "meeting_status"), default=MeetingStatus.planned
     )
     notes: Mapped[str | None] = mapped_column(Text)
+    # Who reads the notes in the minutes (a meeting has no problem: no floor).
+    visibility: Mapped[Visibility] = mapped_column(str_enum(Visibility, "meeting_visibility"))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
 
 
@@ -60,5 +63,7 @@ class Review(UUIDPrimaryKey, Base):
     meeting_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
     problem_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("problems.id"))
     note: Mapped[str] = mapped_column(Text)
+    # Who reads the note (never less than the problem's level).
+    visibility: Mapped[Visibility] = mapped_column(str_enum(Visibility, "review_visibility"))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

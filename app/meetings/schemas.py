@@ -5,7 +5,16 @@ from datetime import date, datetime
 
 from pydantic import Field
 
-from app.core.schemas import Input, LongText, Moment, Output, Patch, ShortText
+from app.core.schemas import (
+    Input,
+    LongText,
+    Moment,
+    Output,
+    Patch,
+    ShortText,
+    level_field,
+    level_out,
+)
 from app.core.visibility import Visibility
 from app.meetings.models import MeetingStatus
 from app.problems.schemas import LocationOut, Note
@@ -19,6 +28,7 @@ class MeetingCreate(Input):
     location: ShortText | None = Field(default=None, examples=["Commissariat central de Metz"])
     attendee_organisation_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
     notes: LongText | None = None
+    visibility: Visibility | None = level_field("the notes in the minutes", floor="partners")
 
 
 class MeetingUpdate(Patch):
@@ -31,6 +41,7 @@ class MeetingUpdate(Patch):
     )
     attendee_organisation_ids: list[uuid.UUID] | None = Field(default=None, max_length=100)
     notes: LongText | None = None
+    visibility: Visibility | None = level_field("the notes in the minutes", floor="partners")
 
 
 class MeetingOut(Output):
@@ -43,6 +54,7 @@ class MeetingOut(Output):
     status: MeetingStatus
     attendee_organisation_ids: list[uuid.UUID]
     notes: str | None
+    visibility: Visibility = level_out("the notes in the minutes")
     created_at: datetime
     updated_at: datetime
     version: int = Field(examples=[1])
@@ -51,6 +63,7 @@ class MeetingOut(Output):
 class ReviewCreate(Input):
     problem_id: uuid.UUID
     note: Note = Field(examples=["Baisse des regroupements depuis la pose du contrôle d'accès."])
+    visibility: Visibility | None = level_field("the note")
 
 
 class ReviewOut(Output):
@@ -59,6 +72,7 @@ class ReviewOut(Output):
     problem_id: uuid.UUID
     problem_reference: str = Field(examples=["P-2026-000123"])
     note: str
+    visibility: Visibility = level_out("the note")
     created_by: uuid.UUID | None
     created_at: datetime
 
@@ -81,8 +95,9 @@ class AgendaProblem(Output):
     status: str = Field(examples=["open"])
     priority: str = Field(examples=["urgent"])
     visibility: Visibility = Field(
-        description="Who may read the problem; a meeting page showing a `police` or "
-        "`restricted` one is marked « diffusion restreinte »."
+        description="The problem's level: the floor of the texts written on it at the "
+        "meeting; a meeting page showing a `police` or `restricted` one is marked "
+        "« diffusion restreinte »."
     )
     category: str
     commune_code: str

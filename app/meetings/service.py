@@ -22,7 +22,7 @@ from app.core.errors import Conflict, Invalid, NotFound
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.core.schemas import shape
-from app.core.visibility import Visibility, classified
+from app.core.visibility import Visibility, classified, effective_level
 from app.gpos import service as gpos
 from app.gpos.models import Gpo
 from app.identity.principal import Principal
@@ -147,10 +147,17 @@ async def _set_attendees(session: AsyncSession, meeting: Meeting, ids: list[uuid
     session.add_all(MeetingAttendee(meeting_id=meeting.id, organisation_id=i) for i in ids)
 
 
+def notes_texts(level: Visibility) -> audit.Texts:
+    """A meeting's notes, read in its minutes at the meeting's level."""
+    return audit.Texts(frozenset({"notes"}), level)
+
+
 async def create_meeting(
     session: AsyncSession, principal: Principal, gpo: Gpo, data: MeetingCreate
 ) -> Meeting:
     attendees = await _check_attendees(session, data.attendee_organisation_ids)
+    # A meeting belongs to no problem: its notes' floor is the lowest level.
+    level = access.level_to_write(principal, data.visibility, Visibility.partners)
     now = utcnow()
     meeting = Meeting(
         gpo_id=gpo.id,
@@ -159,6 +166,7 @@ async def create_meeting(
         # A meeting dated in the past is one already held, recorded afterwards.
         status=MeetingStatus.held if data.scheduled_at <= now else MeetingStatus.planned,
         notes=data.notes,
+        visibility=level,
         created_by=principal.user_id,
         created_at=now,
         updated_at=now,
@@ -171,7 +179,8 @@ async def create_meeting(
         summary=wording.summary(
             "meeting.create", gpo=gpo.name, day=meeting.scheduled_at, status=meeting.status
         ),
-        values=data.model_dump() | {"status": meeting.status},
+        values=data.model_dump() | {"status": meeting.status, "visibility": level},
+        texts=notes_texts(level),
     )
     await _set_attendees(session, meeting, attendees)
     await refresh_cadence(session, gpo)
@@ -188,6 +197,7 @@ async def update_meeting(
     if status is not None and status is not meeting.status:
         await LIFECYCLE.check(meeting.status, status, None)
     attendees = values.pop("attendee_organisation_ids", None)
+    access.level_after_change(principal, values, meeting.visibility, Visibility.partners)
     changes = audit.apply(meeting, values)  # raises the version if a field changed
     if attendees is not None:
         attendees = await _check_attendees(session, attendees)
@@ -208,6 +218,7 @@ async def update_meeting(
             resource_id=meeting.id,
             summary=wording.summary("meeting.update", gpo=gpo.name, day=meeting.scheduled_at),
             changes=changes,
+            visibility=notes_texts(meeting.visibility).level_of(changes),
         )
     await refresh_cadence(session, gpo)
     await session.flush()
@@ -233,10 +244,12 @@ async def add_review(
         raise Invalid(["body", "problem_id"], "unknown problem") from None
     if problem.gpo_id != gpo.id:
         raise Invalid(["body", "problem_id"], "the problem belongs to another GPO")
+    level = access.level_to_write(principal, data.visibility, problem.visibility)
     review = Review(
         meeting_id=meeting.id,
         problem_id=problem.id,
         note=data.note,
+        visibility=level,
         created_by=principal.user_id,
         created_at=utcnow(),
     )
@@ -247,7 +260,8 @@ async def add_review(
         resource_type="review",
         summary=wording.summary("review.create", day=meeting.scheduled_at, note=data.note),
         problem_id=problem.id,
-        values={"meeting_id": meeting.id, "note": data.note},
+        values={"meeting_id": meeting.id, "note": data.note, "visibility": level},
+        texts=audit.Texts(frozenset({"note"}), level),
     )
     return shape(ReviewOut, review, problem_reference=problem.reference)
 
@@ -354,10 +368,12 @@ class Minutes:
     scheduled_at: datetime
     location: str | None
     status: MeetingStatus
+    # Null where the reader is not cleared for the meeting's level (its notes).
     notes: str | None
     since: datetime | None
     attendees: list[str] = field(default_factory=list)
-    reviewed: list[tuple[str, str, str]] = field(default_factory=list)
+    # (reference, title, note), the note null where the reader is not cleared for it.
+    reviewed: list[tuple[str, str, str | None]] = field(default_factory=list)
     opened: list[tuple[str, str, ProblemStatus]] = field(default_factory=list)
     closed: list[tuple[str, str, Outcome | None, str | None]] = field(default_factory=list)
     # Actions as (title, [assignee,] problem reference or None when hidden, due date).
@@ -395,7 +411,11 @@ async def minutes(
         scheduled_at=meeting.scheduled_at,
         location=meeting.location,
         status=meeting.status,
-        notes=meeting.notes,
+        notes=await session.scalar(
+            select(access.text_if_readable(principal, Meeting.notes, Meeting.visibility)).where(
+                Meeting.id == meeting.id
+            )
+        ),
         since=since,
     )
     result.attendees = list(
@@ -407,14 +427,22 @@ async def minutes(
         )
     )
     reviewed = await session.execute(
-        select(Problem.reference, Problem.title, Review.note, Problem.visibility)
+        select(
+            Problem.reference,
+            Problem.title,
+            access.text_if_readable(principal, Review.note, Review.visibility, Problem.visibility),
+            Problem.visibility,
+            effective_level(Review.visibility, Problem.visibility),
+        )
         .join(Review, Review.problem_id == Problem.id)
         .where(access.problem_scope(principal), Review.meeting_id == meeting.id)
         .order_by(Review.created_at, Review.id)
     )
-    for reference, title, note, level in reviewed:
+    for reference, title, note, level, note_level in reviewed:
         result.reviewed.append((reference, title, note))
         result.levels.add(level)
+        if note is not None:  # a note the reader is not shown does not mark the minutes
+            result.levels.add(note_level)
     in_gpo = select(Problem).where(access.problem_scope(principal), Problem.gpo_id == gpo.id)
     opened = await session.scalars(
         in_gpo.where(Problem.created_at > start, Problem.created_at < end).order_by(

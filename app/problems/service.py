@@ -748,18 +748,13 @@ async def add_comment(
 ) -> CommentOut:
     """Anyone who sees the problem comments, at a level it could read (never below the
     problem's)."""
-    wanted = data.visibility or problem.visibility
-    if not access.may_write_at(principal, wanted):
-        raise Invalid(
-            ["body", "visibility"],
-            "you could not read a comment at this level",
-            fr=wording.refused("comment.level"),
-        )
     comment = ProblemComment(
         problem_id=problem.id,
         author_id=principal.user_id,
         body=data.body,
-        visibility=at_least(wanted, problem.visibility),
+        visibility=access.level_to_write(
+            principal, data.visibility, problem.visibility, noun="comment"
+        ),
         created_at=utcnow(),
     )
     session.add(comment)

@@ -291,8 +291,7 @@ async def message_data(
         if event_type.startswith("report."):
             return (await reports.view(session, reader, key)).model_dump(mode="json")
         if event_type.startswith("action."):
-            action, _problem = await actions.get_action(session, reader, key)
-            return actions.to_out(action).model_dump(mode="json")
+            return (await actions.view(session, reader, key)).model_dump(mode="json")
         if event_type.startswith("gpo."):
             gpo = await session.scalar(
                 select(Gpo).where(Gpo.id == key, access.gpo_scope(reader, Gpo.id))
