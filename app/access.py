@@ -105,8 +105,22 @@ def clearance(principal: Principal) -> Visibility:
     its organisation's kind; whoever else sees a problem reads all of it."""
     if principal.role is not Role.partner:
         return Visibility.restricted
-    kind = principal.organisation_kind
+    return kind_clearance(principal.organisation_kind)
+
+
+def kind_clearance(kind: OrganisationKind | None) -> Visibility:
+    """The strictest level the members of an organisation of this kind read."""
     return Visibility.partners if kind is None else CLEARANCE.get(kind, Visibility.partners)
+
+
+def read_outside_national_police(level: Visibility) -> bool:
+    """Whether members of an organisation other than the national police may read a text
+    at `level` (the strictest clearance among the other kinds decides: municipal police)."""
+    return any(
+        level in readable_levels(kind_clearance(kind))
+        for kind in OrganisationKind
+        if kind is not OrganisationKind.national_police
+    )
 
 
 def readable(principal: Principal) -> list[Visibility]:

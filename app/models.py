@@ -13,6 +13,7 @@ from app.figures.models import (
     MeasuredProblem,
     ProblemCount,
 )
+from app.governance.screening import TextScreening
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
 from app.identity.models import ApiToken, ConsoleSession, Invitation, SignInAttempt, User
 from app.indicators.models import Indicator, Measurement
@@ -58,6 +59,7 @@ __all__ = [
     "Review",
     "ScheduledRun",
     "SignInAttempt",
+    "TextScreening",
     "User",
     "Webhook",
     "metadata",

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from app.actions.models import ActionStatus
 from app.core.schemas import Code, Day, Input, LongText, Name, Output, Patch
+from app.governance.screening import Screened
 
 
 class ActionCreate(Input):
@@ -66,6 +67,10 @@ class ActionOut(Output):
     created_at: datetime
     updated_at: datetime
     version: int = Field(examples=[2])
+
+
+class ActionWritten(ActionOut, Screened):
+    """An action as a write left it, with what its texts held."""
 
 
 class ActionWithProblem(ActionOut):

@@ -22,9 +22,12 @@ from app.core.errors import Conflict
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey, after_params
 from app.core.schemas import shape
+from app.core.visibility import Visibility, at_most
+from app.governance import screening
 from app.identity.principal import Principal
 from app.problems import service as problems
 from app.problems.models import Problem, ProblemStatus
+from app.reference.models import Organisation
 from app.reference.service import require_action_kind, require_organisation
 
 A = ActionStatus
@@ -83,6 +86,16 @@ async def of_problems(
     return found
 
 
+# An action's free texts, screened for identifiers on every write (`app.governance`).
+ACTION_TEXTS = ("title", "description", "result_note")
+
+
+def text_level(problem: Problem, assignee: Organisation) -> Visibility:
+    """Who reads an action's texts: its problem's readers, and the assignee's members, who
+    read the action even on a problem hidden from them."""
+    return at_most(problem.visibility, access.kind_clearance(assignee.kind))
+
+
 async def create_action(
     session: AsyncSession, principal: Principal, problem: Problem, data: ActionCreate
 ) -> Action:
@@ -100,9 +113,20 @@ async def create_action(
         await problems.require_meeting_of(
             session, problem.gpo_id, data.decided_at_meeting_id, ("body", "decided_at_meeting_id")
         )
+    action_id = uuid.uuid4()
+    data = screening.screen_model(
+        session,
+        principal,
+        data,
+        ACTION_TEXTS,
+        level=text_level(problem, assignee),
+        resource_type="action",
+        resource_id=action_id,
+    )
     now = utcnow()
     action = Action(
         **data.model_dump(),
+        id=action_id,
         problem_id=problem.id,
         status=ActionStatus.planned,
         created_by=principal.user_id,
@@ -135,10 +159,20 @@ async def update_action(
     await access.require_action_editor(session, principal, action, problem.gpo_id, values.keys())
     if "kind" in values:
         await require_action_kind(session, values["kind"], loc=("body", "kind"))
-    if "assignee_organisation_id" in values:
-        await require_organisation(
-            session, values["assignee_organisation_id"], loc=("body", "assignee_organisation_id")
-        )
+    assignee = await require_organisation(
+        session,
+        values.get("assignee_organisation_id", action.assignee_organisation_id),
+        loc=("body", "assignee_organisation_id"),
+    )
+    values = screening.screen(
+        session,
+        principal,
+        values,
+        ACTION_TEXTS,
+        level=text_level(problem, assignee),
+        resource_type="action",
+        resource_id=action.id,
+    )
     if values.get("decided_at_meeting_id") is not None:
         await problems.require_meeting_of(
             session,

@@ -25,3 +25,7 @@ def readable_levels(clearance: Visibility) -> list[Visibility]:
 
 def at_least(level: Visibility, floor: Visibility) -> Visibility:
     return max(level, floor, key=_ORDER.index)
+
+
+def at_most(level: Visibility, ceiling: Visibility) -> Visibility:
+    return min(level, ceiling, key=_ORDER.index)

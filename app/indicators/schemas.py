@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field, ValidationInfo, field_validator
 
 from app.core.schemas import Day, Input, Name, Number, Output, Patch, ShortText
+from app.governance.screening import Screened
 from app.indicators.models import Direction
 from app.problems.schemas import Note
 
@@ -95,3 +96,11 @@ class IndicatorOut(Output):
     created_at: datetime
     updated_at: datetime
     version: int = Field(examples=[2])
+
+
+class IndicatorWritten(IndicatorOut, Screened):
+    """An indicator as a write left it, with what its texts held."""
+
+
+class MeasurementWritten(MeasurementOut, Screened):
+    """A measurement as stored, with what its note held."""

@@ -23,6 +23,7 @@ from app.core.clock import utcnow
 from app.core.db import one_row
 from app.core.errors import Invalid
 from app.core.pagination import Page
+from app.governance import screening
 from app.identity.principal import Principal
 from app.indicators.models import Direction, Indicator, Measurement, improved, latest_rate
 from app.indicators.schemas import (
@@ -172,12 +173,27 @@ async def get_indicator(
 # --- Writing --------------------------------------------------------------------------
 
 
+# An indicator's free texts (its name and source; a measurement's note).
+INDICATOR_TEXTS = ("name", "source")
+
+
 async def create_indicator(
     session: AsyncSession, principal: Principal, problem: Problem, data: IndicatorCreate
 ) -> Indicator:
+    indicator_id = uuid.uuid4()
+    data = screening.screen_model(
+        session,
+        principal,
+        data,
+        INDICATOR_TEXTS,
+        level=problem.visibility,
+        resource_type="indicator",
+        resource_id=indicator_id,
+    )
     baseline = data.baseline
     now = utcnow()
     indicator = Indicator(
+        id=indicator_id,
         problem_id=problem.id,
         name=data.name,
         unit=data.unit,
@@ -218,11 +234,20 @@ async def update_indicator(
     problem: Problem,
     data: IndicatorUpdate,
 ) -> Indicator:
+    values = screening.screen(
+        session,
+        principal,
+        data.provided(),
+        INDICATOR_TEXTS,
+        level=problem.visibility,
+        resource_type="indicator",
+        resource_id=indicator.id,
+    )
     await audit.update(
         session,
         principal,
         indicator,
-        data.provided(),
+        values,
         resource_type="indicator",
         summary=wording.summary("indicator.update", name=indicator.name),
         problem_id=problem.id,
@@ -249,7 +274,18 @@ async def add_measurement(
             f"the period overlaps the baseline period (which ends {indicator.baseline_end})",
             fr=wording.refused("measurement.overlaps_baseline", end=indicator.baseline_end),
         )
+    measurement_id = uuid.uuid4()
+    data = screening.screen_model(
+        session,
+        principal,
+        data,
+        ["note"],
+        level=problem.visibility,
+        resource_type="measurement",
+        resource_id=measurement_id,
+    )
     measurement = Measurement(
+        id=measurement_id,
         indicator_id=indicator.id,
         period_start=data.period_start,
         period_end=data.period_end,

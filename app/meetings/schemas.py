@@ -6,6 +6,7 @@ from datetime import date, datetime
 from pydantic import Field
 
 from app.core.schemas import Input, LongText, Moment, Output, Patch, ShortText
+from app.governance.screening import Screened
 from app.meetings.models import MeetingStatus
 from app.problems.schemas import LocationOut, Note
 
@@ -47,6 +48,10 @@ class MeetingOut(Output):
     version: int = Field(examples=[1])
 
 
+class MeetingWritten(MeetingOut, Screened):
+    """A meeting as a write left it, with what its texts held."""
+
+
 class ReviewCreate(Input):
     problem_id: uuid.UUID
     note: Note = Field(examples=["Baisse des regroupements depuis la pose du contrôle d'accès."])
@@ -60,6 +65,10 @@ class ReviewOut(Output):
     note: str
     created_by: uuid.UUID | None
     created_at: datetime
+
+
+class ReviewWritten(ReviewOut, Screened):
+    """A review as stored, with what its note held."""
 
 
 class AgendaReport(Output):

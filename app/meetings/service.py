@@ -22,6 +22,8 @@ from app.core.errors import Conflict, Invalid, NotFound
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.core.schemas import shape
+from app.core.visibility import Visibility
+from app.governance import screening
 from app.gpos import service as gpos
 from app.gpos.models import Gpo
 from app.identity.principal import Principal
@@ -146,12 +148,28 @@ async def _set_attendees(session: AsyncSession, meeting: Meeting, ids: list[uuid
     session.add_all(MeetingAttendee(meeting_id=meeting.id, organisation_id=i) for i in ids)
 
 
+# A meeting's free texts; the minutes are read by every member of the GPO.
+MEETING_TEXTS = ("location", "notes")
+MEETING_LEVEL = Visibility.partners
+
+
 async def create_meeting(
     session: AsyncSession, principal: Principal, gpo: Gpo, data: MeetingCreate
 ) -> Meeting:
     attendees = await _check_attendees(session, data.attendee_organisation_ids)
+    meeting_id = uuid.uuid4()
+    data = screening.screen_model(
+        session,
+        principal,
+        data,
+        MEETING_TEXTS,
+        level=MEETING_LEVEL,
+        resource_type="meeting",
+        resource_id=meeting_id,
+    )
     now = utcnow()
     meeting = Meeting(
+        id=meeting_id,
         gpo_id=gpo.id,
         scheduled_at=data.scheduled_at,
         location=data.location,
@@ -187,6 +205,15 @@ async def update_meeting(
     if status is not None and status is not meeting.status:
         await LIFECYCLE.check(meeting.status, status, None)
     attendees = values.pop("attendee_organisation_ids", None)
+    values = screening.screen(
+        session,
+        principal,
+        values,
+        MEETING_TEXTS,
+        level=MEETING_LEVEL,
+        resource_type="meeting",
+        resource_id=meeting.id,
+    )
     changes = audit.apply(meeting, values)  # raises the version if a field changed
     if attendees is not None:
         attendees = await _check_attendees(session, attendees)
@@ -232,7 +259,18 @@ async def add_review(
         raise Invalid(["body", "problem_id"], "unknown problem") from None
     if problem.gpo_id != gpo.id:
         raise Invalid(["body", "problem_id"], "the problem belongs to another GPO")
+    review_id = uuid.uuid4()
+    data = screening.screen_model(
+        session,
+        principal,
+        data,
+        ["note"],
+        level=problem.visibility,
+        resource_type="review",
+        resource_id=review_id,
+    )
     review = Review(
+        id=review_id,
         meeting_id=meeting.id,
         problem_id=problem.id,
         note=data.note,
