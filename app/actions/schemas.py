@@ -69,7 +69,7 @@ class ActionOut(Output):
     version: int = Field(examples=[2])
 
 
-class ActionWritten(ActionOut, Screened):
+class ActionWritten(Screened, ActionOut):
     """An action as a write left it, with what its texts held."""
 
 

@@ -98,9 +98,9 @@ class IndicatorOut(Output):
     version: int = Field(examples=[2])
 
 
-class IndicatorWritten(IndicatorOut, Screened):
+class IndicatorWritten(Screened, IndicatorOut):
     """An indicator as a write left it, with what its texts held."""
 
 
-class MeasurementWritten(MeasurementOut, Screened):
+class MeasurementWritten(Screened, MeasurementOut):
     """A measurement as stored, with what its note held."""

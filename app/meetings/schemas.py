@@ -48,7 +48,7 @@ class MeetingOut(Output):
     version: int = Field(examples=[1])
 
 
-class MeetingWritten(MeetingOut, Screened):
+class MeetingWritten(Screened, MeetingOut):
     """A meeting as a write left it, with what its texts held."""
 
 
@@ -67,7 +67,7 @@ class ReviewOut(Output):
     created_at: datetime
 
 
-class ReviewWritten(ReviewOut, Screened):
+class ReviewWritten(Screened, ReviewOut):
     """A review as stored, with what its note held."""
 
 

@@ -160,7 +160,7 @@ class ProblemOut(Output):
     version: int = Field(examples=[4])
 
 
-class ProblemWritten(ProblemOut, Screened):
+class ProblemWritten(Screened, ProblemOut):
     """A problem as a write left it, with what its texts held."""
 
 
@@ -184,7 +184,7 @@ class CommentOut(Output):
     created_at: datetime
 
 
-class CommentWritten(CommentOut, Screened):
+class CommentWritten(Screened, CommentOut):
     """A comment as stored, with what its text held."""
 
 

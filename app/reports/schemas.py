@@ -110,11 +110,11 @@ class ReportOut(Output):
     version: int = Field(examples=[1])
 
 
-class ReportWritten(ReportOut, Screened):
+class ReportWritten(Screened, ReportOut):
     """A report as a triage left it, with what its public note held."""
 
 
-class ReportCreated(ReportOut, Screened):
+class ReportCreated(Screened, ReportOut):
     possible_duplicates: list[DuplicateOut] = Field(
         description="Open problems of the same category in the same commune (within 250 m "
         "when both are located) that the caller may see, nearest first."
