@@ -46,6 +46,7 @@ MARKERS = {
     Kind.nir: "[NIR masqué]",
     Kind.iban: "[IBAN masqué]",
 }
+IDENTIFIER_KINDS = frozenset(MARKERS)
 
 # --- Identifiers ---------------------------------------------------------------------------
 
