@@ -32,6 +32,7 @@ Where a question is answered:
 | see a GPO / problem / action        | `gpo_scope`, `problem_scope`, `action_scope`|
 | see a report, a meeting             | `report_scope`, `meeting_scope`             |
 | read a comment, a timeline event    | `text_scope`, `timeline_scope`, `clearance` |
+| read a text outside national police | `read_outside_national_police`, `kind_clearance` |
 | run a GPO (problems, actions, ...)  | `runs_gpo`, `require_runner`                |
 | run or read meetings, read minutes  | `runs_meetings`, `require_minutes_reader`   |
 | change an action                    | `require_action_editor`, `ASSIGNEE_FIELDS`  |

@@ -378,3 +378,27 @@ async def test_the_console_masks_and_says_what_next_to_the_form(
     assert "<b>x</b>" not in forged.text
     assert "gpo-screened" not in forged.text
     assert "gpo-screened" in after.text
+
+
+async def test_the_assignee_s_result_note_is_masked_in_the_console(
+    world: World, console: Console
+) -> None:
+    api = world.api
+    problem = await api.problem(world.facilitator, world.gpo)
+    action = await api.action(world.facilitator, problem, world.landlord)
+    person = await console(world.landlord_partner)
+    page = f"/console/mon-organisation/actions/{action['id']}"
+    person.csrf = csrf_of((await person.get(page)).text)
+    form = {"version": action["version"], "status": "done", "result_note": f"Voir {EMAIL}"}
+    saved = await person.post(page, form)
+    assert saved.status_code == 303
+    assert "signale=result_note:email" in saved.headers["location"]
+    after = await person.get(saved.headers["location"])
+    assert "Compte rendu de l'action : adresse électronique masquée" in text_of(after.text)
+    no_identifier(after, "the action's page")
+    # Inline (htmx), the fragment says it in the same answer.
+    form = {"version": action["version"] + 1, "result_note": f"Rappeler le {PHONE}"}
+    inline = await person.post(page, form, htmx=True)
+    assert inline.status_code == 200
+    assert "Compte rendu de l'action : numéro de téléphone masqué" in text_of(inline.text)
+    no_identifier(inline, "the action's fragment")

@@ -164,15 +164,6 @@ async def update_action(
         values.get("assignee_organisation_id", action.assignee_organisation_id),
         loc=("body", "assignee_organisation_id"),
     )
-    values = screening.screen(
-        session,
-        principal,
-        values,
-        ACTION_TEXTS,
-        level=text_level(problem, assignee),
-        resource_type="action",
-        resource_id=action.id,
-    )
     if values.get("decided_at_meeting_id") is not None:
         await problems.require_meeting_of(
             session,
@@ -186,6 +177,16 @@ async def update_action(
         assert target is not None
         await LIFECYCLE.check(source, target, None)
         values["completed_at"] = utcnow() if target is ActionStatus.done else None
+    # Screened once the change is known to be accepted: a refused one records no finding.
+    values = screening.screen(
+        session,
+        principal,
+        values,
+        ACTION_TEXTS,
+        level=text_level(problem, assignee),
+        resource_type="action",
+        resource_id=action.id,
+    )
     summary = (
         wording.summary("action.move", title=action.title, source=source, target=target)
         if moves

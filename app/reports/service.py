@@ -382,16 +382,6 @@ async def triage(
             fr=wording.refused("report.not_routed"),
         )
     await LIFECYCLE.check(report.status, OUTCOME_OF[data.decision], Triaging(report, data))
-    reporter = await session.get_one(Organisation, report.submitted_by_organisation_id)
-    data = screening.screen_model(
-        session,
-        principal,
-        data,
-        ["public_note"],
-        level=access.kind_clearance(reporter.kind),
-        resource_type="report",
-        resource_id=report.id,
-    )
     before = audit.snapshot(report, ("status", "problem_id", "public_note"))
     if data.decision is not Decision.reject:
         problem = await _accepting_problem(session, principal, report, data)
@@ -408,6 +398,16 @@ async def triage(
             ),
             changes={"report": [None, report.reference]},
         )
+    reporter = await session.get_one(Organisation, report.submitted_by_organisation_id)
+    data = screening.screen_model(
+        session,
+        principal,
+        data,
+        ["public_note"],
+        level=access.kind_clearance(reporter.kind),
+        resource_type="report",
+        resource_id=report.id,
+    )
     report.status = OUTCOME_OF[data.decision]
     report.public_note = data.public_note
     report.triaged_at = utcnow()
