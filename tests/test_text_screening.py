@@ -402,3 +402,19 @@ async def test_the_assignee_s_result_note_is_masked_in_the_console(
     assert inline.status_code == 200
     assert "Compte rendu de l'action : numéro de téléphone masqué" in text_of(inline.text)
     no_identifier(inline, "the action's fragment")
+
+
+async def test_an_action_handed_to_a_landlord_has_its_kept_texts_masked(world: World) -> None:
+    api, fac = world.api, world.facilitator
+    problem = await api.problem(fac, world.gpo, visibility="restricted")
+    action = await api.action(fac, problem, world.national_police, description=SECRET)
+    assert action["description"] == SECRET  # the problem's and the assignee's: restricted
+    handed = expect(
+        await api.patch(
+            fac, f"/actions/{action['id']}", json={"assignee_organisation_id": world.landlord["id"]}
+        ),
+        200,
+    )
+    assert handed["description"] == MASKED
+    assert warned(handed) == every_kind("description")
+    no_identifier(await api.get(world.landlord_partner, f"/actions/{action['id']}"), "action")

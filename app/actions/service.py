@@ -178,12 +178,20 @@ async def update_action(
         await LIFECYCLE.check(source, target, None)
         values["completed_at"] = utcnow() if target is ActionStatus.done else None
     # Screened once the change is known to be accepted: a refused one records no finding.
+    level = text_level(problem, assignee)
+    if assignee.id != action.assignee_organisation_id:
+        was = await session.get_one(Organisation, action.assignee_organisation_id)
+        if screening.masks_identifiers(level) and not screening.masks_identifiers(
+            text_level(problem, was)
+        ):
+            # A new assignee outside the national police reads the texts kept so far.
+            values = {name: getattr(action, name) for name in ACTION_TEXTS} | values
     values = screening.screen(
         session,
         principal,
         values,
         ACTION_TEXTS,
-        level=text_level(problem, assignee),
+        level=level,
         resource_type="action",
         resource_id=action.id,
     )
