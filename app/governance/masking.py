@@ -92,7 +92,13 @@ def _has_digit(text: str) -> bool:
 # SIV letters leave out I, O and U; the plate is written in capitals, or in any case with dashes.
 _SIV_LETTER = "[A-HJ-NP-TV-Z]"
 _DEPARTMENT = r"(?:0[1-9]|1\d|[3-8]\d|9[0-5]|2[AB]|97[1-6])"
-_PHONE_GROUPS = r"(?P<sep>[ .-]?)\d{2}(?:(?P=sep)\d{2}){3}"
+
+
+def _pairs_of_digits(separator: str) -> str:
+    """Four pairs of digits, one separator (or none) between all of them: "12 34 56 78" or
+    "12.34.56.78", not the "02.2026 12" of a date followed by an hour."""
+    return rf"(?P<{separator}>[ .-]?)\d{{2}}(?:(?P={separator})\d{{2}}){{3}}"
+
 
 PATTERNS: tuple[_Pattern, ...] = (
     _Pattern(
@@ -119,8 +125,8 @@ PATTERNS: tuple[_Pattern, ...] = (
     _Pattern(
         Kind.phone,
         re.compile(
-            r"(?<![\w+])(?:0[1-9]" + _PHONE_GROUPS.replace("sep", "a") + r"|(?:\+|00)33[ .-]?"
-            r"(?:\(0\)[ .-]?)?[1-9]" + _PHONE_GROUPS.replace("sep", "b") + r")(?!\w)"
+            rf"(?<![\w+])(?:0[1-9]{_pairs_of_digits('national')}"
+            rf"|(?:\+|00)33[ .-]?(?:\(0\)[ .-]?)?[1-9]{_pairs_of_digits('international')})(?!\w)"
         ),
         _has_digit,
     ),
