@@ -34,6 +34,7 @@ Where a question is answered:
 | read a comment, a timeline event    | `text_scope`, `timeline_scope`, `clearance` |
 | read a free text of a record        | `text_if_readable` (level: `effective_level`)|
 | write a free text at a level        | `level_to_write`                            |
+| read a text outside national police | `read_outside_national_police`, `kind_clearance` |
 | run a GPO (problems, actions, ...)  | `runs_gpo`, `require_runner`                |
 | run or read meetings, read minutes  | `runs_meetings`, `require_minutes_reader`   |
 | change an action                    | `require_action_editor`, `ASSIGNEE_FIELDS`  |
@@ -115,6 +116,16 @@ def clearance(principal: Principal) -> Visibility:
 def kind_clearance(kind: OrganisationKind | None) -> Visibility:
     """The strictest level a member of an organisation of this kind reads."""
     return Visibility.partners if kind is None else CLEARANCE.get(kind, Visibility.partners)
+
+
+def read_outside_national_police(level: Visibility) -> bool:
+    """Whether members of an organisation other than the national police may read a text
+    at `level` (the strictest clearance among the other kinds decides: municipal police)."""
+    return any(
+        level in readable_levels(kind_clearance(kind))
+        for kind in OrganisationKind
+        if kind is not OrganisationKind.national_police
+    )
 
 
 def readable(principal: Principal) -> list[Visibility]:

@@ -13,6 +13,7 @@ from app.figures.models import (
     MeasuredProblem,
     ProblemCount,
 )
+from app.governance.screening import TextScreening
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
 from app.identity.models import (
     ApiToken,
@@ -66,6 +67,7 @@ __all__ = [
     "Review",
     "ScheduledRun",
     "SignInAttempt",
+    "TextScreening",
     "User",
     "Webhook",
     "metadata",

@@ -323,6 +323,9 @@ REFUSED = {
     "problem.sensitive_stays": "La catégorie « {category} » est sensible (informations "
     "transmises à la CROSS) : ses problèmes restent en visibilité « restreinte (police "
     "nationale) ». Si la catégorie est erronée, corrigez-la d'abord, puis la visibilité.",
+    "problem.identifiers_kept": "Ce problème contient des identifiants personnels (téléphone, "
+    "immatriculation, NIR…) conservés en visibilité « restreinte (police nationale) », y "
+    "compris dans son historique : il ne peut pas être partagé au-delà de la police nationale.",
     "problem.new_closes_as": "Un problème nouveau ne se clôt que comme « doublon » ou « hors "
     "du champ du GPO » : ouvrez-le d'abord.",
     "evidence.no_indicator": "Clore comme « {outcome} » demande une preuve : le problème n'a "
@@ -505,3 +508,42 @@ RESTRICTED_NOTICE = (
 
 # Where a person accepted the charter, in its audit event.
 CHARTER_CHANNELS = {"console": "console", "token": "jeton d'API"}
+
+
+# --- Personal identifiers and sensitive words in free text (issue 12) -----------------------
+
+# A warning's kind (`app.governance.masking.Kind`), as the console names it to the writer.
+TEXT_WARNINGS = {
+    "phone": "numéro de téléphone masqué",
+    "email": "adresse électronique masquée",
+    "licence_plate": "immatriculation masquée",
+    "nir": "numéro de sécurité sociale (NIR) masqué",
+    "iban": "IBAN masqué",
+    "sensitive_health": "mot révélant l'état de santé",
+    "sensitive_religion": "mot révélant une religion",
+    "sensitive_origin": "mot révélant une origine",
+    "sensitive_sex_life": "mot révélant la vie sexuelle",
+    "sensitive_politics": "mot révélant une opinion politique",
+    "sensitive_union": "mot révélant une appartenance syndicale",
+}
+# The fields of the forms, as the console names them in a warning.
+TEXT_FIELDS = {
+    "title": "titre",
+    "description": "description",
+    "objective": "objectif",
+    "time_pattern": "horaires",
+    "address": "adresse",
+    "note": "note",
+    "body": "commentaire",
+    "public_note": "note pour le partenaire",
+    "result_note": "compte rendu de l'action",
+    "notes": "notes de réunion",
+    "location": "lieu",
+    "name": "nom",
+    "source": "source",
+}
+
+
+def text_warning(field: str, kind: str) -> str:
+    """ "description : numéro de téléphone masqué" """
+    return f"{TEXT_FIELDS.get(field, field).capitalize()} : {TEXT_WARNINGS.get(kind, kind)}"

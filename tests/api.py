@@ -36,6 +36,11 @@ class Caller:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+def resource(answer: dict[str, Any]) -> dict[str, Any]:
+    """A write's answer as the resource reads back: without the write's `warnings`."""
+    return {name: value for name, value in answer.items() if name != "warnings"}
+
+
 def expect(response: httpx.Response, status: int) -> Any:
     assert response.status_code == status, (
         f"{response.request.method} {response.request.url} -> {response.status_code}, "

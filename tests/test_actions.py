@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.api import Api, Caller, World, expect, problem_of
+from tests.api import Api, Caller, World, expect, problem_of, resource
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -89,7 +89,7 @@ async def test_facilitator_assigns_a_planned_action(world: World) -> None:
     assert created["completed_at"] is None
     assert created["overdue"] is False
     assert response.headers["ETag"] == f'"{created["version"]}"'
-    assert await read(api, world.facilitator, created) == created
+    assert await read(api, world.facilitator, created) == resource(created)
 
     seen = expect(await api.get(world.facilitator, f"/problems/{problem['id']}"), 200)
     assert seen["open_action_count"] == 1
@@ -199,7 +199,7 @@ async def test_facilitator_changes_any_field(world: World) -> None:
         assert changed[name] == value, name
     assert changed["version"] == action["version"] + 1
     assert response.headers["ETag"] == f'"{changed["version"]}"'
-    assert await read(api, world.facilitator, action) == changed
+    assert await read(api, world.facilitator, action) == resource(changed)
 
     cleared = await change(api, world.facilitator, action, description=None, result_note=None)
     assert cleared["description"] is None
@@ -222,7 +222,7 @@ async def test_patch_refuses_invalid_values(world: World) -> None:
     ):
         response = await api.patch(world.facilitator, f"/actions/{action['id']}", json=body)
         assert ["body", field] in locs(problem_of(response, 422)), body
-    assert await read(api, world.facilitator, action) == action
+    assert await read(api, world.facilitator, action) == resource(action)
 
 
 async def test_the_assignee_updates_status_and_result_only(world: World) -> None:
@@ -248,7 +248,7 @@ async def test_the_assignee_updates_status_and_result_only(world: World) -> None
     ):
         response = await api.patch(partner, f"/actions/{action['id']}", json=body)
         problem_of(response, 403)
-    assert await read(api, world.facilitator, action) == done
+    assert await read(api, world.facilitator, action) == resource(done)
 
 
 @pytest.mark.parametrize("who", ["municipal_partner", "police_partner", "commander"])
@@ -258,7 +258,7 @@ async def test_others_may_not_change_an_action(world: World, who: str) -> None:
     action = await api.action(world.facilitator, problem, world.landlord)
     for body in ({"status": "done"}, {"result_note": "Fait."}, {"title": "Autre"}):
         problem_of(await api.patch(getattr(world, who), f"/actions/{action['id']}", json=body), 403)
-    assert await read(api, world.facilitator, action) == action
+    assert await read(api, world.facilitator, action) == resource(action)
 
 
 async def test_a_facilitator_of_another_gpo_cannot_reach_the_action(world: World) -> None:
@@ -271,7 +271,7 @@ async def test_a_facilitator_of_another_gpo_cannot_reach_the_action(world: World
     )
     problem_of(response, 404)
     assert await listed_ids(api, world.other_facilitator) == []
-    assert await read(api, world.facilitator, action) == action
+    assert await read(api, world.facilitator, action) == resource(action)
 
 
 async def test_stale_if_match_gives_412_and_changes_nothing(world: World) -> None:
@@ -344,7 +344,7 @@ async def test_legal_status_moves(world: World, who: str, start: str, to: str) -
     moved = await change(world.api, getattr(world, who), action, status=to)
     assert moved["status"] == to
     assert moved["version"] == action["version"] + 1
-    assert await read(world.api, world.facilitator, action) == moved
+    assert await read(world.api, world.facilitator, action) == resource(moved)
 
 
 @pytest.mark.parametrize(("start", "to"), ILLEGAL, ids=[f"{s}->{t}" for s, t in ILLEGAL])
@@ -353,7 +353,7 @@ async def test_illegal_status_moves_are_409(world: World, start: str, to: str) -
     for caller in (world.facilitator, world.landlord_partner):
         response = await world.api.patch(caller, f"/actions/{action['id']}", json={"status": to})
         problem_of(response, 409)
-    assert await read(world.api, world.facilitator, action) == action
+    assert await read(world.api, world.facilitator, action) == resource(action)
 
 
 async def test_completed_at_is_set_on_done_and_cleared_when_work_resumes(world: World) -> None:
@@ -591,4 +591,4 @@ async def test_a_member_without_clearance_does_not_see_others_actions(world: Wor
     )
     problem_of(response, 404)
     assert await listed_ids(api, world.landlord_partner) == []
-    assert await read(api, world.municipal_partner, action) == action
+    assert await read(api, world.municipal_partner, action) == resource(action)

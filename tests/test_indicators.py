@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api import Api, Caller, World, expect, problem_of
+from tests.api import Api, Caller, World, expect, problem_of, resource
 from tests.intake import read_report, submit, triage
 
 JANUARY = {"value": 31, "period_start": "2026-01-01", "period_end": "2026-01-31"}
@@ -119,7 +119,7 @@ async def test_facilitator_adds_an_indicator_with_its_baseline(world: World) -> 
     assert created["target_met"] is None
     assert response.headers["etag"] == f'"{created["version"]}"'
 
-    assert await read_indicator(api, world.landlord_partner, created) == created
+    assert await read_indicator(api, world.landlord_partner, created) == resource(created)
     assert await indicator_ids(api, fac, problem) == [created["id"]]
 
 

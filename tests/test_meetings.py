@@ -18,7 +18,7 @@ from sqlalchemy import update
 
 from app.gpos.models import Gpo
 from app.problems.models import Problem
-from tests.api import Api, Caller, World, every_page, expect, problem_of, unique
+from tests.api import Api, Caller, World, every_page, expect, problem_of, resource, unique
 from tests.intake import submit, triage
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -191,7 +191,7 @@ async def test_runners_schedule_a_meeting(world: World, who: str) -> None:
     assert response.headers["etag"] == f'"{created["version"]}"'
 
     read = await read_meeting(api, world.facilitator, created)
-    assert instants(read) == instants(created)
+    assert instants(read) == instants(resource(created))
     listed = await every_page(api, world.facilitator, f"/gpos/{world.gpo['id']}/meetings")
     assert [m["id"] for m in listed] == [created["id"]]
 
@@ -391,7 +391,7 @@ async def test_holding_a_planned_meeting_updates_the_cadence(world: World) -> No
     assert held["notes"] == "Tour de table des partenaires."
     assert held["version"] > meeting["version"]
     assert response.headers["etag"] == f'"{held["version"]}"'
-    assert instants(await read_meeting(api, world.facilitator, meeting)) == instants(held)
+    assert instants(await read_meeting(api, world.facilitator, meeting)) == instants(resource(held))
 
     gpo = await read_gpo(api, world.facilitator, world.gpo)
     assert moment(gpo["last_meeting_at"]) == moment(meeting["scheduled_at"])
@@ -507,7 +507,9 @@ async def test_unknown_attendee_is_422_naming_its_index(world: World) -> None:
         422,
     )
     assert ["body", "attendee_organisation_ids", 0] in locs(body)
-    assert instants(await read_meeting(api, world.facilitator, meeting)) == instants(meeting)
+    assert instants(await read_meeting(api, world.facilitator, meeting)) == instants(
+        resource(meeting)
+    )
 
 
 async def test_unknown_attendee_index_counts_repeated_ids(world: World) -> None:

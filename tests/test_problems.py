@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.api import Api, Caller, World, every_page, expect, problem_of
+from tests.api import Api, Caller, World, every_page, expect, problem_of, resource
 
 PARIS = ZoneInfo("Europe/Paris")
 REFERENCE = re.compile(r"^P-(\d{4})-(\d{6})$")
@@ -116,7 +116,7 @@ async def test_create_returns_a_new_problem_with_its_fields(world: World) -> Non
     assert moment(created["created_at"]) <= moment(created["updated_at"])
 
     # What was created is what is read back.
-    assert await read(api, world.facilitator, created) == created
+    assert await read(api, world.facilitator, created) == resource(created)
 
 
 async def test_references_follow_the_pattern_are_unique_and_increase(world: World) -> None:
@@ -328,7 +328,7 @@ async def test_patch_changes_only_the_fields_given(world: World) -> None:
     assert patched["version"] == problem["version"] + 1
     assert response.headers["ETag"] == f'"{patched["version"]}"'
     assert moment(patched["updated_at"]) >= moment(problem["updated_at"])
-    assert await read(api, world.facilitator, problem) == patched
+    assert await read(api, world.facilitator, problem) == resource(patched)
 
 
 async def test_patch_null_clears_nullable_fields(world: World) -> None:
@@ -364,7 +364,7 @@ async def test_patch_null_on_a_required_field_is_refused(world: World, field: st
     problem = await api.problem(world.facilitator, world.gpo)
     response = await api.patch(world.facilitator, f"/problems/{problem['id']}", json={field: None})
     assert ["body", field] in locs(problem_of(response, 422))
-    assert await read(api, world.facilitator, problem) == problem
+    assert await read(api, world.facilitator, problem) == resource(problem)
 
 
 @pytest.mark.parametrize(
@@ -388,7 +388,7 @@ async def test_patch_refuses_server_owned_and_invalid_fields(
     response = await api.patch(world.facilitator, f"/problems/{problem['id']}", json=body)
     field = next(iter(body))
     assert any(loc[:2] == ["body", field] for loc in locs(problem_of(response, 422)))
-    assert await read(api, world.facilitator, problem) == problem
+    assert await read(api, world.facilitator, problem) == resource(problem)
 
 
 @pytest.mark.parametrize("value", ["none", "displacement", "diffusion", "unknown"])
@@ -496,7 +496,7 @@ async def test_every_legal_move(world: World, start: str, move: dict[str, Any]) 
     else:
         assert moved["outcome"] is None
         assert moved["closed_at"] is None
-    assert await read(api, world.facilitator, problem) == moved
+    assert await read(api, world.facilitator, problem) == resource(moved)
 
 
 ILLEGAL_MOVES = [
@@ -537,7 +537,7 @@ async def test_a_new_problem_closes_only_as_duplicate_or_not_in_scope(
     problem = await api.problem(world.facilitator, world.gpo)
     response = await api.move(world.facilitator, problem, "closed", outcome=outcome)
     problem_of(response, 409)
-    assert await read(api, world.facilitator, problem) == problem
+    assert await read(api, world.facilitator, problem) == resource(problem)
 
 
 @pytest.mark.parametrize("start", ["new", "open", "monitoring"])
@@ -583,7 +583,7 @@ async def test_closing_records_outcome_note_closed_at_and_displacement(world: Wo
     assert closed["displacement"] == "diffusion"
     assert closed["closed_at"] is not None
     assert moment(closed["closed_at"]) >= moment(problem["created_at"])
-    assert closed == await read(api, world.facilitator, problem)
+    assert resource(closed) == await read(api, world.facilitator, problem)
 
 
 async def test_closing_without_displacement_keeps_the_one_recorded(world: World) -> None:

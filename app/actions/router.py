@@ -7,11 +7,12 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from app.actions import service
 from app.actions.models import Action, ActionStatus
-from app.actions.schemas import ActionCreate, ActionOut, ActionUpdate
+from app.actions.schemas import ActionCreate, ActionOut, ActionUpdate, ActionWritten
 from app.core.concurrency import IfMatch, precondition_if_match, set_etag
 from app.core.db import DbSession
 from app.core.pagination import Page, PageParams
 from app.core.schemas import Day, json_response
+from app.governance import screening
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.problems.dependencies import ProblemToExtend
 from app.problems.models import Problem
@@ -46,12 +47,14 @@ async def create_action(
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-) -> ActionOut:
+) -> ActionWritten:
     """Facilitators of the problem's GPO (and admins). Starts `planned`."""
     action = await service.create_action(session, principal, problem, data)
     set_etag(response, action.version)
     response.headers["Location"] = f"/api/v1/actions/{action.id}"
-    return await service.view(session, principal, action.id)
+    return screening.answer(
+        ActionWritten, await service.view(session, principal, action.id), session
+    )
 
 
 @router.get("/actions", summary="List actions", response_model=Page[ActionOut])
@@ -104,10 +107,12 @@ async def update_action(
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-) -> ActionOut:
+) -> ActionWritten:
     """Facilitators of the GPO (and admins) change anything; a partner of the assignee
     organisation changes only `status` and `result_note` (anything else: 403)."""
     action, problem = target
     action = await service.update_action(session, principal, action, problem, data)
     set_etag(response, action.version)
-    return await service.view(session, principal, action.id)
+    return screening.answer(
+        ActionWritten, await service.view(session, principal, action.id), session
+    )

@@ -8,6 +8,7 @@ from pydantic import Field
 from app.actions.models import ActionStatus
 from app.core.schemas import Code, Day, Input, LongText, Name, Output, Patch, level_field, level_out
 from app.core.visibility import Visibility
+from app.governance.screening import Screened
 
 
 class ActionCreate(Input):
@@ -70,6 +71,10 @@ class ActionOut(Output):
     created_at: datetime
     updated_at: datetime
     version: int = Field(examples=[2])
+
+
+class ActionWritten(Screened, ActionOut):
+    """An action as a write left it, with what its texts held."""
 
 
 class ActionWithProblem(ActionOut):

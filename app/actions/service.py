@@ -22,10 +22,12 @@ from app.core.errors import Conflict
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey, after_params
 from app.core.schemas import shape
-from app.core.visibility import Visibility
+from app.core.visibility import Visibility, at_least, at_most
+from app.governance import screening
 from app.identity.principal import Principal
 from app.problems import service as problems
 from app.problems.models import Problem, ProblemStatus
+from app.reference.models import Organisation
 from app.reference.service import require_action_kind, require_organisation
 
 A = ActionStatus
@@ -123,6 +125,36 @@ async def of_problems(
     return found
 
 
+def title_level(problem: Problem, assignee: Organisation) -> Visibility:
+    """Who reads an action's title (screened for identifiers at this level): its problem's
+    readers, and the assignee's members, who read the action even on a problem hidden from
+    them. Its description and result note are read at the action's own level (`texts`)."""
+    return at_most(problem.visibility, access.kind_clearance(assignee.kind))
+
+
+def _screened(
+    session: AsyncSession,
+    principal: Principal,
+    values: dict[str, Any],
+    *,
+    title_at: Visibility,
+    texts_at: Visibility,
+    action_id: uuid.UUID,
+) -> dict[str, Any]:
+    """The values with the title and the texts screened, each at the level of its readers."""
+    for fields, level in ((("title",), title_at), (TEXT_FIELDS, texts_at)):
+        values = screening.screen(
+            session,
+            principal,
+            values,
+            fields,
+            level=level,
+            resource_type="action",
+            resource_id=action_id,
+        )
+    return values
+
+
 async def create_action(
     session: AsyncSession, principal: Principal, problem: Problem, data: ActionCreate
 ) -> Action:
@@ -141,10 +173,19 @@ async def create_action(
             session, problem.gpo_id, data.decided_at_meeting_id, ("body", "decided_at_meeting_id")
         )
     level = access.level_to_write(principal, data.visibility, problem.visibility)
-    values = data.model_dump() | {"visibility": level}
+    action_id = uuid.uuid4()
+    values = _screened(
+        session,
+        principal,
+        data.model_dump() | {"visibility": level},
+        title_at=title_level(problem, assignee),
+        texts_at=level,
+        action_id=action_id,
+    )
     now = utcnow()
     action = Action(
         **values,
+        id=action_id,
         problem_id=problem.id,
         status=ActionStatus.planned,
         created_by=principal.user_id,
@@ -179,10 +220,11 @@ async def update_action(
     level = access.level_after_change(principal, values, action.visibility, problem.visibility)
     if "kind" in values:
         await require_action_kind(session, values["kind"], loc=("body", "kind"))
-    if "assignee_organisation_id" in values:
-        await require_organisation(
-            session, values["assignee_organisation_id"], loc=("body", "assignee_organisation_id")
-        )
+    assignee = await require_organisation(
+        session,
+        values.get("assignee_organisation_id", action.assignee_organisation_id),
+        loc=("body", "assignee_organisation_id"),
+    )
     if values.get("decided_at_meeting_id") is not None:
         await problems.require_meeting_of(
             session,
@@ -196,6 +238,23 @@ async def update_action(
         assert target is not None
         await LIFECYCLE.check(source, target, None)
         values["completed_at"] = utcnow() if target is ActionStatus.done else None
+    # Screened once the change is known to be accepted: a refused one records no finding.
+    title_at = title_level(problem, assignee)
+    if assignee.id != action.assignee_organisation_id and "title" not in values:
+        was = await session.get_one(Organisation, action.assignee_organisation_id)
+        if screening.masks_identifiers(title_at) and not screening.masks_identifiers(
+            title_level(problem, was)
+        ):
+            # A new assignee outside the national police reads the title kept so far.
+            values["title"] = action.title
+    if screening.masks_identifiers(level) and not screening.masks_identifiers(
+        at_least(action.visibility, problem.visibility)
+    ):
+        # Lowered below `restricted`: the texts kept so far are read by more people now.
+        values = {name: getattr(action, name) for name in TEXT_FIELDS} | values
+    values = _screened(
+        session, principal, values, title_at=title_at, texts_at=level, action_id=action.id
+    )
     summary = (
         wording.summary("action.move", title=action.title, source=source, target=target)
         if moves

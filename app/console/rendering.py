@@ -25,6 +25,8 @@ from app import access, wording
 from app.actions.models import ActionStatus
 from app.core.outbox import EventType
 from app.core.visibility import Visibility, at_least
+from app.governance import screening
+from app.governance.masking import IDENTIFIER_KINDS, Kind
 from app.identity.sessions import SignedIn
 from app.problems.models import Outcome, Priority, ProblemStatus
 from app.webhooks.models import DeliveryStatus
@@ -105,6 +107,45 @@ environment.filters |= {
 }
 
 
+# --- What the texts just saved held --------------------------------------------------------
+
+# The query parameter carrying a write's warnings through the redirect after it: a field and
+# a kind ("description:phone"), never a value.
+NOTICE_PARAM = "signale"
+
+
+@dataclass(frozen=True)
+class TextNotice:
+    """A warning as the page tells it: masked (an identifier replaced) or a sensitive word."""
+
+    text: str
+    masked: bool
+
+
+def with_notices(location: str, warnings: Iterable[screening.TextWarning]) -> str:
+    """The redirect's address, with the warnings of the write it follows."""
+    path, hash_mark, fragment = location.partition("#")
+    pairs = "&".join(f"{NOTICE_PARAM}={w.loc[-1]}:{w.kind.value}" for w in warnings)
+    return f"{path}{'&' if '?' in path else '?'}{pairs}{hash_mark}{fragment}"
+
+
+def text_notices(request: Request, status: int) -> list[TextNotice]:
+    """What the free texts this request saved held, or the write before its redirect: only
+    known fields and kinds are told (the query string is the reader's to forge)."""
+    found: list[tuple[str, Kind]] = []
+    session = getattr(request.state, "session", None)
+    if session is not None and status < 400:
+        found += [(str(w.loc[-1]), w.kind) for w in screening.warnings(session)]
+    for value in request.query_params.getlist(NOTICE_PARAM):
+        field, _, kind = value.partition(":")
+        if field in wording.TEXT_FIELDS and kind in Kind.__members__:
+            found.append((field, Kind(kind)))
+    return [
+        TextNotice(wording.text_warning(field, kind), kind in IDENTIFIER_KINDS)
+        for field, kind in dict.fromkeys(found)
+    ]
+
+
 @dataclass(frozen=True)
 class NavItem:
     label: str
@@ -155,6 +196,7 @@ def render(
         csrf_header=CSRF_HEADER,
         # The maps' tile URL template; empty: markers on a plain ground.
         map_tiles=request.app.state.settings.gpo_map_tiles_url,
+        text_notices=text_notices(request, status),
         **context,
     )
     response = HTMLResponse(html, status_code=status, headers=headers)

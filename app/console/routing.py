@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from app.console.rendering import render
+from app.console.rendering import render, with_notices
 from app.core.errors import ApiError, SeeOther
 from app.core.requests import current_request_id
-from app.core.routing import TransactionalRoute
+from app.core.routing import Handler, TransactionalRoute
+from app.governance import screening
 
 logger = logging.getLogger("app.errors")
 CHECKS_CSRF = "checks_csrf"
@@ -66,6 +68,14 @@ def error_page(request: Request, status: int, message: str | None = None) -> Res
 class ConsoleRoute(TransactionalRoute):
     post_marker = CHECKS_CSRF
     post_requirement = "the CSRF check (dependencies=[CsrfChecked])"
+
+    async def run(self, handle: Handler, request: Request, session: AsyncSession) -> Response:
+        """The API's transaction; a form saved and redirected carries what its texts held
+        to the page that follows (the page tells it next to the form)."""
+        response = await super().run(handle, request, session)
+        if response.status_code == 303 and (found := screening.warnings(session)):
+            response.headers["location"] = with_notices(response.headers["location"], found)
+        return response
 
     def render_error(self, exc: ApiError, request: Request) -> Response:
         if isinstance(exc, SeeOther):

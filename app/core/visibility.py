@@ -62,3 +62,7 @@ def effective_level(level: Any, floor: Any) -> ColumnElement[str]:
         (either_is(Visibility.police), literal(Visibility.police.value)),
         else_=literal(Visibility.partners.value),
     )
+
+
+def at_most(level: Visibility, ceiling: Visibility) -> Visibility:
+    return min(level, ceiling, key=_ORDER.index)

@@ -1,1 +1,2 @@
-"""Information governance: what the service's data protection officer needs."""
+"""Information governance: what partners may read of police data, the proof of it, and
+what the data protection officer needs."""

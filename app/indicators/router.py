@@ -9,6 +9,7 @@ from app import access
 from app.core.concurrency import IfMatch, precondition_if_match, set_etag
 from app.core.db import DbSession
 from app.core.pagination import Page
+from app.governance import screening
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.indicators import service
 from app.indicators.models import Indicator
@@ -16,8 +17,10 @@ from app.indicators.schemas import (
     IndicatorCreate,
     IndicatorOut,
     IndicatorUpdate,
+    IndicatorWritten,
     MeasurementCreate,
     MeasurementOut,
+    MeasurementWritten,
 )
 from app.problems.dependencies import ProblemToExtend, VisibleProblem
 from app.problems.models import Problem
@@ -54,13 +57,14 @@ async def create_indicator(
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-) -> IndicatorOut:
+) -> IndicatorWritten:
     """Facilitators of the problem's GPO (and admins): something countable, with a baseline
     over a period before the response, the better direction and an optional target."""
     indicator = await service.create_indicator(session, principal, problem, data)
     set_etag(response, indicator.version)
     response.headers["Location"] = f"/api/v1/indicators/{indicator.id}"
-    return await service.view(session, principal, indicator.id)
+    out = await service.view(session, principal, indicator.id)
+    return screening.answer(IndicatorWritten, out, session)
 
 
 @router.get("/problems/{problem_id}/indicators", summary="A problem's indicators")
@@ -90,13 +94,13 @@ async def update_indicator(
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-) -> IndicatorOut:
+) -> IndicatorWritten:
     """The baseline and direction are fixed once set: they are what results compare with."""
     indicator, problem = target
     await service.update_indicator(session, principal, indicator, problem, data)
     out = await service.view(session, principal, indicator.id)
     set_etag(response, out.version)
-    return out
+    return screening.answer(IndicatorWritten, out, session)
 
 
 @router.post(
@@ -111,11 +115,12 @@ async def add_measurement(
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-) -> MeasurementOut:
+) -> MeasurementWritten:
     """A value over a period after the baseline period. A period overlapping the baseline,
     ending before it starts, or a negative value is refused (422). A measurement has no URL
     of its own: `Location` is its indicator, which lists it."""
     indicator, problem = target
     measurement = await service.add_measurement(session, principal, indicator, problem, data)
     response.headers["Location"] = f"/api/v1/indicators/{indicator.id}"
-    return MeasurementOut.model_validate(measurement)
+    out = MeasurementOut.model_validate(measurement)
+    return screening.answer(MeasurementWritten, out, session)

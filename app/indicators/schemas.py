@@ -18,6 +18,7 @@ from app.core.schemas import (
     level_out,
 )
 from app.core.visibility import Visibility
+from app.governance.screening import Screened
 from app.indicators.models import Direction
 from app.problems.schemas import Note
 
@@ -111,3 +112,11 @@ class IndicatorOut(Output):
     created_at: datetime
     updated_at: datetime
     version: int = Field(examples=[2])
+
+
+class IndicatorWritten(Screened, IndicatorOut):
+    """An indicator as a write left it, with what its texts held."""
+
+
+class MeasurementWritten(Screened, MeasurementOut):
+    """A measurement as stored, with what its note held."""

@@ -24,7 +24,8 @@ from app.core.db import one_row
 from app.core.errors import Invalid
 from app.core.pagination import Page
 from app.core.schemas import shape
-from app.core.visibility import Visibility
+from app.core.visibility import Visibility, at_least
+from app.governance import screening
 from app.identity.principal import Principal
 from app.indicators.models import Direction, Indicator, Measurement, improved, latest_rate
 from app.indicators.schemas import (
@@ -196,10 +197,22 @@ def source_texts(level: Visibility) -> audit.Texts:
 async def create_indicator(
     session: AsyncSession, principal: Principal, problem: Problem, data: IndicatorCreate
 ) -> Indicator:
-    baseline = data.baseline
     level = access.level_to_write(principal, data.visibility, problem.visibility)
+    indicator_id = uuid.uuid4()
+    for fields, at in ((["name"], problem.visibility), (["source"], level)):
+        data = screening.screen_model(
+            session,
+            principal,
+            data,
+            fields,
+            level=at,
+            resource_type="indicator",
+            resource_id=indicator_id,
+        )
+    baseline = data.baseline
     now = utcnow()
     indicator = Indicator(
+        id=indicator_id,
         problem_id=problem.id,
         name=data.name,
         unit=data.unit,
@@ -244,6 +257,20 @@ async def update_indicator(
 ) -> Indicator:
     values = data.provided()
     level = access.level_after_change(principal, values, indicator.visibility, problem.visibility)
+    if screening.masks_identifiers(level) and not screening.masks_identifiers(
+        at_least(indicator.visibility, problem.visibility)
+    ):
+        values = {"source": indicator.source} | values  # lowered: read by more people now
+    for fields, at in ((("name",), problem.visibility), (("source",), level)):
+        values = screening.screen(
+            session,
+            principal,
+            values,
+            fields,
+            level=at,
+            resource_type="indicator",
+            resource_id=indicator.id,
+        )
     await audit.update(
         session,
         principal,
@@ -277,7 +304,18 @@ async def add_measurement(
             fr=wording.refused("measurement.overlaps_baseline", end=indicator.baseline_end),
         )
     level = access.level_to_write(principal, data.visibility, problem.visibility)
+    measurement_id = uuid.uuid4()
+    data = screening.screen_model(
+        session,
+        principal,
+        data,
+        ["note"],
+        level=level,
+        resource_type="measurement",
+        resource_id=measurement_id,
+    )
     measurement = Measurement(
+        id=measurement_id,
         indicator_id=indicator.id,
         visibility=level,
         period_start=data.period_start,

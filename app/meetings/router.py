@@ -11,6 +11,7 @@ from app.core.concurrency import IfMatch, precondition_if_match, set_etag
 from app.core.db import DbSession
 from app.core.exports import classification_headers
 from app.core.pagination import Page, PageParams
+from app.governance import screening
 from app.gpos import service as gpos
 from app.gpos.models import Gpo
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
@@ -22,8 +23,9 @@ from app.meetings.schemas import (
     MeetingCreate,
     MeetingOut,
     MeetingUpdate,
+    MeetingWritten,
     ReviewCreate,
-    ReviewOut,
+    ReviewWritten,
 )
 
 router = APIRouter(route_class=ApiRoute, tags=["meetings"])
@@ -95,13 +97,13 @@ async def create_meeting(
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-) -> MeetingOut:
+) -> MeetingWritten:
     """Facilitators of the GPO, commanders and admins. A past `scheduled_at` records a
     meeting already held (status `held`); a future one is `planned`."""
     meeting = await service.create_meeting(session, principal, gpo, data)
     set_etag(response, meeting.version)
     response.headers["Location"] = f"/api/v1/meetings/{meeting.id}"
-    return await service.out(session, meeting)
+    return screening.answer(MeetingWritten, await service.out(session, meeting), session)
 
 
 @router.get("/gpos/{gpo_id}/meetings", summary="A GPO's meetings")
@@ -127,13 +129,13 @@ async def update_meeting(
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-) -> MeetingOut:
+) -> MeetingWritten:
     """`status` moves planned → held | cancelled. Holding a meeting resets the GPO's
     cadence (`last_meeting_at`, `next_meeting_due`)."""
     meeting, gpo = target
     meeting = await service.update_meeting(session, principal, meeting, gpo, data)
     set_etag(response, meeting.version)
-    return await service.out(session, meeting)
+    return screening.answer(MeetingWritten, await service.out(session, meeting), session)
 
 
 @router.post(
@@ -148,13 +150,13 @@ async def add_review(
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-) -> ReviewOut:
+) -> ReviewWritten:
     """The problem (of this meeting's GPO) was discussed: it shows in the problem's timeline
     and in the minutes. A review has no URL of its own: `Location` is the timeline."""
     meeting, gpo = target
     review = await service.add_review(session, principal, meeting, gpo, data)
     response.headers["Location"] = f"/api/v1/problems/{review.problem_id}/timeline"
-    return review
+    return screening.answer(ReviewWritten, review, session)
 
 
 @router.get("/meetings/{meeting_id}/agenda", summary="The meeting's agenda")

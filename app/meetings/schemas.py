@@ -16,6 +16,7 @@ from app.core.schemas import (
     level_out,
 )
 from app.core.visibility import Visibility
+from app.governance.screening import Screened
 from app.meetings.models import MeetingStatus
 from app.problems.schemas import LocationOut, Note
 
@@ -60,6 +61,10 @@ class MeetingOut(Output):
     version: int = Field(examples=[1])
 
 
+class MeetingWritten(Screened, MeetingOut):
+    """A meeting as a write left it, with what its texts held."""
+
+
 class ReviewCreate(Input):
     problem_id: uuid.UUID
     note: Note = Field(examples=["Baisse des regroupements depuis la pose du contrôle d'accès."])
@@ -75,6 +80,10 @@ class ReviewOut(Output):
     visibility: Visibility = level_out("the note")
     created_by: uuid.UUID | None
     created_at: datetime
+
+
+class ReviewWritten(Screened, ReviewOut):
+    """A review as stored, with what its note held."""
 
 
 class AgendaReport(Output):

@@ -23,6 +23,7 @@ from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.core.schemas import shape
 from app.core.visibility import Visibility, classified, effective_level
+from app.governance import screening
 from app.gpos import service as gpos
 from app.gpos.models import Gpo
 from app.identity.principal import Principal
@@ -156,10 +157,23 @@ async def create_meeting(
     session: AsyncSession, principal: Principal, gpo: Gpo, data: MeetingCreate
 ) -> Meeting:
     attendees = await _check_attendees(session, data.attendee_organisation_ids)
-    # A meeting belongs to no problem: its notes' floor is the lowest level.
+    # A meeting belongs to no problem: its notes' floor is the lowest level; its location
+    # is read by every member of the GPO.
     level = access.level_to_write(principal, data.visibility, Visibility.partners)
+    meeting_id = uuid.uuid4()
+    for fields, at in ((["location"], Visibility.partners), (["notes"], level)):
+        data = screening.screen_model(
+            session,
+            principal,
+            data,
+            fields,
+            level=at,
+            resource_type="meeting",
+            resource_id=meeting_id,
+        )
     now = utcnow()
     meeting = Meeting(
+        id=meeting_id,
         gpo_id=gpo.id,
         scheduled_at=data.scheduled_at,
         location=data.location,
@@ -197,7 +211,19 @@ async def update_meeting(
     if status is not None and status is not meeting.status:
         await LIFECYCLE.check(meeting.status, status, None)
     attendees = values.pop("attendee_organisation_ids", None)
-    access.level_after_change(principal, values, meeting.visibility, Visibility.partners)
+    level = access.level_after_change(principal, values, meeting.visibility, Visibility.partners)
+    if screening.masks_identifiers(level) and not screening.masks_identifiers(meeting.visibility):
+        values = {"notes": meeting.notes} | values  # lowered: read by more people now
+    for fields, at in ((("location",), Visibility.partners), (("notes",), level)):
+        values = screening.screen(
+            session,
+            principal,
+            values,
+            fields,
+            level=at,
+            resource_type="meeting",
+            resource_id=meeting.id,
+        )
     changes = audit.apply(meeting, values)  # raises the version if a field changed
     if attendees is not None:
         attendees = await _check_attendees(session, attendees)
@@ -245,7 +271,18 @@ async def add_review(
     if problem.gpo_id != gpo.id:
         raise Invalid(["body", "problem_id"], "the problem belongs to another GPO")
     level = access.level_to_write(principal, data.visibility, problem.visibility)
+    review_id = uuid.uuid4()
+    data = screening.screen_model(
+        session,
+        principal,
+        data,
+        ["note"],
+        level=level,
+        resource_type="review",
+        resource_id=review_id,
+    )
     review = Review(
+        id=review_id,
         meeting_id=meeting.id,
         problem_id=problem.id,
         note=data.note,

@@ -27,6 +27,8 @@ ITEM_ELEMENTS = {
     "deviations": "deviation",
     "service_requests": "request",
     "errors": "error",
+    "warnings": "warning",
+    "loc": "part",
 }
 FORMATS = ("json", "xml")
 # What XML 1.0 cannot carry at all, even escaped (the database refuses most of it already).

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from app.governance.screening import Screened
+
 
 class Open311Error(BaseModel):
     code: int = Field(description="The HTTP status.", examples=[400])
@@ -60,9 +62,12 @@ class ServiceDefinition(BaseModel):
     attributes: list[Attribute]
 
 
-class RequestCreated(BaseModel):
+class RequestCreated(Screened):
     service_request_id: str = Field(description="The report's id.")
-    service_notice: str = Field(examples=["Signalement R-2026-000045 reçu."])
+    service_notice: str = Field(
+        description="Also says, in French, what was masked in the request's texts.",
+        examples=["Signalement R-2026-000045 reçu."],
+    )
     account_id: str | None = None
 
 

@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import access
+from app import access, wording
 from app.core.db import AnySelect, one_row
 from app.core.errors import Invalid, NotFound
+from app.governance.screening import TextWarning
 from app.gpos.models import Gpo
 from app.identity.principal import Principal
 from app.open311.schemas import (
@@ -159,7 +160,21 @@ async def create_request(
     if created.possible_duplicates:
         known = ", ".join(d.reference for d in created.possible_duplicates)
         notice += f" Problèmes proches déjà suivis : {known}."
-    return [RequestCreated(service_request_id=str(created.id), service_notice=notice)]
+    warnings = [
+        TextWarning(loc=OPEN311_LOC.get(tuple(w.loc), w.loc), kind=w.kind) for w in created.warnings
+    ]
+    if warnings:
+        said = "; ".join(wording.text_warning(str(w.loc[-1]), w.kind) for w in warnings)
+        notice += f" {said}."
+    return [
+        RequestCreated(service_request_id=str(created.id), service_notice=notice, warnings=warnings)
+    ]
+
+
+# The fields of a report, as an Open311 request names them.
+OPEN311_LOC: dict[tuple[str | int, ...], list[str | int]] = {
+    ("body", "location", "address"): ["body", "address_string"],
+}
 
 
 def _closed() -> Any:

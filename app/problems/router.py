@@ -14,6 +14,7 @@ from app.core.exports import RESTRICTED_DISTRIBUTION, classification_headers
 from app.core.pagination import Page, PageParams
 from app.core.schemas import Code, CommuneCode, Instant, instant_param, json_response
 from app.core.visibility import classified
+from app.governance import screening
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.problems import service
 from app.problems.dependencies import ProblemToRun, VisibleProblem
@@ -21,9 +22,11 @@ from app.problems.models import Priority, ProblemStatus
 from app.problems.schemas import (
     CommentCreate,
     CommentOut,
+    CommentWritten,
     ProblemCreate,
     ProblemOut,
     ProblemUpdate,
+    ProblemWritten,
     TimelineEvent,
     TransitionIn,
 )
@@ -116,13 +119,15 @@ def geojson_response(items: list[dict[str, Any]], next_cursor: str | None) -> JS
 @router.post("/problems", status_code=201, summary="Record a problem", dependencies=[Idempotent])
 async def create_problem(
     data: ProblemCreate, session: DbSession, principal: CurrentUser, response: Response
-) -> ProblemOut:
+) -> ProblemWritten:
     """Facilitators of the GPO (and admins). The problem starts `new`, with a reference
     `P-YYYY-NNNNNN`; its visibility defaults to the category's."""
     problem = await service.create_problem(session, principal, data)
     set_etag(response, problem.version)
     response.headers["Location"] = f"/api/v1/problems/{problem.id}"
-    return await service.view(session, principal, problem.id)
+    return screening.answer(
+        ProblemWritten, await service.view(session, principal, problem.id), session
+    )
 
 
 @router.get(
@@ -208,13 +213,14 @@ async def update_problem(
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-) -> ProblemOut:
+) -> ProblemWritten:
     """Facilitators of the GPO (and admins): descriptive fields and `displacement`.
-    The status changes only through transitions."""
+    The status changes only through transitions. Lowering the visibility of a problem
+    whose record holds identifiers kept while it was restricted gives 409."""
     await service.update_problem(session, principal, problem, data)
     view = await service.view(session, principal, problem.id)
     set_etag(response, view.version)
-    return view
+    return screening.answer(ProblemWritten, view, session)
 
 
 @router.post(
@@ -228,14 +234,14 @@ async def transition_problem(
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-) -> ProblemOut:
+) -> ProblemWritten:
     """new → open; open → monitoring; open or monitoring → closed; monitoring → open;
     closed → open (note required); new → closed (outcome `duplicate` or `not_in_scope`).
     Closing needs an `outcome`; an illegal move gives 409."""
     await service.transition(session, principal, problem, data)
     view = await service.view(session, principal, problem.id)
     set_etag(response, view.version)
-    return view
+    return screening.answer(ProblemWritten, view, session)
 
 
 @router.get("/problems/{problem_id}/timeline", summary="A problem's timeline")
@@ -258,12 +264,12 @@ async def add_comment(
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-) -> CommentOut:
+) -> CommentWritten:
     """Anyone who sees the problem may comment. A comment has no URL of its own: `Location`
     is the problem's comments."""
     comment = await service.add_comment(session, principal, problem, data)
     response.headers["Location"] = f"/api/v1/problems/{problem.id}/comments"
-    return comment
+    return screening.answer(CommentWritten, comment, session)
 
 
 @router.get("/problems/{problem_id}/comments", summary="A problem's comments")

@@ -18,6 +18,7 @@ from app.core.schemas import (
     ShortText,
 )
 from app.core.visibility import Visibility
+from app.governance.screening import Screened
 from app.problems.models import Displacement, Outcome, Priority, ProblemStatus
 
 # Metropolitan France, overseas excluded: the contract covers the Metz district.
@@ -159,6 +160,10 @@ class ProblemOut(Output):
     version: int = Field(examples=[4])
 
 
+class ProblemWritten(Screened, ProblemOut):
+    """A problem as a write left it, with what its texts held."""
+
+
 class CommentCreate(Input):
     body: LongText = Field(examples=["Patrouille renforcée prévue vendredi soir."])
     visibility: Visibility | None = Field(
@@ -177,6 +182,10 @@ class CommentOut(Output):
     body: str
     visibility: Visibility
     created_at: datetime
+
+
+class CommentWritten(Screened, CommentOut):
+    """A comment as stored, with what its text held."""
 
 
 class TimelineEvent(Output):

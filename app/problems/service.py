@@ -25,6 +25,7 @@ from app.core.references import next_reference
 from app.core.schemas import shape
 from app.core.search import contains, like_pattern, normalise
 from app.core.visibility import Visibility, at_least
+from app.governance import masking, screening
 from app.gpos import service as gpos
 from app.identity.models import User
 from app.identity.principal import Principal
@@ -447,6 +448,9 @@ async def raise_to_floor(session: AsyncSession, principal: Principal, category: 
 
 # --- Writing ------------------------------------------------------------------------
 
+# A problem's free texts, screened for identifiers on every write (`app.governance`).
+PROBLEM_TEXTS = ("title", "description", "objective", "time_pattern", "location.address")
+
 
 async def require_meeting_of(
     session: AsyncSession, gpo_id: uuid.UUID, meeting_id: uuid.UUID, loc: Sequence[str]
@@ -478,14 +482,25 @@ async def create_problem(
         )
     now = utcnow()
     reference = await next_reference(session, "P", now)
-    values = data.model_dump(exclude={"location", "visibility"}) | location_columns(data.location)
     asked = data.visibility or category.default_visibility
+    visibility = governed_visibility(asked, category)
+    # The id is given now, not at flush: the screening and the creation event need it.
+    problem_id = uuid.uuid4()
+    data = screening.screen_model(
+        session,
+        principal,
+        data,
+        PROBLEM_TEXTS,
+        level=visibility,
+        resource_type="problem",
+        resource_id=problem_id,
+    )
+    values = data.model_dump(exclude={"location", "visibility"}) | location_columns(data.location)
     problem = Problem(
         **values,
-        # The id is given now, not at flush: the creation event below already needs it.
-        id=uuid.uuid4(),
+        id=problem_id,
         reference=reference,
-        visibility=governed_visibility(asked, category),
+        visibility=visibility,
         status=ProblemStatus.new,
         displacement=Displacement.unknown,
         created_by=principal.user_id,
@@ -537,6 +552,9 @@ async def update_problem(
             )
     if "commune_code" in values:
         await require_commune(session, values["commune_code"], loc=("body", "commune_code"))
+    if "visibility" in values:
+        await _no_identifiers_to_share(session, problem, values["visibility"])
+    values = _screened_update(session, principal, problem, values)
     if "location" in values:
         values |= location_columns(values.pop("location"))
     if {"title", "description"} & values.keys():
@@ -556,6 +574,57 @@ async def update_problem(
         problem_id=problem.id,
     )
     return problem
+
+
+async def _no_identifiers_to_share(
+    session: AsyncSession, problem: Problem, level: Visibility
+) -> None:
+    """Lowering a problem to a level read beyond the national police is refused while its
+    record holds identifiers kept at `restricted`: its texts and those of its actions,
+    reviews and indicators, as its timeline (the events at the problem's level) shows them
+    to every reader of the problem, old values included."""
+    if screening.masks_identifiers(problem.visibility) or not screening.masks_identifiers(level):
+        return
+    events = await session.execute(
+        select(AuditEvent.summary, AuditEvent.changes).where(
+            AuditEvent.problem_id == problem.id, AuditEvent.visibility.is_(None)
+        )
+    )
+    if any(masking.identifiers(f"{summary} {changes or ''}") for summary, changes in events):
+        raise Conflict(
+            "The problem's record holds personal identifiers kept while it was restricted; "
+            "it cannot be shared beyond the national police.",
+            errors=[(["body", "visibility"], "the record holds identifiers kept at restricted")],
+            fr=wording.refused("problem.identifiers_kept"),
+        )
+
+
+def _screened_update(
+    session: AsyncSession, principal: Principal, problem: Problem, values: dict[str, Any]
+) -> dict[str, Any]:
+    """The texts of a patch, screened at the level the problem will have."""
+    level = values.get("visibility", problem.visibility)
+    screened = screening.screen(
+        session,
+        principal,
+        values,
+        [name for name in PROBLEM_TEXTS if "." not in name],
+        level=level,
+        resource_type="problem",
+        resource_id=problem.id,
+    )
+    if (location := values.get("location")) is not None:
+        screened["location"] = screening.screen_model(
+            session,
+            principal,
+            location,
+            ["address"],
+            level=level,
+            resource_type="problem",
+            resource_id=problem.id,
+            loc=("body", "location"),
+        )
+    return screened
 
 
 # --- Lifecycle: the state machine as data, each rule on the moves it guards -----------------
@@ -681,6 +750,15 @@ async def transition(
     """Move a problem the principal runs; closing records the outcome, reopening clears it
     (the timeline keeps both)."""
     await LIFECYCLE.check(problem.status, data.to, Moving(session, problem, data))
+    data = screening.screen_model(
+        session,
+        principal,
+        data,
+        ["note"],
+        level=problem.visibility,
+        resource_type="problem",
+        resource_id=problem.id,
+    )
     closes, reopens = data.to is S.closed, problem.status is S.closed
     before = audit.snapshot(
         problem, ("status", "outcome", "outcome_note", "closed_at", "displacement")
@@ -748,13 +826,25 @@ async def add_comment(
 ) -> CommentOut:
     """Anyone who sees the problem comments, at a level it could read (never below the
     problem's)."""
+    visibility = access.level_to_write(
+        principal, data.visibility, problem.visibility, noun="comment"
+    )
+    comment_id = uuid.uuid4()
+    data = screening.screen_model(
+        session,
+        principal,
+        data,
+        ["body"],
+        level=visibility,
+        resource_type="comment",
+        resource_id=comment_id,
+    )
     comment = ProblemComment(
+        id=comment_id,
         problem_id=problem.id,
         author_id=principal.user_id,
         body=data.body,
-        visibility=access.level_to_write(
-            principal, data.visibility, problem.visibility, noun="comment"
-        ),
+        visibility=visibility,
         created_at=utcnow(),
     )
     session.add(comment)

@@ -11,10 +11,18 @@ from app.core.concurrency import IfMatch, precondition_if_match, set_etag
 from app.core.db import DbSession
 from app.core.pagination import Page, PageParams
 from app.core.schemas import Code, CommuneCode, Name
+from app.governance import screening
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.reports import service
 from app.reports.models import Report, ReportStatus
-from app.reports.schemas import ReportCreate, ReportCreated, ReportOut, ReportUpdate, TriageIn
+from app.reports.schemas import (
+    ReportCreate,
+    ReportCreated,
+    ReportOut,
+    ReportUpdate,
+    ReportWritten,
+    TriageIn,
+)
 
 router = APIRouter(route_class=ApiRoute, tags=["reports"])
 
@@ -110,12 +118,12 @@ async def update_report(
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-) -> ReportOut:
+) -> ReportWritten:
     """Admins set `gpo_id` on a report awaiting triage."""
     await service.reroute(session, principal, report, data)
     out = await service.view(session, principal, report.id)
     set_etag(response, out.version)
-    return out
+    return screening.answer(ReportWritten, out, session)
 
 
 @router.post("/reports/{report_id}/triage", summary="Triage a report", dependencies=[Idempotent])
@@ -125,11 +133,12 @@ async def triage_report(
     session: DbSession,
     principal: CurrentUser,
     response: Response,
-) -> ReportOut:
+) -> ReportWritten:
     """Facilitators of the routed GPO (and admins): `create_problem` makes a `new` problem
     from the report, `attach` links it to a problem of the same GPO, `reject` needs a
-    `public_note`. A report is triaged once (409 after)."""
+    `public_note`. A report is triaged once (409 after). `warnings` also names what the
+    title and description of a problem made from the report held."""
     await service.triage(session, principal, report, data)
     out = await service.view(session, principal, report.id)
     set_etag(response, out.version)
-    return out
+    return screening.answer(ReportWritten, out, session)

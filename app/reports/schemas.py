@@ -17,6 +17,7 @@ from app.core.schemas import (
     Patch,
     ShortText,
 )
+from app.governance.screening import Screened
 from app.problems.models import Outcome, Priority, ProblemStatus
 from app.problems.schemas import Location, LocationOut, Note
 from app.reports.models import ReportStatus
@@ -109,7 +110,11 @@ class ReportOut(Output):
     version: int = Field(examples=[1])
 
 
-class ReportCreated(ReportOut):
+class ReportWritten(Screened, ReportOut):
+    """A report as a triage left it, with what its public note held."""
+
+
+class ReportCreated(Screened, ReportOut):
     possible_duplicates: list[DuplicateOut] = Field(
         description="Open problems of the same category in the same commune (within 250 m "
         "when both are located) that the caller may see, nearest first."

@@ -20,12 +20,13 @@ from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey
 from app.core.references import next_reference
 from app.core.schemas import shape
+from app.governance import screening
 from app.gpos.models import Gpo, GpoCommune, GpoKind
 from app.identity.principal import Principal
 from app.problems import service as problems
 from app.problems.models import Priority, Problem, ProblemStatus
 from app.problems.schemas import Location, ProblemCreate, location_columns, location_out
-from app.reference.models import Category, CategoryFamily, Commune
+from app.reference.models import Category, CategoryFamily, Commune, Organisation
 from app.reports.models import Report, ReportSource, ReportStatus
 from app.reports.schemas import (
     Decision,
@@ -209,6 +210,11 @@ async def possible_duplicates(
     return candidates[:MAX_DUPLICATES]
 
 
+# A report's free texts: its reporter reads them (and the report's public note), whatever
+# becomes of the problem behind it.
+REPORT_TEXTS = ("description", "time_pattern", "location.address")
+
+
 async def intake(
     session: AsyncSession,
     principal: Principal,
@@ -228,6 +234,16 @@ async def intake(
     category, gpo_id = await reportable_category_and_route(
         session, data.category, data.commune_code
     )
+    report_id = uuid.uuid4()
+    data = screening.screen_model(
+        session,
+        principal,
+        data,
+        REPORT_TEXTS,
+        level=access.kind_clearance(principal.organisation_kind),
+        resource_type="report",
+        resource_id=report_id,
+    )
     values = data.model_dump(exclude={"location"}) | location_columns(data.location)
     duplicates = await possible_duplicates(
         session, principal, data.category, data.commune_code, values["lat"], values["lon"]
@@ -236,6 +252,7 @@ async def intake(
     reference = await next_reference(session, "R", now)
     report = Report(
         **values,
+        id=report_id,
         reference=reference,
         status=ReportStatus.received,
         source=source,
@@ -255,7 +272,11 @@ async def intake(
         values=values | {"gpo_id": gpo_id, "source": source},
     )
     out = to_out(report, None, None)
-    return ReportCreated(**out.model_dump(), possible_duplicates=duplicates)
+    return ReportCreated(
+        **out.model_dump(),
+        possible_duplicates=duplicates,
+        warnings=screening.warnings(session),
+    )
 
 
 # --- Routing and triage ------------------------------------------------------------------
@@ -377,6 +398,16 @@ async def triage(
             ),
             changes={"report": [None, report.reference]},
         )
+    reporter = await session.get_one(Organisation, report.submitted_by_organisation_id)
+    data = screening.screen_model(
+        session,
+        principal,
+        data,
+        ["public_note"],
+        level=access.kind_clearance(reporter.kind),
+        resource_type="report",
+        resource_id=report.id,
+    )
     report.status = OUTCOME_OF[data.decision]
     report.public_note = data.public_note
     report.triaged_at = utcnow()
