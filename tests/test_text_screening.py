@@ -404,17 +404,41 @@ async def test_the_assignee_s_result_note_is_masked_in_the_console(
     no_identifier(inline, "the action's fragment")
 
 
-async def test_an_action_handed_to_a_landlord_has_its_kept_texts_masked(world: World) -> None:
+async def test_an_action_handed_to_a_landlord_has_its_kept_title_masked(world: World) -> None:
+    """The assignee reads an action's title even on a problem hidden from it, so the title
+    is screened again for a new assignee; the description stays at the action's level
+    (`restricted`), which the landlord does not read."""
     api, fac = world.api, world.facilitator
     problem = await api.problem(fac, world.gpo, visibility="restricted")
-    action = await api.action(fac, problem, world.national_police, description=SECRET)
-    assert action["description"] == SECRET  # the problem's and the assignee's: restricted
+    title = f"Appeler le {PHONE}"
+    action = await api.action(fac, problem, world.national_police, title=title, description=SECRET)
+    assert (action["title"], action["description"]) == (title, SECRET)
     handed = expect(
         await api.patch(
             fac, f"/actions/{action['id']}", json={"assignee_organisation_id": world.landlord["id"]}
         ),
         200,
     )
-    assert handed["description"] == MASKED
-    assert warned(handed) == every_kind("description")
+    assert handed["title"] == "Appeler le [téléphone masqué]"
+    assert handed["description"] == SECRET
+    assert warned(handed) == [("title", "phone")]
+    seen = expect(await api.get(world.landlord_partner, f"/actions/{action['id']}"), 200)
+    assert seen["description"] is None
+    no_identifier(await api.get(world.landlord_partner, f"/actions/{action['id']}"), "action")
+
+
+async def test_a_text_kept_at_restricted_is_masked_when_its_level_is_lowered(
+    world: World,
+) -> None:
+    api, fac = world.api, world.facilitator
+    problem = await api.problem(fac, world.gpo)  # partners
+    action = await api.action(
+        fac, problem, world.national_police, description=SECRET, visibility="restricted"
+    )
+    assert action["description"] == SECRET
+    lowered = expect(
+        await api.patch(fac, f"/actions/{action['id']}", json={"visibility": "partners"}), 200
+    )
+    assert lowered["description"] == MASKED
+    assert warned(lowered) == every_kind("description")
     no_identifier(await api.get(world.landlord_partner, f"/actions/{action['id']}"), "action")
