@@ -37,6 +37,7 @@ Where a question is answered:
 | change an action                    | `require_action_editor`, `ASSIGNEE_FIELDS`  |
 | read figures                        | `FiguresReader`, `figures_scope`            |
 | submit reports, create GPOs, admin  | `Reporter`, `GpoCreator`, `AdminUser`       |
+| read the access log, verify chains  | `GovernanceReader` (admins, auditors)       |
 | see or change users and tokens      | `user_scope`, `token_scope`, `require_user_editor` |
 """
 
@@ -369,6 +370,12 @@ def reads_figures(principal: Principal) -> bool:
     return principal.role in (Role.admin, Role.commander, Role.facilitator)
 
 
+def reads_governance(principal: Principal) -> bool:
+    """Admins and auditors read the access log and verify the chains; auditors nothing else
+    (every read scope above gives them nothing: `_by_role`)."""
+    return principal.role in (Role.admin, Role.auditor)
+
+
 def submits_reports(principal: Principal) -> bool:
     """Partners submit reports, for their organisation."""
     return member_organisation(principal) is not None
@@ -448,6 +455,10 @@ FiguresReader = Annotated[
             "Figures are for commanders, admins and facilitators (of their GPOs).",
         )
     ),
+]
+GovernanceReader = Annotated[
+    Principal,
+    Depends(Requires(reads_governance, "The access log is for admins and auditors.")),
 ]
 Reporter = Annotated[
     Principal,

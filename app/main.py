@@ -27,6 +27,7 @@ from app.core.pagination import Paginator
 from app.core.ratelimit import RateLimiter
 from app.core.requests import RequestContextMiddleware, configure_logging
 from app.figures.router import router as figures_router
+from app.governance.router import router as governance_router
 from app.gpos.router import router as gpos_router
 from app.identity import service as identity
 from app.identity.router import router as identity_router
@@ -183,6 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports_router,
         figures_router,
         webhooks_router,
+        governance_router,
     ):
         api.include_router(router)
     app.include_router(api)

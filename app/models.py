@@ -13,6 +13,8 @@ from app.figures.models import (
     MeasuredProblem,
     ProblemCount,
 )
+from app.governance import chain as _chain  # noqa: F401  (its commit hooks)
+from app.governance.models import AccessLogEntry
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
 from app.identity.models import ApiToken, ConsoleSession, Invitation, SignInAttempt, User
 from app.indicators.models import Indicator, Measurement
@@ -26,6 +28,7 @@ from app.webhooks.models import Delivery, Webhook
 metadata = Base.metadata
 
 __all__ = [
+    "AccessLogEntry",
     "Action",
     "ActionKind",
     "ApiToken",

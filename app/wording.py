@@ -71,6 +71,7 @@ LABELS: dict[Enum, str] = {
     Role.facilitator: "animateur",
     Role.commander: "commandement",
     Role.partner: "partenaire",
+    Role.auditor: "auditeur (journal des accès)",
     OrganisationKind.national_police: "police nationale",
     OrganisationKind.municipal_police: "police municipale",
     OrganisationKind.landlord: "bailleur",

@@ -339,6 +339,15 @@ async def agenda(session: AsyncSession, principal: Principal, meeting: Meeting, 
     )
 
 
+def problems_of_agenda(agenda: Agenda) -> set[uuid.UUID]:
+    """The problems an agenda shows something of (the access log: `app.governance`)."""
+    return {
+        *(p.id for p in agenda.problems),
+        *(a.problem_id for a in agenda.overdue_actions),
+        *(i.problem_id for i in agenda.indicators_due),
+    }
+
+
 def _as_date(value: date | str) -> date:
     # SQLite returns the coalesced date as text.
     return value if isinstance(value, date) else date.fromisoformat(value)
@@ -364,6 +373,8 @@ class Minutes:
     overdue_by_organisation: dict[str, list[tuple[str, str | None, date]]] = field(
         default_factory=dict
     )
+    # The problems the minutes show something of (the access log: `app.governance`).
+    problem_ids: set[uuid.UUID] = field(default_factory=set)
 
 
 async def minutes(
@@ -397,52 +408,52 @@ async def minutes(
             .order_by(Organisation.name)
         )
     )
-    result.reviewed = [
-        (reference, title, note)
-        for reference, title, note in await session.execute(
-            select(Problem.reference, Problem.title, Review.note)
-            .join(Review, Review.problem_id == Problem.id)
-            .where(access.problem_scope(principal), Review.meeting_id == meeting.id)
-            .order_by(Review.created_at, Review.id)
-        )
-    ]
+    shown = result.problem_ids
+    for problem_id, reference, title, note in await session.execute(
+        select(Problem.id, Problem.reference, Problem.title, Review.note)
+        .join(Review, Review.problem_id == Problem.id)
+        .where(access.problem_scope(principal), Review.meeting_id == meeting.id)
+        .order_by(Review.created_at, Review.id)
+    ):
+        shown.add(problem_id)
+        result.reviewed.append((reference, title, note))
     in_gpo = select(Problem).where(access.problem_scope(principal), Problem.gpo_id == gpo.id)
-    result.opened = [
-        (p.reference, p.title, p.status)
-        for p in await session.scalars(
-            in_gpo.where(Problem.created_at > start, Problem.created_at < end).order_by(
-                Problem.created_at
-            )
+    for p in await session.scalars(
+        in_gpo.where(Problem.created_at > start, Problem.created_at < end).order_by(
+            Problem.created_at
         )
-    ]
-    result.closed = [
-        (p.reference, p.title, p.outcome, p.outcome_note)
-        for p in await session.scalars(
-            in_gpo.where(
-                Problem.status == ProblemStatus.closed,
-                Problem.closed_at > start,
-                Problem.closed_at < end,
-            ).order_by(Problem.closed_at)
-        )
-    ]
+    ):
+        shown.add(p.id)
+        result.opened.append((p.reference, p.title, p.status))
+    for p in await session.scalars(
+        in_gpo.where(
+            Problem.status == ProblemStatus.closed,
+            Problem.closed_at > start,
+            Problem.closed_at < end,
+        ).order_by(Problem.closed_at)
+    ):
+        shown.add(p.id)
+        result.closed.append((p.reference, p.title, p.outcome, p.outcome_note))
     visible = actions.visible_actions(principal).add_columns(
         access.problem_reference_if_visible(principal), Organisation.name
     )
     visible = visible.join(Organisation, Organisation.id == Action.assignee_organisation_id)
-    result.decided = [
-        (a.title, name, reference, a.due_date)
-        for a, reference, name in await session.execute(
-            visible.where(Action.decided_at_meeting_id == meeting.id).order_by(
-                Action.due_date, Action.id
-            )
+    for a, reference, name in await session.execute(
+        visible.where(Action.decided_at_meeting_id == meeting.id).order_by(
+            Action.due_date, Action.id
         )
-    ]
+    ):
+        if reference is not None:
+            shown.add(a.problem_id)
+        result.decided.append((a.title, name, reference, a.due_date))
     late: dict[str, list[tuple[str, str | None, date]]] = defaultdict(list)
     for a, reference, name in await session.execute(
         visible.where(Problem.gpo_id == gpo.id, overdue(today_in_paris())).order_by(
             Organisation.name, Action.due_date, Action.id
         )
     ):
+        if reference is not None:
+            shown.add(a.problem_id)
         late[name].append((a.title, reference, a.due_date))
     result.overdue_by_organisation = dict(late)
     return result
