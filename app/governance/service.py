@@ -9,13 +9,15 @@ from datetime import datetime
 from typing import Any, cast
 
 from fastapi import Request
-from sqlalchemy import ColumnElement, func, or_, select, true
+from sqlalchemy import ColumnElement, func, or_, select, true, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions.models import Action
 from app.core.audit import AuditEvent
 from app.core.clock import utcnow
 from app.core.errors import Invalid
+from app.core.metrics import route_of
 from app.core.pagination import Ordering, Paging, SortKey, after_params
 from app.core.requests import current_request_id
 from app.core.visibility import Visibility
@@ -87,11 +89,6 @@ def purpose_of(request: Request, principal: Principal) -> AccessPurpose:
         raise Invalid(["header", PURPOSE_HEADER], f"expected one of {codes}") from None
 
 
-def route_of(request: Request) -> str:
-    route = request.scope.get("route")
-    return str(getattr(route, "path", request.url.path))
-
-
 async def log_read(
     session: AsyncSession,
     principal: Principal,
@@ -118,7 +115,7 @@ async def log_read(
         "session_or_token_id": principal.token_id or principal.session_id,
         "resource_type": resource_type,
         "resource_ids": ids,
-        "route": route or route_of(request),
+        "route": route or route_of(request.scope),
         "purpose": purpose,
         "request_id": current_request_id(),
     }
@@ -150,7 +147,8 @@ LOG_ORDER = Ordering("-seq", (SortKey(AccessLogEntry.seq, descending=True),))
 def _naming(session: AsyncSession, resource_id: str) -> ColumnElement[bool]:
     """Entries whose `resource_ids` hold the id."""
     if session.get_bind().dialect.name == "postgresql":
-        condition: ColumnElement[bool] = AccessLogEntry.resource_ids.contains([resource_id])
+        as_jsonb = type_coerce(AccessLogEntry.resource_ids, JSONB)
+        condition: ColumnElement[bool] = as_jsonb.contains([resource_id])
         return condition
     listed = func.json_each(AccessLogEntry.resource_ids).table_valued("value")
     return select(listed.c.value).where(listed.c.value == resource_id).exists()
