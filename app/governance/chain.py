@@ -174,9 +174,9 @@ def _chained(
 def seal(session: Session) -> None:
     """Chain what the transaction wrote; a no-op (no statement) for the others."""
     info = session.info
-    if not info.get(PENDING) and not info.get(UNSEALED):
-        if not any(isinstance(obj, AuditEvent) for obj in session.new):
-            return
+    nothing_queued = not info.get(PENDING) and not info.get(UNSEALED)
+    if nothing_queued and not any(isinstance(obj, AuditEvent) for obj in session.new):
+        return
     session.flush()  # audit events still pending are inserted (and `_track`ed)
     pending: list[dict[str, Any]] = session.info.pop(PENDING, [])
     unsealed: list[uuid.UUID] = session.info.pop(UNSEALED, [])
