@@ -8,7 +8,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -46,6 +53,13 @@ class Settings(BaseSettings):
     # by default: the demo prints live admin tokens).
     gpo_demo_data: bool = False
     # Connections per worker; the pool never overflows (no connect/close churn under bursts).
+    # Years the free text of a closed problem is kept (`app.governance.retention`).
+    retention_years: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        validation_alias=AliasChoices("gpo_retention_years", "retention_years"),
+    )
     gpo_db_pool_size: int = Field(default=10, ge=1, le=200)
     # Seconds before a database that does not answer gives 503 (API.md, "Operations"): to
     # connect, to wait for a pooled connection, for one statement; SQLite's writers wait

@@ -373,3 +373,26 @@ def move_refused(noun: str, source: Any, target: Any, allowed: list[Any]) -> str
         target=target,
         allowed=f" (possible : {choices})" if allowed else " : c'est un état final",
     )
+
+
+# Information governance (issue 12): what the retention purge leaves in place of a text.
+ERASED_TEXT = "[texte effacé : durée de conservation écoulée]"
+# An audit event's summary, erased (the hash chain keeps its digest: `app.governance.chain`).
+ERASED_SUMMARY = "Résumé effacé (durée de conservation écoulée)"
+
+
+def purge_summary(problems: int, erased: int) -> str:
+    return (
+        f"Purge de conservation : {erased} texte(s) effacé(s) "
+        f"sur {problems} problème(s) clos depuis plus longtemps que la durée de conservation"
+    )
+
+
+# The purposes a console session declares before reading police data (X-Access-Purpose).
+ACCESS_PURPOSES = {
+    "meeting": "préparation ou tenue d'une réunion du GPO",
+    "follow_up": "suivi d'un problème ou d'une action",
+    "investigation": "enquête",
+    "statistics": "statistiques et évaluation",
+    "audit": "contrôle et audit",
+}

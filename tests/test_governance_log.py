@@ -4,13 +4,19 @@ item 4), through HTTP; tampering is done directly in the database."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 
+from app import wording
+from app.governance import retention
 from tests.api import Api, Caller, World, every_page, expect, problem_of
+from tests.test_figures_same import generate
+from tests.test_meetings import set_problem
 
 LOG = "/governance/access-log"
 NEXT_TO_LAST = {
@@ -316,3 +322,78 @@ async def test_concurrent_reads_and_writes_make_one_unbroken_chain(world: World)
     assert len(await entries(api)) == len(before) + 16
     checked = await verify(api)
     assert checked == {"ok": True, "entries": checked["entries"], "first_broken_at": None}
+
+
+# --- retention (item 5) ------------------------------------------------------------------
+
+
+async def _figures(api: Api) -> list[Any]:
+    years = range(2022, datetime.now(UTC).year + 1)
+    annual = [
+        expect(await api.get(api.admin, "/evaluations/annual", params={"year": str(y)}), 200)
+        for y in years
+    ]
+    return [*annual, expect(await api.get(api.admin, "/stats/overview"), 200)]
+
+
+async def _purge(app: FastAPI, years: int, *, dry_run: bool = False) -> retention.Purge:
+    async with app.state.database.session(write=True) as session:
+        done = await retention.purge(session, years, datetime.now(UTC))
+        await (session.rollback() if dry_run else session.commit())
+    return done
+
+
+async def test_the_purge_erases_old_texts_and_keeps_every_figure_and_the_chain(
+    world: World, app: FastAPI
+) -> None:
+    api, fac = world.api, world.facilitator
+    await generate(world, app)
+    # A problem closed long ago, with texts everywhere, written through the API.
+    old = await police_problem(world, description="Le gardien, M. Lefort, a vu le deal.")
+    action = await api.action(fac, old, world.municipal_police, description="Rondes du soir")
+    comment = {"body": "Témoin : Mme Durand", "visibility": "police"}
+    expect(await api.post(fac, f"/problems/{old['id']}/comments", json=comment), 201)
+    expect(await api.move(fac, old, "open"), 200)
+    expect(await api.move(fac, old, "closed", outcome="better_handled", note="Fin des faits."), 200)
+    await set_problem(app, old, closed_at=datetime.now(UTC) - timedelta(days=3 * 366))
+    recent = await police_problem(world, description="Récent : à garder.")
+    before = await _figures(api)
+
+    dry = await _purge(app, 2, dry_run=True)
+    assert dry.problems > 1
+    assert dry.erased["problems.description"] == dry.problems
+    assert dry.erased["problem_comments.body"] >= 1
+    assert dry.erased["audit_events.changes"] >= 3
+    detail = expect(await api.get(api.admin, f"/problems/{old['id']}"), 200)
+    assert detail["description"].startswith("Le gardien")  # the dry run changed nothing
+
+    done = await _purge(app, 2)
+    assert done.erased == dry.erased
+
+    assert await _figures(api) == before
+    assert (await verify(api))["ok"] is True
+    detail = expect(await api.get(api.admin, f"/problems/{old['id']}"), 200)
+    assert detail["description"] == wording.ERASED_TEXT
+    assert detail["outcome"] == "better_handled"
+    assert detail["reference"] == old["reference"]
+    assert expect(await api.get(api.admin, f"/actions/{action['id']}"), 200)["description"] is None
+    comments = expect(await api.get(api.admin, f"/problems/{old['id']}/comments"), 200)
+    assert [c["body"] for c in comments["items"]] == [wording.ERASED_TEXT]
+    timeline = await every_page(api, api.admin, f"/problems/{old['id']}/timeline")
+    written = json.dumps(timeline, ensure_ascii=False)
+    assert "Lefort" not in written
+    assert "Durand" not in written
+    assert "Fin des faits" not in written
+    kept = expect(await api.get(api.admin, f"/problems/{recent['id']}"), 200)
+    assert kept["description"] == "Récent : à garder."
+
+    # Audited once, with its counts; a second run erases nothing more.
+    async with app.state.database.session(write=False) as session:
+        events = (
+            await session.execute(
+                text("SELECT changes FROM audit_events WHERE action = 'governance.purge'")
+            )
+        ).all()
+    assert len(events) == 1
+    assert (await _purge(app, 2)).total == 0
+    assert (await verify(api))["ok"] is True

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, event, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from app import wording
 from app.core.audit import AuditEvent
 from app.governance.models import GENESIS, AccessLogEntry
 
@@ -59,14 +61,28 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# An erased summary: a fixed sentence and the digest of what it said.
+ERASED_SUMMARY = re.compile(re.escape(wording.ERASED_SUMMARY) + r" \[sha256:([0-9a-f]{64})\]")
+
+
 def is_erased(value: Any) -> bool:
+    if isinstance(value, str):
+        return ERASED_SUMMARY.fullmatch(value) is not None
     return isinstance(value, dict) and set(value) == {ERASED}
 
 
 def value_digest(value: Any) -> str:
-    """The digest a free text (or any value of `changes`) enters the chain as; an erased
-    value keeps the digest of what it was."""
+    """The digest a free text (a summary, any value of `changes`) enters the chain as; an
+    erased value keeps the digest of what it was."""
+    if isinstance(value, str) and (erased_text := ERASED_SUMMARY.fullmatch(value)):
+        return erased_text.group(1)
     return str(value[ERASED]) if is_erased(value) else sha256(canonical(value))
+
+
+def erased_summary(summary: str) -> str:
+    if is_erased(summary):
+        return summary
+    return f"{wording.ERASED_SUMMARY} [sha256:{value_digest(summary)}]"
 
 
 def erased(value: Any) -> Any:

@@ -9,7 +9,8 @@ Create Date: 2026-12-01 19:30:00
 - Insert-only, on both databases, by triggers: the access log refuses every UPDATE and
   DELETE (and TRUNCATE on PostgreSQL); the audit events refuse them too, except two narrow
   UPDATEs: the sealing at commit (a row without hash gets `seq`, `prev_hash` and `hash`,
-  nothing else changes), and the retention purge's erasure (only `changes` changes, while
+  nothing else changes), and the retention purge's erasure (only `summary` and `changes`
+  change, while
   the purge's own transaction holds a row in `audit_erasure_permits`: see
   `app.governance.retention`). A superuser can still bypass triggers
   (`session_replication_role = replica`): that is what `GET /governance/verify` detects.
@@ -40,7 +41,9 @@ ROLES_AFTER = (*ROLES_BEFORE, "auditor")
 PURPOSES = ("meeting", "follow_up", "investigation", "statistics", "audit", "unspecified")
 
 CHAIN_COLUMNS = ("seq", "prev_hash", "hash")
-# Every column of audit_events but the chain's and `changes`.
+# What the retention purge may rewrite (texts, kept in the chain as their digests).
+ERASABLE_COLUMNS = ("summary", "changes")
+# Every other column of audit_events.
 FIXED_COLUMNS = (
     "id",
     "at",
@@ -51,7 +54,6 @@ FIXED_COLUMNS = (
     "resource_type",
     "resource_id",
     "problem_id",
-    "summary",
     "visibility",
 )
 
@@ -83,8 +85,7 @@ CREATE TRIGGER access_log_no_truncate BEFORE TRUNCATE ON access_log
 CREATE FUNCTION audit_events_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'UPDATE' AND OLD.hash IS NULL AND NEW.hash IS NOT NULL AND NEW.seq IS NOT NULL
-       AND {_same(FIXED_COLUMNS, "IS NOT DISTINCT FROM")}
-       AND NEW.changes IS NOT DISTINCT FROM OLD.changes THEN
+       AND {_same((*FIXED_COLUMNS, *ERASABLE_COLUMNS), "IS NOT DISTINCT FROM")} THEN
         RETURN NEW;  -- sealed at commit
     END IF;
     IF TG_OP = 'UPDATE' AND EXISTS (SELECT 1 FROM audit_erasure_permits)
@@ -117,7 +118,7 @@ BEGIN SELECT RAISE(ABORT, 'access_log is insert-only'); END
 CREATE TRIGGER audit_events_insert_only BEFORE UPDATE ON audit_events
     WHEN NOT (
         (OLD.hash IS NULL AND NEW.hash IS NOT NULL AND NEW.seq IS NOT NULL
-         AND {_same(FIXED_COLUMNS, "IS")} AND NEW.changes IS OLD.changes)
+         AND {_same((*FIXED_COLUMNS, *ERASABLE_COLUMNS), "IS")})
         OR (EXISTS (SELECT 1 FROM audit_erasure_permits)
             AND {_same((*FIXED_COLUMNS, *CHAIN_COLUMNS), "IS")})
     )
@@ -135,7 +136,7 @@ def _chain_stored_events() -> None:
     table = AuditEvent.__table__
     connection = op.get_bind()
     rows = connection.execute(
-        sa.select(*(table.c[name] for name in (*FIXED_COLUMNS, "changes"))).order_by(
+        sa.select(*(table.c[name] for name in (*FIXED_COLUMNS, *ERASABLE_COLUMNS))).order_by(
             table.c.at, table.c.id
         )
     ).mappings()
