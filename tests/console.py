@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.identity import sessions, tokens
 from app.identity.models import ConsoleSession, User
@@ -69,9 +69,12 @@ def browser(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gpo.test")
 
 
-async def open_session_for(app: FastAPI, caller: Caller) -> tuple[str, str]:
+async def open_session_for(
+    app: FastAPI, caller: Caller, purpose: str | None = "follow_up"
+) -> tuple[str, str]:
     """A console session for the caller's user, made as signing in makes it (set-up that
-    skips the password's slow hashing); returns the cookie's secret and the CSRF token."""
+    skips the password's slow hashing), having said why it reads police data (`purpose`;
+    None: not yet, the console asks); returns the cookie's secret and the CSRF token."""
     async with app.state.database.session(write=True) as session:
         user = await session.get_one(User, uuid.UUID(caller.id))
         secret = await sessions.open_session(
@@ -81,6 +84,11 @@ async def open_session_for(app: FastAPI, caller: Caller) -> tuple[str, str]:
             select(ConsoleSession.csrf_token).where(
                 ConsoleSession.secret_hash == tokens.token_hash(SECRET_KEY, secret)
             )
+        )
+        await session.execute(
+            update(ConsoleSession)
+            .where(ConsoleSession.secret_hash == tokens.token_hash(SECRET_KEY, secret))
+            .values(access_purpose=purpose)
         )
         await session.commit()
     assert csrf is not None

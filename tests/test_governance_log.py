@@ -7,14 +7,19 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app import wording
 from app.governance import retention
+from app.identity.models import ConsoleSession
+from app.identity.tokens import token_hash
 from tests.api import Api, Caller, World, every_page, expect, problem_of
+from tests.console import Person, browser, open_session_for
+from tests.databases import SECRET_KEY
 from tests.test_figures_same import generate
 from tests.test_meetings import set_problem
 
@@ -397,3 +402,56 @@ async def test_the_purge_erases_old_texts_and_keeps_every_figure_and_the_chain(
     assert len(events) == 1
     assert (await _purge(app, 2)).total == 0
     assert (await verify(api))["ok"] is True
+
+
+# --- the console -------------------------------------------------------------------------
+
+
+async def test_the_console_asks_the_purpose_once_then_logs_its_reads(
+    world: World, app: FastAPI
+) -> None:
+    api = world.api
+    problem = await police_problem(world)
+    shared = await api.problem(world.facilitator, world.gpo, visibility="partners")
+    person = Person(browser(app), world.municipal_partner)
+    secret, person.csrf = await open_session_for(app, world.municipal_partner, purpose=None)
+    person.client.cookies.set("gpo_session", secret, domain="gpo.test", path="/console")
+    try:
+        # A partners-only page needs no purpose.
+        expect_page = await person.get(f"/console/problemes/{shared['id']}")
+        assert expect_page.status_code == 200
+        before = await entries(api)
+
+        page = f"/console/problemes/{problem['id']}"
+        asked = await person.get(page)
+        assert asked.status_code == 303
+        assert asked.headers["location"] == f"/console/finalite?next={quote(page)}"
+        assert await entries(api) == before
+        form = await person.get(asked.headers["location"])
+        assert "Finalité" in form.text
+        refused = await person.post("/console/finalite", {"purpose": "curiosity", "next": page})
+        assert refused.status_code == 422
+        chosen = await person.post("/console/finalite", {"purpose": "meeting", "next": page})
+        assert chosen.status_code == 303
+        assert chosen.headers["location"] == page
+
+        shown = await person.get(page)
+        assert shown.status_code == 200
+        assert shown.headers["cache-control"] == "no-store"
+        after = await entries(api)
+        assert len(after) == len(before) + 1
+        entry = after[0]
+        assert entry["resource_ids"] == [problem["id"]]
+        assert entry["purpose"] == "meeting"
+        assert entry["route"] == "/console/problemes/{problem_id}"
+        assert entry["user_id"] == world.municipal_partner.id
+        # The console session, not a token.
+        async with app.state.database.session(write=False) as session:
+            opened = await session.scalar(
+                select(ConsoleSession.id).where(
+                    ConsoleSession.secret_hash == token_hash(SECRET_KEY, secret)
+                )
+            )
+        assert entry["session_or_token_id"] == str(opened)
+    finally:
+        await person.client.aclose()

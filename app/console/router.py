@@ -14,6 +14,7 @@ from app.console import (
     notifications,
     organisation,
     problems,
+    purpose,
     webhooks,
 )
 from app.console.auth import Person
@@ -22,6 +23,7 @@ from app.console.routing import ConsoleRoute, error_page
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 SCREENS = (
     auth.router,
+    purpose.router,
     gpos.router,
     meetings.router,
     problems.router,
