@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +14,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text
 
-from app import wording
+from app import wording, worker
+from app.cli import main
+from app.core.clock import PARIS
 from app.governance import retention
 from app.identity.models import ConsoleSession
 from app.identity.tokens import token_hash
@@ -455,3 +458,56 @@ async def test_the_console_asks_the_purpose_once_then_logs_its_reads(
         assert entry["session_or_token_id"] == str(opened)
     finally:
         await person.client.aclose()
+
+
+async def _old_closed(world: World, app: FastAPI, years: float) -> dict[str, Any]:
+    api, fac = world.api, world.facilitator
+    problem = await police_problem(world, description="Texte ancien à oublier.")
+    expect(await api.move(fac, problem, "open"), 200)
+    expect(await api.move(fac, problem, "closed", outcome="no_improvement"), 200)
+    await set_problem(app, problem, closed_at=datetime.now(UTC) - timedelta(days=365.25 * years))
+    return problem
+
+
+async def description_of(api: Api, problem: dict[str, Any]) -> str:
+    return str(expect(await api.get(api.admin, f"/problems/{problem['id']}"), 200)["description"])
+
+
+async def test_the_worker_purges_daily_after_the_configured_years(
+    world: World, app: FastAPI, database: Any
+) -> None:
+    api = world.api
+    assert database.settings.retention_years == 5  # GPO_RETENTION_YEARS' default
+    past = await _old_closed(world, app, 6)
+    kept = await _old_closed(world, app, 4)
+    morning = datetime.combine(datetime.now(PARIS).date(), time(7, 30), tzinfo=PARIS)
+    assert "governance.purge" in worker.JOBS
+    await worker.run_jobs(database, morning)
+    assert await description_of(api, past) == wording.ERASED_TEXT
+    assert await description_of(api, kept) == "Texte ancien à oublier."
+
+
+@pytest.mark.commits
+async def test_the_cli_purge_dry_run_prints_counts_and_changes_nothing(
+    world: World,
+    app: FastAPI,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    api = world.api
+    past = await _old_closed(world, app, 6)
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("GPO_RETENTION_YEARS", "5")
+
+    assert await asyncio.to_thread(main, ["purge", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "1 problem(s) closed before" in out
+    assert "would erase" in out
+    assert re.search(r"problems\.description\s+1\b", out)
+    assert await description_of(api, past) == "Texte ancien à oublier."
+
+    assert await asyncio.to_thread(main, ["purge"]) == 0
+    assert "erased" in capsys.readouterr().out
+    assert await description_of(api, past) == wording.ERASED_TEXT
+    assert (await verify(api))["ok"] is True
