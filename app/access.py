@@ -9,7 +9,10 @@ Roles (API.md, "Identity and roles"):
 - partner: a member of an organisation. Sees the GPOs its organisation belongs to and their
   problems within its clearance, the actions assigned to its organisation (even on problems
   it may not see), its organisation's reports; submits reports; updates the status and
-  result of its organisation's actions.
+  result of its organisation's actions;
+- auditor: reads the access log and verifies the hash chains (`GovernanceReader`), nothing
+  else: `_by_role` gives it no GPO, problem, action, report or meeting, so every record is
+  404 to it and every list empty.
 
 Clearance: a partner reads `partners` texts; a municipal police member also `police`; a
 national police member also `restricted`. Everyone else who sees a problem reads all of it.

@@ -196,7 +196,7 @@ async def purge(session: AsyncSession, years: int, now: datetime) -> Purge:
     # The search no longer finds them by their words: only by their reference.
     await session.execute(
         update(Problem)
-        .where(Problem.id.in_(ids))
+        .where(Problem.id.in_(ids), Problem.search_text != func.lower(Problem.reference))
         .values(search_text=func.lower(Problem.reference))
         .execution_options(synchronize_session=False)
     )

@@ -124,10 +124,10 @@ async def log_read(
         # write transaction once the read one is over (`app.core.routing`).
         request.state.deferred_writes = [
             *getattr(request.state, "deferred_writes", []),
-            lambda writer: chain.queue(writer.sync_session, entry),
+            lambda writer: chain.queue(writer.sync_session, entry, read_only=True),
         ]
         return
-    chain.queue(session.sync_session, entry)
+    chain.queue(session.sync_session, entry, read_only=request.method == "GET")
 
 
 # --- the log, for admins and auditors --------------------------------------------------

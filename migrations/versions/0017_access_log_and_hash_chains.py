@@ -66,7 +66,39 @@ def _roles(roles: Sequence[str]) -> sa.TextClause:
     return sa.text("role IN (" + ", ".join(f"'{r}'" for r in roles) + ")")
 
 
+# The access log's append (app.governance.chain.APPEND_ACCESS): the chain's lock, its last
+# hash, the insert, in one call; each statement of a plpgsql function takes a fresh snapshot.
+# A read request's transaction commits without waiting for the disk (see the chain).
+ACCESS_LOG_LOCK = 0x67706F5F61636373  # "gpo_accs", as app.governance.chain.ACCESS_LOG
+APPEND_ACCESS = f"""
+CREATE FUNCTION access_log_append(
+    p_id uuid, p_at timestamptz, p_user_id uuid, p_organisation_id uuid,
+    p_session_or_token_id uuid, p_resource_type varchar, p_resource_ids jsonb, p_route varchar,
+    p_purpose varchar, p_request_id varchar, p_digest varchar, p_read_only boolean
+) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    last_seq bigint;
+    last_hash varchar;
+BEGIN
+    IF p_read_only THEN
+        -- A read's transaction: its commit need not wait for the disk (app.governance.chain).
+        PERFORM set_config('synchronous_commit', 'off', true);
+    END IF;
+    PERFORM pg_advisory_xact_lock({ACCESS_LOG_LOCK});
+    SELECT seq, hash INTO last_seq, last_hash FROM access_log ORDER BY seq DESC LIMIT 1;
+    last_hash := coalesce(last_hash, '{GENESIS}');
+    INSERT INTO access_log (id, seq, at, user_id, organisation_id, session_or_token_id,
+                            resource_type, resource_ids, route, purpose, request_id,
+                            prev_hash, hash)
+    VALUES (p_id, coalesce(last_seq, 0) + 1, p_at, p_user_id, p_organisation_id,
+            p_session_or_token_id, p_resource_type, p_resource_ids, p_route, p_purpose,
+            p_request_id, last_hash,
+            encode(sha256(convert_to(last_hash || p_digest, 'UTF8')), 'hex'));
+END $$
+"""
+
 POSTGRESQL_UP = [
+    APPEND_ACCESS,
     """
 CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -214,6 +246,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER access_log_no_truncate ON access_log")
         op.execute("DROP TRIGGER access_log_insert_only ON access_log")
         op.execute("DROP FUNCTION refuse_change()")
+        op.execute("DROP FUNCTION access_log_append")
     else:
         for name in (
             "audit_events_no_delete",
