@@ -120,7 +120,22 @@ async def test_comments_timeline_actions_and_exports_are_logged(world: World) ->
         ),
         201,
     )
+    indicator = expect(
+        await api.post(
+            fac,
+            f"/problems/{problem['id']}/indicators",
+            json={
+                "name": "Appels au 17",
+                "unit": "appels",
+                "direction": "decrease",
+                "baseline": {"value": 20, "period_start": "2026-01-01", "period_end": "2026-01-31"},
+            },
+        ),
+        201,
+    )
     reads = [
+        (f"/problems/{problem['id']}/indicators", {}, "problem", problem["id"]),
+        (f"/indicators/{indicator['id']}", {}, "problem", problem["id"]),
         (f"/problems/{problem['id']}/comments", {}, "problem", problem["id"]),
         (f"/problems/{problem['id']}/timeline", {}, "problem", problem["id"]),
         ("/problems", {"Accept": "application/geo+json"}, "problem", problem["id"]),
@@ -203,7 +218,12 @@ async def test_the_auditor_reads_the_log_and_nothing_else(world: World) -> None:
         expect(await api.get(reader, path), 404)
     for path in ("/problems", "/actions", "/gpos", "/reports"):
         assert expect(await api.get(reader, path), 200)["items"] == [], path
+    expect(await api.get(reader, f"/problems/{problem['id']}/timeline"), 404)
+    expect(await api.get(reader, f"/gpos/{world.gpo['id']}/meetings"), 404)
     expect(await api.get(reader, "/stats/overview"), 403)
+    expect(await api.get(reader, "/evaluations/annual"), 403)
+    expect(await api.get(reader, "/users"), 403)
+    assert expect(await api.get(reader, "/me"), 200)["role"] == "auditor"
     comment = {"body": "Essai", "visibility": "police"}
     expect(await api.post(reader, f"/problems/{problem['id']}/comments", json=comment), 404)
     expect(await api.post(reader, "/gpos", json={"name": "GPO", "kind": "general"}), 403)
