@@ -85,40 +85,42 @@ def _expired(cutoff: datetime) -> Select[Any]:
     )
 
 
-# (column, the condition that ties its row to an expired problem); per table, in order.
-def _texts(expired: Any) -> list[tuple[InstrumentedAttribute[Any], ColumnElement[bool]]]:
-    of_problem = Problem.id.in_(expired)
+# Per table: the condition that ties a row to an expired problem, and its free texts.
+def _texts(expired: Any) -> list[tuple[ColumnElement[bool], Sequence[InstrumentedAttribute[Any]]]]:
     indicators = select(Indicator.id).where(Indicator.problem_id.in_(expired))
     return [
-        *((column, of_problem) for column in _problem_texts()),
-        *(
-            (column, Report.problem_id.in_(expired))
-            for column in (
+        (
+            Problem.id.in_(expired),
+            (
+                Problem.title,
+                Problem.description,
+                Problem.objective,
+                Problem.time_pattern,
+                Problem.address,
+                Problem.outcome_note,
+            ),
+        ),
+        (
+            Report.problem_id.in_(expired),
+            (
                 Report.description,
                 Report.address,
                 Report.time_pattern,
                 Report.public_note,
                 Report.media_url,
-            )
+            ),
         ),
-        (ProblemComment.body, ProblemComment.problem_id.in_(expired)),
-        (Review.note, Review.problem_id.in_(expired)),
-        (Action.description, Action.problem_id.in_(expired)),
-        (Action.result_note, Action.problem_id.in_(expired)),
-        (Indicator.source, Indicator.problem_id.in_(expired)),
-        (Measurement.note, Measurement.indicator_id.in_(indicators)),
+        (ProblemComment.problem_id.in_(expired), (ProblemComment.body,)),
+        (Review.problem_id.in_(expired), (Review.note,)),
+        (Action.problem_id.in_(expired), (Action.description, Action.result_note)),
+        (Indicator.problem_id.in_(expired), (Indicator.source,)),
+        (Measurement.indicator_id.in_(indicators), (Measurement.note,)),
     ]
 
 
-def _problem_texts() -> Sequence[InstrumentedAttribute[Any]]:
-    return (
-        Problem.title,
-        Problem.description,
-        Problem.objective,
-        Problem.time_pattern,
-        Problem.address,
-        Problem.outcome_note,
-    )
+def _still_there(column: InstrumentedAttribute[Any]) -> ColumnElement[bool]:
+    condition: ColumnElement[bool] = column.is_not(None) & (column != wording.ERASED_TEXT)
+    return condition
 
 
 def _erased_changes(changes: Any) -> Any:
@@ -173,26 +175,24 @@ async def purge(session: AsyncSession, years: int, now: datetime) -> Purge:
     session.add(permit)
     await session.flush()
     ids = expired.scalar_subquery()
-    # A client's If-Match read before the purge no longer matches: it would write back the
-    # texts.
-    await session.execute(
-        update(Problem)
-        .where(Problem.id.in_(ids), Problem.description != wording.ERASED_TEXT)
-        .values(version=Problem.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    for column, owned in _texts(ids):
-        # A required text becomes the marker, an optional one empty.
-        value = None if column.nullable else wording.ERASED_TEXT
+    for owned, columns in _texts(ids):
+        model = columns[0].class_
+        # A required text becomes the marker, an optional one empty; a client's If-Match
+        # read before no longer matches (it would write the texts back).
+        values: dict[str, Any] = {
+            c.key: None if c.nullable else wording.ERASED_TEXT for c in columns
+        }
+        if hasattr(model, "version"):
+            values["version"] = model.version + 1
         statement = (
-            update(column.class_)
-            .where(owned, column.is_not(None), column != wording.ERASED_TEXT)
-            .values({column.key: value})
+            update(model)
+            .where(owned, or_(*(_still_there(c) for c in columns)))
+            .values(values)
             .execution_options(synchronize_session=False)
         )
         count = (await session.execute(statement)).rowcount  # type: ignore[attr-defined]
         if count:
-            result.erased[f"{column.class_.__tablename__}.{column.key}"] = count
+            result.erased[model.__tablename__] = count
     # The search no longer finds them by their words: only by their reference.
     await session.execute(
         update(Problem)
@@ -204,7 +204,7 @@ async def purge(session: AsyncSession, years: int, now: datetime) -> Purge:
         (await session.scalars(select(Report.id).where(Report.problem_id.in_(ids)))).all()
     )
     if audited := await _erase_audit(session, problem_ids, report_ids):
-        result.erased["audit_events.changes"] = audited
+        result.erased["audit_events"] = audited
     await session.execute(delete(ErasurePermit).where(ErasurePermit.id == permit.id))
     audit.record(
         session,
