@@ -13,7 +13,9 @@ the access-log entries a transaction queued are inserted, and the audit events i
 only then is the chain's lock taken (PostgreSQL: an advisory transaction lock, released by
 the commit that follows at once), the last hash read and the rows written. So the critical
 section is one indexed read and one write a chain, and concurrent transactions still make
-one unbroken chain. SQLite has one writer at a time: its write lock serialises them already.
+one unbroken chain. On PostgreSQL lock, read and write are one call of a function of
+migration 0017 (`access_log_append`, `audit_events_seal`): one round trip in the lock.
+SQLite has one writer at a time: its write lock serialises them already.
 
 On PostgreSQL, a read request's transaction (a GET: the entry is all it writes that
 matters) commits with `synchronous_commit = off`: waiting for the disk was most of the
@@ -36,7 +38,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, event, insert, select, text, update
+from sqlalchemy import ARRAY, String, Table, Uuid, bindparam, event, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app import wording
@@ -226,7 +228,10 @@ def seal(session: Session) -> None:
             .order_by(table.c.at, table.c.id)
         ).mappings()
         digests = [(row["id"], audit_digest(cast(Mapping[str, Any], row))) for row in stored]
-        if digests:
+        if digests and session.get_bind().dialect.name == "postgresql":
+            keys, contents = zip(*digests, strict=True)
+            session.execute(SEAL_AUDIT, {"ids": list(keys), "digests": list(contents)})
+        elif digests:
             session.execute(
                 update(table)
                 .where(table.c.id == bindparam("key"))
@@ -243,6 +248,12 @@ def seal(session: Session) -> None:
 APPEND_ACCESS = text(
     "SELECT access_log_append(:id, :at, :user_id, :organisation_id, :session_or_token_id, "
     ":resource_type, :resource_ids, :route, :purpose, :request_id, :digest, :read_only)"
+)
+
+
+# PostgreSQL: the audit events' lock, last hash and sealing update in one round trip too.
+SEAL_AUDIT = text("SELECT audit_events_seal(:ids, :digests)").bindparams(
+    bindparam("ids", type_=ARRAY(Uuid())), bindparam("digests", type_=ARRAY(String()))
 )
 
 

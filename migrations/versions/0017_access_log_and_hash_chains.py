@@ -97,8 +97,35 @@ BEGIN
 END $$
 """
 
+# The audit events' sealing (app.governance.chain.SEAL_AUDIT): the transaction's events, in
+# the order given, with their content digests computed by the application beforehand.
+AUDIT_LOCK = 0x67706F5F61756469  # "gpo_audi", as app.governance.chain.AUDIT
+SEAL_AUDIT = f"""
+CREATE FUNCTION audit_events_seal(p_ids uuid[], p_digests varchar[])
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    last_seq bigint;
+    last_hash varchar;
+    current varchar;
+BEGIN
+    PERFORM pg_advisory_xact_lock({AUDIT_LOCK});
+    SELECT seq, hash INTO last_seq, last_hash FROM audit_events
+        WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1;
+    last_seq := coalesce(last_seq, 0);
+    last_hash := coalesce(last_hash, '{GENESIS}');
+    FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
+        last_seq := last_seq + 1;
+        current := encode(sha256(convert_to(last_hash || p_digests[i], 'UTF8')), 'hex');
+        UPDATE audit_events SET seq = last_seq, prev_hash = last_hash, hash = current
+            WHERE id = p_ids[i];
+        last_hash := current;
+    END LOOP;
+END $$
+"""
+
 POSTGRESQL_UP = [
     APPEND_ACCESS,
+    SEAL_AUDIT,
     """
 CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -247,6 +274,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER access_log_insert_only ON access_log")
         op.execute("DROP FUNCTION refuse_change()")
         op.execute("DROP FUNCTION access_log_append")
+        op.execute("DROP FUNCTION audit_events_seal")
     else:
         for name in (
             "audit_events_no_delete",
