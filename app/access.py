@@ -9,7 +9,10 @@ Roles (API.md, "Identity and roles"):
 - partner: a member of an organisation. Sees the GPOs its organisation belongs to and their
   problems within its clearance, the actions assigned to its organisation (even on problems
   it may not see), its organisation's reports; submits reports; updates the status and
-  result of its organisation's actions.
+  result of its organisation's actions;
+- auditor: reads the access log and verifies the hash chains (`GovernanceReader`), nothing
+  else: `_by_role` gives it no GPO, problem, action, report or meeting, so every record is
+  404 to it and every list empty.
 
 Clearance: a partner reads `partners` texts; a municipal police member also `police`; a
 national police member also `restricted`. Everyone else who sees a problem reads all of it.
@@ -40,7 +43,7 @@ Where a question is answered:
 | change an action                    | `require_action_editor`, `ASSIGNEE_FIELDS`  |
 | read figures                        | `FiguresReader`, `figures_scope`            |
 | submit reports, create GPOs, admin  | `Reporter`, `GpoCreator`, `AdminUser`       |
-| use the DPO's tools (app/governance)| `GovernanceReader`                          |
+| DPO's tools, access log, verify    | `GovernanceReader` (admins, auditors)       |
 | see or change users and tokens      | `user_scope`, `token_scope`, `require_user_editor` |
 """
 
@@ -432,6 +435,12 @@ def reads_figures(principal: Principal) -> bool:
     return principal.role in (Role.admin, Role.commander, Role.facilitator)
 
 
+def reads_governance(principal: Principal) -> bool:
+    """Admins and auditors read the access log and verify the chains; auditors nothing else
+    (every read scope above gives them nothing: `_by_role`)."""
+    return principal.role in (Role.admin, Role.auditor)
+
+
 def submits_reports(principal: Principal) -> bool:
     """Partners submit reports, for their organisation."""
     return member_organisation(principal) is not None
@@ -512,13 +521,17 @@ FiguresReader = Annotated[
         )
     ),
 ]
+GovernanceReader = Annotated[
+    Principal,
+    Depends(
+        Requires(
+            reads_governance, "The access log and the DPO's tools are for admins and auditors."
+        )
+    ),
+]
 Reporter = Annotated[
     Principal,
     Depends(
         Requires(submits_reports, "Reports are submitted by partners, for their organisation.")
     ),
-]
-# The DPO's tools (app/governance): admins; the auditor role joins them at merge (issue 12).
-GovernanceReader = Annotated[
-    Principal, Depends(Requires(is_admin, "The DPO's tools are for admins and auditors."))
 ]

@@ -8,7 +8,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -45,6 +52,14 @@ class Settings(BaseSettings):
     # Demonstration data only when asked for (`./scripts/run` asks; a deployment never does
     # by default: the demo prints live admin tokens).
     gpo_demo_data: bool = False
+    # Years the free text of a closed problem is kept after it closed (API.md, "Information
+    # governance"): `app.governance.retention` erases it; the processing register states it.
+    retention_years: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        validation_alias=AliasChoices("gpo_retention_years", "retention_years"),
+    )
     # Connections per worker; the pool never overflows (no connect/close churn under bursts).
     gpo_db_pool_size: int = Field(default=10, ge=1, le=200)
     # Seconds before a database that does not answer gives 503 (API.md, "Operations"): to
@@ -77,9 +92,6 @@ class Settings(BaseSettings):
     # `smtps://host:465`; unset, mails are written to the log (and still kept in the outbox).
     gpo_smtp_url: SecretStr | None = None
     gpo_mail_from: str = "GPO <no-reply@localhost>"
-    # Years the free text of a closed problem is kept after it closed (API.md, "Information
-    # governance"); the processing register states it.
-    retention_years: int = Field(default=5, ge=1, le=100, validation_alias="gpo_retention_years")
     # The data controller and its DPO, as the processing register names them (art. 30 GDPR);
     # unset, the register says which setting to fill in.
     gpo_controller_name: str | None = Field(default=None, max_length=300)

@@ -13,6 +13,8 @@ from app.figures.models import (
     MeasuredProblem,
     ProblemCount,
 )
+from app.governance import chain as _chain  # noqa: F401  (its commit hooks)
+from app.governance.models import AccessLogEntry
 from app.governance.screening import TextScreening
 from app.gpos.models import Gpo, GpoCommune, GpoFacilitator, GpoMember
 from app.identity.models import (
@@ -34,6 +36,7 @@ from app.webhooks.models import Delivery, Webhook
 metadata = Base.metadata
 
 __all__ = [
+    "AccessLogEntry",
     "Action",
     "ActionKind",
     "ApiToken",

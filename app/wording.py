@@ -71,6 +71,7 @@ LABELS: dict[Enum, str] = {
     Role.facilitator: "animateur",
     Role.commander: "commandement",
     Role.partner: "partenaire",
+    Role.auditor: "auditeur (journal des accès)",
     OrganisationKind.national_police: "police nationale",
     OrganisationKind.municipal_police: "police municipale",
     OrganisationKind.landlord: "bailleur",
@@ -547,3 +548,16 @@ TEXT_FIELDS = {
 def text_warning(field: str, kind: str) -> str:
     """ "description : numéro de téléphone masqué" """
     return f"{TEXT_FIELDS.get(field, field).capitalize()} : {TEXT_WARNINGS.get(kind, kind)}"
+
+
+# Information governance (issue 12): what the retention purge leaves in place of a text.
+ERASED_TEXT = "[texte effacé : durée de conservation écoulée]"
+# An audit event's summary, erased (the hash chain keeps its digest: `app.governance.chain`).
+ERASED_SUMMARY = "Résumé effacé (durée de conservation écoulée)"
+
+
+def purge_summary(problems: int, erased: int) -> str:
+    return (
+        f"Purge de conservation : {erased} texte(s) effacé(s) "
+        f"sur {problems} problème(s) clos depuis plus longtemps que la durée de conservation"
+    )

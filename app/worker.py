@@ -1,7 +1,8 @@
 """The worker: fans the outbox's events out into webhook deliveries and delivers them, sends
 the mail outbox (`app.mail.sender`), and writes the morning's reminders (actions due soon or
 overdue, GPOs late for their meeting) and e-mail digests, and purges the expired
-idempotency keys: each morning job once a day across workers.
+idempotency keys, and erases the texts past retention (`app.governance.retention`): each
+morning job once a day across workers.
 
 `python -m app.worker` (or `scripts/worker`) runs it on its own; the web process runs one
 too when `GPO_WORKER=1`, the default for the embedded SQLite database, so that
@@ -30,6 +31,7 @@ from app.core import idempotency, outbox, schedule
 from app.core.clock import PARIS, utcnow
 from app.core.db import Database, Outage, is_unavailable
 from app.core.requests import configure_logging
+from app.governance import retention
 from app.gpos.models import Gpo
 from app.mail import sender as mail_sender
 from app.mail import service as mail
@@ -92,12 +94,18 @@ async def _purge_idempotency_keys(session: AsyncSession, _today: date, _now: dat
     return await idempotency.purge_expired(session)
 
 
+async def _retention_purge(session: AsyncSession, _today: date, now: datetime) -> int:
+    settings: Settings = session.info["settings"]
+    return (await retention.purge(session, settings.retention_years, now)).total
+
+
 JOBS: dict[str, Callable[[AsyncSession, date, datetime], Awaitable[int]]] = {
     "idempotency.purge": _purge_idempotency_keys,
     "action.due_soon": _due_soon,
     "action.overdue": _overdue,
     "gpo.cadence_breached": _cadence_breached,
     "mail.digest": mail.digests,
+    "governance.purge": _retention_purge,
 }
 
 
@@ -112,6 +120,7 @@ async def run_jobs(database: Database, now: datetime | None = None) -> int:
         async with database.session(write=True) as session:
             if not await schedule.claim(session, job, local.date().isoformat(), now):
                 continue
+            session.info["settings"] = database.settings  # what a job is configured by
             made += await work(session, local.date(), now)
             await session.commit()
     return made

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utcnow
@@ -73,10 +73,15 @@ def browser(app: FastAPI) -> httpx.AsyncClient:
 
 
 async def open_session_for(
-    app: FastAPI, caller: Caller, *, accept_charter: bool = True
+    app: FastAPI,
+    caller: Caller,
+    purpose: str | None = "follow_up",
+    *,
+    accept_charter: bool = True,
 ) -> tuple[str, str]:
     """A console session for the caller's user, made as signing in makes it (set-up that
-    skips the password's slow hashing); returns the cookie's secret and the CSRF token.
+    skips the password's slow hashing), having said why it reads police data (`purpose`;
+    None: not yet, the console asks); returns the cookie's secret and the CSRF token.
     The person has accepted the current charter, unless `accept_charter` is False (the
     charter's own tests)."""
     async with app.state.database.session(write=True) as session:
@@ -93,6 +98,11 @@ async def open_session_for(
         ).one()
         if accept_charter:
             await accept_charter_for(session, user.id, app.state.charter.version, session_id)
+        await session.execute(
+            update(ConsoleSession)
+            .where(ConsoleSession.id == session_id)
+            .values(access_purpose=purpose)
+        )
         await session.commit()
     assert csrf is not None
     return secret, csrf

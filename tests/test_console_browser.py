@@ -150,6 +150,18 @@ async def invite_and_choose_password(site: Site, page: Page, caller: Caller) -> 
     if "/console/charte" in page.url:  # the first time: the charter, before any page
         await page.get_by_role("button", name="J'accepte la charte").click()
         await page.wait_for_url(re.compile(r"/console(/mon-organisation)?$"))
+    await choose_purpose(page, site)
+
+
+async def choose_purpose(page: Page, site: Site) -> None:
+    """Say why one reads police data this session, as the console asks before the first
+    page that shows some (asked here up front, so that the tests' pages are the ones they
+    name)."""
+    back = page.url
+    await page.goto(f"{site.url}/console/finalite")
+    await page.get_by_label("Finalité").select_option("meeting")
+    await page.get_by_role("button", name="Continuer").click()
+    await page.goto(back)
 
 
 async def settled(page: Page) -> None:

@@ -19,10 +19,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from app.config import to_async_url
+from app.core.audit import AuditEvent
+from app.governance import service as governance
 from app.main import PROJECT_ROOT
 from app.models import metadata
 from app.reference.seed import CATEGORIES, COMMUNES
@@ -319,3 +321,52 @@ def test_0018_gives_each_stored_text_the_level_it_was_read_at(empty_database: st
     assert all("visibility" not in c for c in _inspect(empty_database, _text_columns).values())
     command.upgrade(config, "0018")
     assert _inspect(empty_database, _text_levels) == expected
+
+
+def _stored_events(connection: Connection) -> None:
+    table = AuditEvent.__table__
+    start = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+    for n, changes in enumerate(
+        [
+            {"title": [None, "Hall du 4"]},
+            None,
+            {"status": ["open", "closed"], "note": [None, "Fin"]},
+        ]
+    ):
+        connection.execute(
+            table.insert().values(
+                id=uuid.uuid4(),
+                at=start.replace(hour=9 + 2 - n),  # stored in another order than they happened
+                action="problem.update",
+                resource_type="problem",
+                resource_id=str(uuid.uuid4()),
+                summary=f"Événement {n}",
+                changes=changes,
+            )
+        )
+
+
+def _verified(url: str) -> tuple[Any, list[tuple[int, str]]]:
+    async def run() -> tuple[Any, list[tuple[int, str]]]:
+        engine = create_async_engine(to_async_url(url), poolclass=NullPool)
+        try:
+            async with AsyncSession(engine) as session:
+                checked = await governance.verify(session)
+                rows = await session.execute(
+                    text("SELECT seq, summary FROM audit_events ORDER BY seq")
+                )
+                return checked, [(int(seq), summary) for seq, summary in rows]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_0017_chains_the_audit_events_already_stored_in_their_order(empty_database: str) -> None:
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0016")
+    _write(empty_database, _stored_events)
+    command.upgrade(config, "0017")
+    checked, order = _verified(empty_database)
+    assert (checked.ok, checked.entries, checked.first_broken_at) == (True, 3, None)
+    assert order == [(1, "Événement 2"), (2, "Événement 1"), (3, "Événement 0")]

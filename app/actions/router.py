@@ -3,7 +3,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.actions import service
 from app.actions.models import Action, ActionStatus
@@ -13,7 +14,9 @@ from app.core.db import DbSession
 from app.core.pagination import Page, PageParams
 from app.core.schemas import Day, json_response
 from app.governance import screening
+from app.governance import service as governance
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
+from app.identity.principal import Principal
 from app.problems.dependencies import ProblemToExtend
 from app.problems.models import Problem
 
@@ -59,6 +62,7 @@ async def create_action(
 
 @router.get("/actions", summary="List actions", response_model=Page[ActionOut])
 async def list_actions(
+    request: Request,
     session: DbSession,
     principal: CurrentUser,
     paging: PageParams,
@@ -85,19 +89,38 @@ async def list_actions(
         due_before=due_before,
     )
     items, next_cursor = await service.action_page(session, principal, filters, sort, paging)
+    await log_actions_read(session, principal, request, [item["id"] for item in items])
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
 @router.get("/actions/{action_id}", summary="Read an action")
 async def get_action(
-    action_id: uuid.UUID, session: DbSession, principal: CurrentUser, response: Response
+    action_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    principal: CurrentUser,
+    response: Response,
 ) -> ActionOut:
     """Visible with its problem, and to its assignee organisation even when the problem is
     not (the problem then stays 404 to it). The description and the result note are null
     to a reader not cleared for the action's level (or its problem's, if stricter)."""
     action = await service.view(session, principal, action_id)
+    await log_actions_read(session, principal, request, [action.id])
     set_etag(response, action.version)
     return action
+
+
+async def log_actions_read(
+    session: AsyncSession, principal: Principal, request: Request, action_ids: list[Any]
+) -> None:
+    """Actions on problems that hold police data are police data too."""
+    await governance.log_read(
+        session,
+        principal,
+        request,
+        resource_type="action",
+        resource_ids=await governance.logged_among(session, Action, action_ids),
+    )
 
 
 @router.patch("/actions/{action_id}", summary="Update an action")

@@ -21,7 +21,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from app import access
 from app.actions import service as actions
 from app.actions.schemas import ActionCreate, ActionOut
-from app.console import charts
+from app.console import charts, purpose
 from app.console.auth import CsrfChecked, Person
 from app.console.forms import Form, read_form
 from app.console.rendering import render
@@ -196,6 +196,9 @@ async def meeting_page(
 ) -> Response:
     meeting, gpo = target
     page = await build(session, me, meeting, gpo)
+    await purpose.log_read(
+        request, session, me, problem_ids=service.problems_of_agenda(page.agenda)
+    )
     page.saved = request.query_params.get("enregistre")
     return _page(request, me, page)
 
@@ -507,6 +510,7 @@ async def minutes_page(
 ) -> Response:
     meeting, gpo = target
     content = await service.minutes(session, me.principal, meeting, gpo)
+    await purpose.log_read(request, session, me, problem_ids=content.problem_ids)
     header, sections = rendering.sections(content)
     return render(
         request,
@@ -523,9 +527,12 @@ async def minutes_page(
 
 
 @router.get("/console/reunions/{meeting_id}/compte-rendu.md")
-async def minutes_markdown(target: MeetingMinutes, session: DbSession, me: Person) -> Response:
+async def minutes_markdown(
+    request: Request, target: MeetingMinutes, session: DbSession, me: Person
+) -> Response:
     meeting, gpo = target
     content = await service.minutes(session, me.principal, meeting, gpo)
+    await purpose.log_read(request, session, me, problem_ids=content.problem_ids)
     filename = f"compte-rendu-{meeting.scheduled_at.date().isoformat()}.md"
     return PlainTextResponse(
         rendering.markdown(content),

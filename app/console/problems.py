@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from app import access, wording
 from app.actions import service as actions
-from app.console import charts
+from app.console import charts, purpose
 from app.console.auth import CsrfChecked, Person
 from app.console.forms import Form, read_form
 from app.console.rendering import render
@@ -20,6 +20,7 @@ from app.core.db import DbSession
 from app.core.errors import ApiError, BadRequest
 from app.core.pagination import Paging
 from app.core.visibility import Visibility, at_least, classified
+from app.governance import service as governance
 from app.gpos import service as gpos
 from app.identity.sessions import SignedIn
 from app.indicators import service as indicators
@@ -67,6 +68,7 @@ async def problem_list(request: Request, session: DbSession, me: Person) -> Resp
     filters = _filters(request, located_only=on_map)
     paging = Paging(request, PAGE_SIZE, request.query_params.get("cursor"))
     page = await service.list_problems(session, me.principal, filters, "-priority", paging)
+    await purpose.log_read(request, session, me, resource_ids=governance.logged_ids(page.items))
     summaries = await gpos.summaries(session, me.principal)
     next_query = None
     if page.next_cursor:
@@ -116,6 +118,8 @@ async def _page(
     problem = await service.get_problem(session, principal, problem_id)
     timeline = await service.timeline(session, principal, problem, big)
     comments = await service.list_comments(session, principal, problem, big)
+    logged = governance.is_logged(view.visibility) or governance.logged_ids(comments.items)
+    await purpose.log_read(request, session, me, resource_ids=[problem_id] if logged else [])
     attached = await reports.list_reports(
         session, principal, reports.Filters(problem_id=problem_id), big
     )

@@ -15,6 +15,7 @@ from app.console import (
     notifications,
     organisation,
     problems,
+    purpose,
     webhooks,
 )
 from app.console.auth import Person
@@ -24,6 +25,7 @@ router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 SCREENS = (
     auth.router,
     charter.router,
+    purpose.router,
     gpos.router,
     meetings.router,
     problems.router,

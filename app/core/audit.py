@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -38,6 +38,7 @@ class AuditEvent(UUIDPrimaryKey, Base):
         Index("ix_audit_events_problem_id_at", "problem_id", "at"),
         Index("ix_audit_events_resource_type_resource_id", "resource_type", "resource_id"),
         Index("ix_audit_events_at", "at"),
+        Index("ix_audit_events_seq", "seq", unique=True),
     )
 
     at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -54,6 +55,10 @@ class AuditEvent(UUIDPrimaryKey, Base):
     visibility: Mapped[Visibility | None] = mapped_column(
         str_enum(Visibility, "audit_event_visibility")
     )
+    # The hash chain (`app.governance.chain`): set when the transaction commits.
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 @dataclass(frozen=True)

@@ -303,6 +303,8 @@ class Database:
         async with (self.sessionmaker if write else self.read_sessionmaker)() as session:
             if write and self.settings.is_sqlite:
                 await session.connection(execution_options={"sqlite_immediate": True})
+            elif self.settings.is_sqlite:
+                session.info["read_only_sqlite"] = True
             yield session
 
     async def dispose(self) -> None:

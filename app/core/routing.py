@@ -130,6 +130,15 @@ def _only_malformed_path_ids(exc: RequestValidationError) -> bool:
     )
 
 
+async def write_deferred(database: Any, writes: list[Callable[[AsyncSession], None]]) -> None:
+    """The writes a read request made (its access-log entry) on SQLite, whose read
+    transactions cannot write: one short write transaction once the read one is over."""
+    async with database.session(write=True) as session:
+        for write in writes:
+            write(session)
+        await session.commit()
+
+
 class TransactionalRoute(APIRoute):
     """`authenticated` routes document 401, 403 and 429; a subclass may render errors its
     own way (the Open311 facade and the console do). Every POST route must declare the
@@ -216,6 +225,8 @@ class TransactionalRoute(APIRoute):
                         request.state.session = session
                         request.state.idempotency = None
                         response = await self.run(handle, request, session)
+                    if deferred := getattr(request.state, "deferred_writes", None):
+                        await write_deferred(database, deferred)
             except Exception as exc:
                 if not is_unavailable(exc):
                     raise
@@ -273,6 +284,8 @@ class TransactionalRoute(APIRoute):
                 raise
             await session.rollback()
             return self.render_unexpected(exc, request)
+        if getattr(request.state, "no_store", False):
+            response.headers["Cache-Control"] = "no-store"  # police data (app.governance)
         if response.status_code >= 400 and not getattr(request.state, "keep_writes", False):
             await session.rollback()
             return response

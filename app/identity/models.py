@@ -13,12 +13,14 @@ from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, str_enum
 
 class Role(StrEnum):
     """admin: users, organisations, reference data; facilitator: runs the GPOs it facilitates;
-    commander: reads everything, comments; partner: a member of an organisation."""
+    commander: reads everything, comments; partner: a member of an organisation;
+    auditor: reads the access log and verifies the hash chains, nothing else."""
 
     admin = "admin"
     facilitator = "facilitator"
     commander = "commander"
     partner = "partner"
+    auditor = "auditor"
 
 
 class Digest(StrEnum):
@@ -101,6 +103,8 @@ class ConsoleSession(UUIDPrimaryKey, Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
     address: Mapped[str | None] = mapped_column(String(64))
+    # Why the person reads police data in this session (asked once, `app.governance`).
+    access_purpose: Mapped[str | None] = mapped_column(String(20))
     user_agent: Mapped[str | None] = mapped_column(String(300))
 
 

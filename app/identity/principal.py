@@ -22,3 +22,5 @@ class Principal:
     display_name: str
     # Set when the principal is a person signed in to the console (its session).
     session_id: uuid.UUID | None = None
+    # The purpose of reads the console session declared (`app.governance`), if any.
+    access_purpose: str | None = None

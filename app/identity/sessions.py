@@ -315,6 +315,7 @@ _SESSION_LOOKUP = (
         ConsoleSession.csrf_token,
         ConsoleSession.last_seen_at,
         ConsoleSession.revoked_at,
+        ConsoleSession.access_purpose,
         User.id,
         User.role,
         User.organisation_id,
@@ -340,7 +341,8 @@ async def signed_in(session: AsyncSession, secret_key: str, secret: str) -> Sign
     ).one_or_none()
     if row is None:
         return None
-    session_id, csrf, last_seen, revoked, user_id, role, org_id, name, email, active, kind = row
+    (session_id, csrf, last_seen, revoked, purpose) = row[:5]
+    user_id, role, org_id, name, email, active, kind = row[5:]
     now = utcnow()
     if revoked is not None or not active or last_seen + IDLE_EXPIRY <= now:
         return None
@@ -356,6 +358,7 @@ async def signed_in(session: AsyncSession, secret_key: str, secret: str) -> Sign
         organisation_kind=kind,
         display_name=name,
         session_id=session_id,
+        access_purpose=purpose,
     )
     return SignedIn(principal, session_id, csrf, email)
 

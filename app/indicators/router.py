@@ -3,13 +3,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from app import access
 from app.core.concurrency import IfMatch, precondition_if_match, set_etag
 from app.core.db import DbSession
 from app.core.pagination import Page
 from app.governance import screening
+from app.governance import service as governance
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.indicators import service
 from app.indicators.models import Indicator
@@ -69,20 +70,40 @@ async def create_indicator(
 
 @router.get("/problems/{problem_id}/indicators", summary="A problem's indicators")
 async def list_indicators(
-    problem: VisibleProblem, session: DbSession, principal: CurrentUser
+    problem: VisibleProblem, request: Request, session: DbSession, principal: CurrentUser
 ) -> Page[IndicatorOut]:
     """Oldest first, each with its measurements and computed rates."""
-    return await service.of_problem(session, principal, problem)
+    page = await service.of_problem(session, principal, problem)
+    logged = governance.is_logged(problem.visibility) and page.items
+    await governance.log_read(
+        session,
+        principal,
+        request,
+        resource_type="problem",
+        resource_ids=[problem.id] if logged else [],
+    )
+    return page
 
 
 @router.get("/indicators/{indicator_id}", summary="Read an indicator and its results")
 async def get_indicator(
-    indicator_id: uuid.UUID, session: DbSession, principal: CurrentUser, response: Response
+    indicator_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    principal: CurrentUser,
+    response: Response,
 ) -> IndicatorOut:
     """Rates are per 30 days (`value × 30 / days`, both dates of a period included);
     `change_pct`, `improved` and `target_met` compare the latest measurement with the
     baseline and the target in the indicator's direction."""
     out = await service.view(session, principal, indicator_id)
+    await governance.log_read(
+        session,
+        principal,
+        request,
+        resource_type="problem",
+        resource_ids=await governance.logged_among(session, Problem, [out.problem_id]),
+    )
     set_etag(response, out.version)
     return out
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access
 from app.core.concurrency import IfMatch, precondition_if_match, set_etag
@@ -12,9 +14,11 @@ from app.core.db import DbSession
 from app.core.exports import classification_headers
 from app.core.pagination import Page, PageParams
 from app.governance import screening
+from app.governance import service as governance
 from app.gpos import service as gpos
 from app.gpos.models import Gpo
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
+from app.identity.principal import Principal
 from app.meetings import minutes as rendering
 from app.meetings import service
 from app.meetings.models import Meeting
@@ -27,6 +31,7 @@ from app.meetings.schemas import (
     ReviewCreate,
     ReviewWritten,
 )
+from app.problems.models import Problem
 
 router = APIRouter(route_class=ApiRoute, tags=["meetings"])
 MARKDOWN = "text/markdown; charset=utf-8"
@@ -160,12 +165,30 @@ async def add_review(
 
 
 @router.get("/meetings/{meeting_id}/agenda", summary="The meeting's agenda")
-async def get_agenda(target: MeetingToRead, session: DbSession, principal: CurrentUser) -> Agenda:
+async def get_agenda(
+    target: MeetingToRead, request: Request, session: DbSession, principal: CurrentUser
+) -> Agenda:
     """Computed from the record: reports awaiting triage for the GPO, its problems not
     closed (most urgent first), actions past due, indicators not measured within the GPO's
     meeting interval."""
     meeting, gpo = target
-    return await service.agenda(session, principal, meeting, gpo)
+    agenda = await service.agenda(session, principal, meeting, gpo)
+    await log_problems_read(session, principal, request, service.problems_of_agenda(agenda))
+    return agenda
+
+
+async def log_problems_read(
+    session: AsyncSession, principal: Principal, request: Request, problem_ids: Iterable[Any]
+) -> None:
+    """Log the read of those of the problems an agenda or minutes mention that hold
+    police data."""
+    await governance.log_read(
+        session,
+        principal,
+        request,
+        resource_type="problem",
+        resource_ids=await governance.logged_among(session, Problem, problem_ids),
+    )
 
 
 @router.get(
@@ -184,6 +207,7 @@ async def get_agenda(target: MeetingToRead, session: DbSession, principal: Curre
 )
 async def get_minutes(
     target: MeetingMinutes,
+    request: Request,
     session: DbSession,
     principal: CurrentUser,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -196,6 +220,7 @@ async def get_minutes(
     meeting, gpo = target
     content = await service.minutes(session, principal, meeting, gpo)
     marking = classification_headers(content.classified)
+    await log_problems_read(session, principal, request, content.problem_ids)
     if "text/html" in (accept or ""):
         return HTMLResponse(rendering.html_page(content), headers=marking)
     return PlainTextResponse(rendering.markdown(content), media_type=MARKDOWN, headers=marking)

@@ -391,6 +391,15 @@ async def agenda(session: AsyncSession, principal: Principal, meeting: Meeting, 
     )
 
 
+def problems_of_agenda(agenda: Agenda) -> set[uuid.UUID]:
+    """The problems an agenda shows something of (the access log: `app.governance`)."""
+    return {
+        *(p.id for p in agenda.problems),
+        *(a.problem_id for a in agenda.overdue_actions),
+        *(i.problem_id for i in agenda.indicators_due),
+    }
+
+
 def _as_date(value: date | str) -> date:
     # SQLite returns the coalesced date as text.
     return value if isinstance(value, date) else date.fromisoformat(value)
@@ -421,6 +430,9 @@ class Minutes:
     # The levels of the problems the minutes show (an action counts through its problem
     # only where the reader sees the problem: a hidden problem's level is not told).
     levels: set[Visibility | None] = field(default_factory=set)
+
+    # The problems the minutes show something of (the access log: `app.governance`).
+    problem_ids: set[uuid.UUID] = field(default_factory=set)
 
     @property
     def classified(self) -> bool:
@@ -463,8 +475,10 @@ async def minutes(
             .order_by(Organisation.name)
         )
     )
+    shown = result.problem_ids
     reviewed = await session.execute(
         select(
+            Problem.id,
             Problem.reference,
             Problem.title,
             access.text_if_readable(principal, Review.note, Review.visibility, Problem.visibility),
@@ -475,7 +489,8 @@ async def minutes(
         .where(access.problem_scope(principal), Review.meeting_id == meeting.id)
         .order_by(Review.created_at, Review.id)
     )
-    for reference, title, note, level, note_level in reviewed:
+    for problem_id, reference, title, note, level, note_level in reviewed:
+        shown.add(problem_id)
         result.reviewed.append((reference, title, note))
         result.levels.add(level)
         if note is not None:  # a note the reader is not shown does not mark the minutes
@@ -487,6 +502,7 @@ async def minutes(
         )
     )
     for p in opened:
+        shown.add(p.id)
         result.opened.append((p.reference, p.title, p.status))
         result.levels.add(p.visibility)
     closed = await session.scalars(
@@ -497,6 +513,7 @@ async def minutes(
         ).order_by(Problem.closed_at)
     )
     for p in closed:
+        shown.add(p.id)
         result.closed.append((p.reference, p.title, p.outcome, p.outcome_note))
         result.levels.add(p.visibility)
     visible = actions.visible_actions(principal).add_columns(
@@ -511,6 +528,8 @@ async def minutes(
         )
     )
     for a, reference, level, name in decided:
+        if reference is not None:
+            shown.add(a.problem_id)
         result.decided.append((a.title, name, reference, a.due_date))
         result.levels.add(level)
     late: dict[str, list[tuple[str, str | None, date]]] = defaultdict(list)
@@ -519,6 +538,8 @@ async def minutes(
             Organisation.name, Action.due_date, Action.id
         )
     ):
+        if reference is not None:
+            shown.add(a.problem_id)
         late[name].append((a.title, reference, a.due_date))
         result.levels.add(level)
     result.overdue_by_organisation = dict(late)

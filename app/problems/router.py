@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic_core import to_jsonable_python
 
+from app.core.audit import AuditEvent
 from app.core.concurrency import set_etag
 from app.core.db import DbSession
 from app.core.errors import Invalid
@@ -15,6 +16,7 @@ from app.core.pagination import Page, PageParams
 from app.core.schemas import Code, CommuneCode, Instant, instant_param, json_response
 from app.core.visibility import classified
 from app.governance import screening
+from app.governance import service as governance
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
 from app.problems import service
 from app.problems.dependencies import ProblemToRun, VisibleProblem
@@ -192,15 +194,31 @@ async def list_problems(
         located_only=geojson,
     )
     items, next_cursor = await service.problem_page(session, principal, filters, sort, paging)
+    await governance.log_read(
+        session,
+        principal,
+        request,
+        resource_type="problem",
+        resource_ids=governance.logged_ids(items),
+    )
     if geojson:
         return geojson_response(items, next_cursor)
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
 @router.get("/problems/{problem_id}", summary="Read a problem", response_model=ProblemOut)
-async def get_problem(problem_id: uuid.UUID, session: DbSession, principal: CurrentUser) -> Any:
+async def get_problem(
+    problem_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentUser
+) -> Any:
     """404 for a problem the caller may not see (its existence is not revealed)."""
     problem = await service.problem_detail(session, principal, problem_id)
+    await governance.log_read(
+        session,
+        principal,
+        request,
+        resource_type="problem",
+        resource_ids=governance.logged_ids([problem]),
+    )
     response = json_response(problem)
     set_etag(response, problem["version"])
     return response
@@ -246,10 +264,25 @@ async def transition_problem(
 
 @router.get("/problems/{problem_id}/timeline", summary="A problem's timeline")
 async def problem_timeline(
-    problem: VisibleProblem, session: DbSession, principal: CurrentUser, paging: PageParams
+    problem: VisibleProblem,
+    request: Request,
+    session: DbSession,
+    principal: CurrentUser,
+    paging: PageParams,
 ) -> Page[TimelineEvent]:
     """Every recorded event on the problem, oldest first, within what the caller may read."""
-    return await service.timeline(session, principal, problem, paging)
+    page = await service.timeline(session, principal, problem, paging)
+    logged = governance.is_logged(problem.visibility) or await governance.logged_among(
+        session, AuditEvent, [event.id for event in page.items]
+    )
+    await governance.log_read(
+        session,
+        principal,
+        request,
+        resource_type="problem",
+        resource_ids=[problem.id] if logged else [],
+    )
+    return page
 
 
 @router.post(
@@ -274,7 +307,20 @@ async def add_comment(
 
 @router.get("/problems/{problem_id}/comments", summary="A problem's comments")
 async def list_comments(
-    problem: VisibleProblem, session: DbSession, principal: CurrentUser, paging: PageParams
+    problem: VisibleProblem,
+    request: Request,
+    session: DbSession,
+    principal: CurrentUser,
+    paging: PageParams,
 ) -> Page[CommentOut]:
     """Oldest first, within what the caller may read."""
-    return await service.list_comments(session, principal, problem, paging)
+    page = await service.list_comments(session, principal, problem, paging)
+    logged = governance.is_logged(problem.visibility) or governance.logged_ids(page.items)
+    await governance.log_read(
+        session,
+        principal,
+        request,
+        resource_type="problem",
+        resource_ids=[problem.id] if logged else [],
+    )
+    return page

@@ -1,7 +1,7 @@
 """a visibility on every free text: reviews, meeting notes, actions, indicators, measurements
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-09 10:00:00
 
 From issue 12 on, each free text has a level of its own, never less than its problem's
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

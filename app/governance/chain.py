@@ -1,0 +1,293 @@
+"""The hash chains of the access log and of the audit events.
+
+Each entry stores `prev_hash` (the hash of the entry before it in `seq` order, `GENESIS` for
+the first) and `hash` = sha256(prev_hash + its content digest). The content digest is the
+sha256 of a canonical JSON of the entry's columns in which every free text (an audit event's
+summary, each old and new value of its `changes`) is replaced by the digest of that value:
+the retention purge replaces a value by `{"erased_sha256": <its digest>}`, which digests to
+the same thing, so an erased text leaves the chain valid (chain the hashes, not the texts).
+
+Sealing happens just before commit (`seal`, a `before_commit` hook on every ORM session):
+the access-log entries a transaction queued are inserted, and the audit events it inserted
+(with no hash yet) get their `seq` and hashes. Their content digests are computed first;
+only then is the chain's lock taken (PostgreSQL: an advisory transaction lock, released by
+the commit that follows at once), the last hash read and the rows written. So the critical
+section is one indexed read and one write a chain, and concurrent transactions still make
+one unbroken chain. On PostgreSQL lock, read and write are one call of a function of
+migration 0017 (`access_log_append`, `audit_events_seal`): one round trip in the lock.
+SQLite has one writer at a time: its write lock serialises them already.
+
+On PostgreSQL, a read request's transaction (a GET: the entry is all it writes that
+matters) commits with `synchronous_commit = off`: waiting for the disk was most of the
+log's cost (a 20k-problem list: 32 % of its throughput with the wait, 5 % without; README).
+A crash may then lose the last fraction of a second of such entries (at most three times
+`wal_writer_delay`), never a hole in the chain: the write-ahead log is flushed in order,
+so what is lost is always the chain's last entries, and a later durable commit (any write
+request's) flushes the reads' entries before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, cast
+
+from sqlalchemy import ARRAY, String, Table, Uuid, bindparam, event, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from app import wording
+from app.core.audit import AuditEvent
+from app.governance.models import GENESIS, AccessLogEntry
+
+ERASED = "erased_sha256"
+# Session.info keys: entries to insert at commit, ids of audit events to seal.
+PENDING = "governance.pending_access"
+UNSEALED = "governance.unsealed_audit"
+# Set by a read request (GET) that logs: its transaction writes nothing else that matters.
+READ_ONLY = "governance.read_only"
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_scalar
+    ).encode()
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"not canonical: {type(value).__name__}")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# An erased summary: a fixed sentence and the digest of what it said.
+ERASED_SUMMARY = re.compile(re.escape(wording.ERASED_SUMMARY) + r" \[sha256:([0-9a-f]{64})\]")
+
+
+def is_erased(value: Any) -> bool:
+    if isinstance(value, str):
+        return ERASED_SUMMARY.fullmatch(value) is not None
+    return isinstance(value, dict) and set(value) == {ERASED}
+
+
+def value_digest(value: Any) -> str:
+    """The digest a free text (a summary, any value of `changes`) enters the chain as; an
+    erased value keeps the digest of what it was."""
+    if isinstance(value, str) and (erased_text := ERASED_SUMMARY.fullmatch(value)):
+        return erased_text.group(1)
+    return str(value[ERASED]) if is_erased(value) else sha256(canonical(value))
+
+
+def erased_summary(summary: str) -> str:
+    if is_erased(summary):
+        return summary
+    return f"{wording.ERASED_SUMMARY} [sha256:{value_digest(summary)}]"
+
+
+def erased(value: Any) -> Any:
+    """What the purge stores in place of `value` (None stays None: nothing to forget)."""
+    if value is None or is_erased(value):
+        return value
+    return {ERASED: value_digest(value)}
+
+
+def link(prev_hash: str, content_digest: str) -> str:
+    return sha256((prev_hash + content_digest).encode())
+
+
+def _changes_digest(changes: Any) -> Any:
+    if not isinstance(changes, Mapping):
+        return None if changes is None else value_digest(changes)
+    return {
+        str(name): [value_digest(v) for v in pair] if isinstance(pair, list) else value_digest(pair)
+        for name, pair in changes.items()
+    }
+
+
+def audit_digest(row: Mapping[str, Any]) -> str:
+    """The content digest of an audit event, from its stored columns."""
+    content = {
+        "id": row["id"],
+        "at": row["at"],
+        "actor_id": row["actor_id"],
+        "token_id": row["token_id"],
+        "request_id": row["request_id"],
+        "action": row["action"],
+        "resource_type": row["resource_type"],
+        "resource_id": row["resource_id"],
+        "problem_id": row["problem_id"],
+        "summary": value_digest(row["summary"]),
+        "changes": _changes_digest(row["changes"]),
+        "visibility": row["visibility"],
+    }
+    return sha256(canonical(content))
+
+
+ACCESS_FIELDS = (
+    "id",
+    "at",
+    "user_id",
+    "organisation_id",
+    "session_or_token_id",
+    "resource_type",
+    "resource_ids",
+    "route",
+    "purpose",
+    "request_id",
+)
+
+
+def access_digest(row: Mapping[str, Any]) -> str:
+    return sha256(canonical({name: row[name] for name in ACCESS_FIELDS}))
+
+
+@dataclass(frozen=True)
+class Chain:
+    name: str
+    table: Table
+    lock_key: int
+    digest: Any  # Callable[[Mapping[str, Any]], str]
+
+
+# Advisory lock keys: "gpo_accs", "gpo_audi".
+ACCESS_LOG = Chain(
+    "access_log", cast(Table, AccessLogEntry.__table__), 0x67706F5F61636373, access_digest
+)
+AUDIT = Chain("audit_events", cast(Table, AuditEvent.__table__), 0x67706F5F61756469, audit_digest)
+CHAINS = (ACCESS_LOG, AUDIT)
+
+
+def _last(session: Session, chain: Chain) -> tuple[int, str]:
+    """The chain's last (seq, hash), under its lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": chain.lock_key})
+    table = chain.table
+    row = session.execute(
+        select(table.c.seq, table.c.hash)
+        .where(table.c.seq.is_not(None))
+        .order_by(table.c.seq.desc())
+        .limit(1)
+    ).one_or_none()
+    return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+
+def _chained(
+    session: Session, chain: Chain, digests: Iterable[tuple[Any, str]]
+) -> list[dict[str, Any]]:
+    """seq, prev_hash and hash for each (key, content digest), in order, after the chain's
+    last entry."""
+    seq, previous = _last(session, chain)
+    linked = []
+    for key, digest in digests:
+        seq += 1
+        current = link(previous, digest)
+        linked.append({"key": key, "seq": seq, "prev_hash": previous, "hash": current})
+        previous = current
+    return linked
+
+
+def seal(session: Session) -> None:
+    """Chain what the transaction wrote; a no-op (no statement) for the others."""
+    info = session.info
+    nothing_queued = not info.get(PENDING) and not info.get(UNSEALED)
+    if nothing_queued and not any(isinstance(obj, AuditEvent) for obj in session.new):
+        return
+    session.flush()  # audit events still pending are inserted (and `_track`ed)
+    pending: list[dict[str, Any]] = session.info.pop(PENDING, [])
+    unsealed: list[uuid.UUID] = session.info.pop(UNSEALED, [])
+    if pending and session.get_bind().dialect.name == "postgresql":
+        read_only = bool(session.info.pop(READ_ONLY, False)) and not unsealed
+        for entry in pending:
+            session.execute(APPEND_ACCESS, _append_params(entry, read_only))
+    elif pending:
+        digests = [(entry, access_digest(entry)) for entry in pending]
+        rows = [
+            {**entry, **{k: v for k, v in link_.items() if k != "key"}}
+            for entry, link_ in zip(pending, _chained(session, ACCESS_LOG, digests), strict=True)
+        ]
+        session.execute(insert(ACCESS_LOG.table), rows)
+    if unsealed:
+        table = AUDIT.table
+        # Read back as stored (a savepoint rolled back may have dropped some).
+        stored = session.execute(
+            select(table)
+            .where(table.c.id.in_(unsealed), table.c.hash.is_(None))
+            .order_by(table.c.at, table.c.id)
+        ).mappings()
+        digests = [(row["id"], audit_digest(cast(Mapping[str, Any], row))) for row in stored]
+        if digests and session.get_bind().dialect.name == "postgresql":
+            keys, contents = zip(*digests, strict=True)
+            session.execute(SEAL_AUDIT, {"ids": list(keys), "digests": list(contents)})
+        elif digests:
+            session.execute(
+                update(table)
+                .where(table.c.id == bindparam("key"))
+                .values(
+                    seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash")
+                ),
+                _chained(session, AUDIT, digests),
+            )
+
+
+# PostgreSQL: lock, last hash, insert in one round trip (migration 0017's function, whose
+# statements each see a fresh snapshot, so the last hash read is the one the previous
+# holder of the lock committed). An access log's insert is most of a read's cost otherwise.
+APPEND_ACCESS = text(
+    "SELECT access_log_append(:id, :at, :user_id, :organisation_id, :session_or_token_id, "
+    ":resource_type, :resource_ids, :route, :purpose, :request_id, :digest, :read_only)"
+)
+
+
+# PostgreSQL: the audit events' lock, last hash and sealing update in one round trip too.
+SEAL_AUDIT = text("SELECT audit_events_seal(:ids, :digests)").bindparams(
+    bindparam("ids", type_=ARRAY(Uuid())), bindparam("digests", type_=ARRAY(String()))
+)
+
+
+def _append_params(entry: dict[str, Any], read_only: bool) -> dict[str, Any]:
+    return {
+        **entry,
+        "purpose": str(entry["purpose"]),
+        "resource_ids": json.dumps(entry["resource_ids"]),
+        "digest": access_digest(entry),
+        "read_only": read_only,
+    }
+
+
+def _track(session: Session, _context: Any) -> None:
+    """Remember the audit events a flush inserted, to seal them at commit."""
+    for obj in session.new:
+        if isinstance(obj, AuditEvent):
+            session.info.setdefault(UNSEALED, []).append(obj.id)
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(PENDING, None)
+    session.info.pop(UNSEALED, None)
+    session.info.pop(READ_ONLY, None)
+
+
+def queue(session: Session, entry: dict[str, Any], *, read_only: bool = False) -> None:
+    """An access-log entry (its columns but seq and hashes), inserted when the session
+    commits; `read_only`: the transaction is a read's (see the module's docstring)."""
+    session.info.setdefault(PENDING, []).append(entry)
+    if read_only:
+        session.info[READ_ONLY] = True
+
+
+event.listen(Session, "after_flush", _track)
+event.listen(Session, "before_commit", seal)
+event.listen(Session, "after_rollback", _forget)
