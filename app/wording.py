@@ -430,6 +430,8 @@ INTERNAL_RECIPIENTS = {
     Role.admin: "tous les textes, tous les GPO",
     Role.commander: "tous les textes, tous les GPO",
     Role.facilitator: "tous les textes des GPO qu'il anime",
+    Role.auditor: "le journal des consultations, la vérification des chaînes d'empreintes et "
+    "les outils du délégué à la protection des données ; aucun problème ni texte d'un GPO",
 }
 LEGAL_BASES = {
     "police_data": "Données de la police nationale et de la police municipale : directive (UE) "
@@ -458,6 +460,8 @@ def security_measures(
     rate_per_minute: int,
     auth_failures_per_minute: int,
     metrics_open: bool,
+    retention_years: int,
+    charter_for_tokens: bool,
 ) -> list[str]:
     """What the service does to protect the data, as its code and settings do it."""
     return [
@@ -478,6 +482,27 @@ def security_measures(
         "Les problèmes des catégories sensibles restent en diffusion restreinte.",
         "Journal d'audit de chaque modification (qui, quand, valeurs avant et après), écrit "
         "dans la même transaction que la modification.",
+        "Journal de chaque consultation de données « police » ou « restreint » (qui, quand, "
+        "quels enregistrements, pour quelle finalité : en-tête X-Access-Purpose, demandée une "
+        "fois par session dans la console) ; ce journal et le journal d'audit sont chaînés par "
+        "empreintes SHA-256, en insertion seule (déclencheurs de la base), vérifiables par "
+        "GET /api/v1/governance/verify.",
+        f"Textes libres effacés {retention_years} an{'s' if retention_years > 1 else ''} après "
+        "la clôture du problème (tâche quotidienne, elle-même auditée) ; les chaînes "
+        "d'empreintes restent vérifiables.",
+        "Numéros de téléphone, adresses électroniques, immatriculations, NIR et IBAN masqués à "
+        "l'écriture dans les textes lisibles hors de la police nationale ; mots révélant des "
+        "données sensibles signalés à l'auteur.",
+        "Textes, exports et pages imprimables classés : mention « DIFFUSION RESTREINTE » "
+        "(art. L132-5 CSI) et réponses Cache-Control: no-store dès qu'ils portent des données "
+        "« police » ou « restreint ».",
+        "Charte de partage de l'information acceptée par chaque personne avant sa première "
+        "consultation dans la console (version enregistrée)"
+        + (
+            ", et pour les jetons d'API."
+            if charter_for_tokens
+            else " ; pour les jetons d'API sur option (GPO_CHARTER_FOR_TOKENS)."
+        ),
         f"Limites : {rate_per_minute} requêtes par minute et par jeton, "
         f"{auth_failures_per_minute} échecs d'authentification par minute et par adresse ; "
         "connexions à la console ralenties après des échecs répétés.",

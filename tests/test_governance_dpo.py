@@ -250,6 +250,57 @@ async def test_only_admins_use_the_dpo_tools(world: World, path: str, who: str) 
     expect(await world.api.get(world.admin, path, params=params), 200)
 
 
+@pytest.mark.parametrize("path", [SEARCH, REGISTER])
+async def test_the_auditor_uses_the_dpo_tools(world: World, path: str) -> None:
+    auditor = await world.api.user("auditor")
+    expect(await world.api.get(auditor, path, params={"q": "Metz"}), 200)
+
+
+async def test_a_search_names_the_records_found_in_the_access_log(world: World) -> None:
+    api = world.api
+    problem = await api.problem(
+        world.facilitator, world.gpo, description="Signalé par Mme Wojciechowska, gardienne."
+    )
+    found = expect(
+        await api.get(
+            api.admin, SEARCH, params={"q": "wojciechowska"}, headers={"X-Access-Purpose": "audit"}
+        ),
+        200,
+    )
+    ids = list(dict.fromkeys(m["resource_id"] for m in found["items"]))
+    assert problem["id"] in ids  # and the audit event of its creation
+    log = expect(await api.get(api.admin, "/governance/access-log"), 200)["items"]
+    searched = [e for e in log if e["resource_type"] == "subject_search"]
+    assert [(e["resource_ids"], e["purpose"]) for e in searched] == [(ids, "audit")]
+    assert "wojciechowska" not in str(log).casefold()  # the ids, never the query
+
+
+async def test_the_report_counts_reads_by_purpose_and_screenings_by_kind(world: World) -> None:
+    api = world.api
+    report = "/governance/report"
+    before = expect(await api.get(api.admin, report), 200)
+    problem = await api.problem(
+        world.facilitator,
+        world.gpo,
+        visibility="police",
+        description="Appeler le 06 12 34 56 78, souffre d'une dépression.",
+    )
+    await api.get(
+        world.commander, f"/problems/{problem['id']}", headers={"X-Access-Purpose": "meeting"}
+    )
+    after = expect(await api.get(api.admin, report), 200)
+    assert after["reads"] == before["reads"] + 1
+    assert (
+        after["reads_by_purpose"].get("meeting", 0)
+        == before["reads_by_purpose"].get("meeting", 0) + 1
+    )
+    for kind in ("phone", "sensitive_health"):
+        assert after["screenings"].get(kind, 0) == before["screenings"].get(kind, 0) + 1
+    later = expect(await api.get(api.admin, report, params={"from": "2099-01-01"}), 200)
+    assert (later["reads"], later["screenings"]) == (0, {})
+    problem_of(await api.get(world.commander, report), 403)
+
+
 async def test_a_refused_search_is_not_audited(world: World, database: Any) -> None:
     problem_of(await world.api.get(world.commander, SEARCH, params={"q": "Metz"}), 403)
     async with database.session(write=False) as session:

@@ -141,6 +141,8 @@ async def processing_register(session: AsyncSession, settings: Settings) -> Proc
             rate_per_minute=settings.gpo_rate_limit_per_minute,
             auth_failures_per_minute=settings.gpo_auth_failures_per_minute,
             metrics_open=bool(settings.gpo_metrics_allow.strip()),
+            retention_years=settings.retention_years,
+            charter_for_tokens=settings.gpo_charter_for_tokens,
         ),
     )
 

@@ -18,9 +18,10 @@ from app.core.errors import BadRequest, Invalid
 from app.core.pagination import Ordering, Page, PageParams, Paginator, SortKey
 from app.core.schemas import Instant, instant_param, json_response
 from app.core.search import normalise
-from app.governance import register, search, service
+from app.governance import register, screening, search, service
 from app.governance.schemas import (
     AccessLogEntryOut,
+    GovernanceReport,
     ProcessingRegister,
     SubjectMatch,
     VerificationOut,
@@ -90,6 +91,28 @@ async def access_log(
     entries, next_cursor = await service.log_page(session, filters, paging)
     return Page[AccessLogEntryOut](
         items=[AccessLogEntryOut.model_validate(e) for e in entries], next_cursor=next_cursor
+    )
+
+
+@router.get("/governance/report", summary="The governance report")
+async def report(
+    session: DbSession,
+    principal: GovernanceReader,
+    from_: Annotated[Instant, Query(alias="from")] = None,
+    to: Instant = None,
+) -> GovernanceReport:
+    """Admins and auditors. Over the period (all history by default): the reads of police
+    data logged, by purpose, and what the screening of free texts found, by kind
+    (identifiers masked, words revealing sensitive data) — counts only, never a value."""
+    since = instant_param(from_, ("query", "from"))
+    until = instant_param(to, ("query", "to"), end_of_day=True)
+    reads = await service.reads_by_purpose(session, since=since, until=until)
+    return GovernanceReport(
+        since=since,
+        until=until,
+        reads=sum(reads.values()),
+        reads_by_purpose=reads,
+        screenings=await screening.screening_counts(session, since=since, until=until),
     )
 
 
@@ -198,6 +221,14 @@ async def subject_search(
             ["query", "q"], f"more than {CSV_MAX_MATCHES:,} matches: make the query more precise"
         )
     await search.log_search(session, principal, query=q, matches=len(matches))
+    # The DPO read these records' texts: the access log names them (never the query).
+    await service.log_read(
+        session,
+        principal,
+        request,
+        resource_type="subject_search",
+        resource_ids=dict.fromkeys(m.position.row_id for m in matches),
+    )
     items = [_item(match) for match in matches]
     if as_csv:
         return exports.table_file(

@@ -158,3 +158,19 @@ class ProcessingRegister(Output):
     security_measures: list[str] = Field(
         examples=[["Mots de passe de la console hachés avec Argon2id."]]
     )
+
+
+class GovernanceReport(BaseModel):
+    since: datetime | None = Field(description="The period's start (null: from the first).")
+    until: datetime | None = Field(description="The period's end (null: up to now).")
+    reads: int = Field(description="Reads of police or restricted records logged.")
+    reads_by_purpose: dict[str, int] = Field(
+        description="Those reads by `X-Access-Purpose`; purposes never given are left out.",
+        examples=[{"meeting": 120, "follow_up": 48, "unspecified": 3}],
+    )
+    screenings: dict[str, int] = Field(
+        description="What the screening of free texts found, by kind: identifiers masked "
+        "(phone, email, licence_plate, nir, iban) and words revealing sensitive data "
+        "(sensitive_*); kinds never found are left out.",
+        examples=[{"phone": 4, "sensitive_health": 1}],
+    )

@@ -319,7 +319,7 @@ async def log_search(
     """A search is itself logged: an audit event with the query's length and the number of
     matches answered, never the query, which names the person searched for (a log is the
     last place a name should be copied to: it outlives the texts the purge erases). The
-    access log of reads (issue 12, item 4) takes this over.
+    access log names the records found (the route calls `service.log_read`).
 
     The search's read transaction ends first: on SQLite a read transaction cannot turn into
     a write once another writer has committed (SQLITE_BUSY_SNAPSHOT), while a fresh one

@@ -51,7 +51,8 @@ async def logged_among(
     session: AsyncSession, kind: type[Any], ids: Iterable[Any]
 ) -> list[uuid.UUID]:
     """Those of the ids (of problems, actions or audit events) whose record is at a logged
-    level: a problem's own, an action's problem's, an event's own or its problem's. For
+    level: a problem's own, an action's own (its texts') or its problem's, an event's own or
+    its problem's. For
     answers that do not carry the level; one indexed query, none without ids."""
     wanted = set(ids)
     if not wanted:
@@ -61,7 +62,7 @@ async def logged_among(
         statement = select(Problem.id).where(Problem.id.in_(wanted), logged)
     elif kind is Action:
         statement = (select(Action.id).join(Problem, Problem.id == Action.problem_id)).where(
-            Action.id.in_(wanted), logged
+            Action.id.in_(wanted), or_(logged, Action.visibility.in_(LOGGED_LEVELS))
         )
     else:
         statement = (
@@ -191,6 +192,18 @@ async def log_rows(session: AsyncSession, filters: LogFilters) -> list[AccessLog
         select(AccessLogEntry).where(*_filtered(session, filters)).order_by(*LOG_ORDER.order_by())
     )
     return list((await session.scalars(statement)).all())
+
+
+async def reads_by_purpose(
+    session: AsyncSession, *, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, int]:
+    """Entries by purpose over a period (the governance report)."""
+    statement = select(AccessLogEntry.purpose, func.count()).group_by(AccessLogEntry.purpose)
+    if since is not None:
+        statement = statement.where(AccessLogEntry.at >= since)
+    if until is not None:
+        statement = statement.where(AccessLogEntry.at <= until)
+    return {str(purpose): count for purpose, count in (await session.execute(statement)).all()}
 
 
 # --- verify ----------------------------------------------------------------------------
