@@ -349,6 +349,7 @@ async def test_a_new_person_accepts_the_charter_then_prints_a_marked_page(
     await page.wait_for_url(re.compile(r"/console$"))
     state = (await api.get(newcomer, "/me/charter")).json()
     assert state["accepted"] is True
+    await choose_purpose(page, site)  # then why it reads police data
 
     await page.goto(f"{site.url}/console/problemes/{restricted['id']}")
     await page.emulate_media(media="print")
