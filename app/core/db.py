@@ -140,7 +140,10 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, PoolTimeout | OSError | TimeoutError):
         return True
     if not isinstance(exc, DBAPIError):
-        return False
+        # A statement sent straight to the driver (the access log's append) raises the
+        # driver's own error, with its SQLSTATE.
+        raw = str(getattr(exc, "sqlstate", "") or "")
+        return bool(raw) and raw.startswith(UNAVAILABLE_SQLSTATES)
     if exc.connection_invalidated:
         return True
     original = exc.orig

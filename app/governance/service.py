@@ -39,12 +39,12 @@ def logged_ids(
     items: Iterable[Any], *, visibility: str = "visibility", key: str = "id"
 ) -> list[Any]:
     """The ids of the items (dicts or objects) at a logged level."""
-    ids = []
-    for item in items:
-        get = item.get if isinstance(item, dict) else lambda name, i=item: getattr(i, name)
-        if is_logged(get(visibility)):
-            ids.append(get(key))
-    return ids
+    return [
+        item[key] if isinstance(item, dict) else getattr(item, key)
+        for item in items
+        if (item.get(visibility) if isinstance(item, dict) else getattr(item, visibility))
+        in LOGGED_LEVELS
+    ]
 
 
 async def logged_among(
