@@ -243,9 +243,11 @@ async def test_the_log_filters_by_user_resource_and_dates_and_exports_csv(world:
     by_user = await entries(api, user_id=world.municipal_partner.id)
     assert {tuple(e["resource_ids"]) for e in by_user} == {(first["id"],), (second["id"],)}
     by_resource = await entries(api, resource_id=first["id"])
-    assert {e["user_id"] for e in by_resource} == {world.commander.id, world.municipal_partner.id}
+    # The facilitator's create answered the problem: a read of it too.
+    readers = {world.facilitator.id, world.commander.id, world.municipal_partner.id}
+    assert {e["user_id"] for e in by_resource} == readers
     today = datetime.now(UTC).date()
-    assert len(await entries(api, resource_id=first["id"], **{"from": today.isoformat()})) == 2
+    assert len(await entries(api, resource_id=first["id"], **{"from": today.isoformat()})) == 3
     tomorrow = (today + timedelta(days=2)).isoformat()
     assert await entries(api, **{"from": tomorrow}) == []
     yesterday = (today - timedelta(days=2)).isoformat()
@@ -261,7 +263,7 @@ async def test_the_log_filters_by_user_resource_and_dates_and_exports_csv(world:
     assert response.headers["content-type"].startswith("text/csv")
     lines = response.content.decode("utf-8-sig").splitlines()
     assert lines[0].split(";")[:3] == ["id", "at", "user_id"]
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert all(first["id"] in line for line in lines[1:])
 
 
@@ -532,3 +534,30 @@ async def test_the_cli_purge_dry_run_prints_counts_and_changes_nothing(
     assert "erased" in capsys.readouterr().out
     assert await description_of(api, past) == wording.ERASED_TEXT
     assert (await verify(api))["ok"] is True
+
+
+async def test_a_write_answer_holding_police_data_is_logged_as_a_read(world: World) -> None:
+    """The answer of a create, a patch or a transition is the record as it now stands: a
+    read of it too."""
+    api, fac = world.api, world.facilitator
+    before = await entries(api)
+    problem = await police_problem(world)
+    expect(await api.patch(fac, f"/problems/{problem['id']}", json={"title": "Hall du 12"}), 200)
+    action = await api.action(fac, problem, world.landlord)
+    expect(
+        await api.post(fac, f"/problems/{problem['id']}/transitions", json={"to": "open"}),
+        200,
+    )
+    shared = await api.problem(fac, world.gpo, visibility="partners")
+    after = await entries(api)
+    new = [
+        (e["resource_type"], e["resource_ids"], e["user_id"])
+        for e in after[: len(after) - len(before)]
+    ]
+    assert list(reversed(new)) == [
+        ("problem", [problem["id"]], fac.id),
+        ("problem", [problem["id"]], fac.id),
+        ("action", [action["id"]], fac.id),
+        ("problem", [problem["id"]], fac.id),
+    ]
+    assert shared["id"] not in str(after)

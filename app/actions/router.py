@@ -47,6 +47,7 @@ ActionToChange = Annotated[tuple[Action, Problem], Depends(action_to_change)]
 async def create_action(
     problem: ProblemToExtend,
     data: ActionCreate,
+    request: Request,
     session: DbSession,
     principal: CurrentUser,
     response: Response,
@@ -55,9 +56,7 @@ async def create_action(
     action = await service.create_action(session, principal, problem, data)
     set_etag(response, action.version)
     response.headers["Location"] = f"/api/v1/actions/{action.id}"
-    return screening.answer(
-        ActionWritten, await service.view(session, principal, action.id), session
-    )
+    return await _written(request, session, principal, action.id)
 
 
 @router.get("/actions", summary="List actions", response_model=Page[ActionOut])
@@ -123,10 +122,20 @@ async def log_actions_read(
     )
 
 
+async def _written(
+    request: Request, session: AsyncSession, principal: Principal, action_id: uuid.UUID
+) -> ActionWritten:
+    """A write's answer: the action as it now stands, a read of it too (logged like one)."""
+    view = await service.view(session, principal, action_id)
+    await log_actions_read(session, principal, request, [action_id])
+    return screening.answer(ActionWritten, view, session)
+
+
 @router.patch("/actions/{action_id}", summary="Update an action")
 async def update_action(
     target: ActionToChange,
     data: ActionUpdate,
+    request: Request,
     session: DbSession,
     principal: CurrentUser,
     response: Response,
@@ -136,6 +145,4 @@ async def update_action(
     action, problem = target
     action = await service.update_action(session, principal, action, problem, data)
     set_etag(response, action.version)
-    return screening.answer(
-        ActionWritten, await service.view(session, principal, action.id), session
-    )
+    return await _written(request, session, principal, action.id)

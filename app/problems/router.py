@@ -120,16 +120,34 @@ def geojson_response(items: list[dict[str, Any]], next_cursor: str | None) -> JS
 
 @router.post("/problems", status_code=201, summary="Record a problem", dependencies=[Idempotent])
 async def create_problem(
-    data: ProblemCreate, session: DbSession, principal: CurrentUser, response: Response
+    data: ProblemCreate,
+    request: Request,
+    session: DbSession,
+    principal: CurrentUser,
+    response: Response,
 ) -> ProblemWritten:
     """Facilitators of the GPO (and admins). The problem starts `new`, with a reference
     `P-YYYY-NNNNNN`; its visibility defaults to the category's."""
     problem = await service.create_problem(session, principal, data)
     set_etag(response, problem.version)
     response.headers["Location"] = f"/api/v1/problems/{problem.id}"
-    return screening.answer(
-        ProblemWritten, await service.view(session, principal, problem.id), session
+    return await _written(request, session, principal, problem.id)
+
+
+async def _written(
+    request: Request, session: DbSession, principal: CurrentUser, problem_id: uuid.UUID
+) -> ProblemWritten:
+    """A write's answer: the problem as it now stands, which is a read of it too (logged
+    like one when it holds police data), with what the texts written held."""
+    view = await service.view(session, principal, problem_id)
+    await governance.log_read(
+        session,
+        principal,
+        request,
+        resource_type="problem",
+        resource_ids=governance.logged_ids([view]),
     )
+    return screening.answer(ProblemWritten, view, session)
 
 
 @router.get(
@@ -228,6 +246,7 @@ async def get_problem(
 async def update_problem(
     problem: ProblemToRun,
     data: ProblemUpdate,
+    request: Request,
     session: DbSession,
     principal: CurrentUser,
     response: Response,
@@ -236,9 +255,9 @@ async def update_problem(
     The status changes only through transitions. Lowering the visibility of a problem
     whose record holds identifiers kept while it was restricted gives 409."""
     await service.update_problem(session, principal, problem, data)
-    view = await service.view(session, principal, problem.id)
-    set_etag(response, view.version)
-    return screening.answer(ProblemWritten, view, session)
+    written = await _written(request, session, principal, problem.id)
+    set_etag(response, written.version)
+    return written
 
 
 @router.post(
@@ -249,6 +268,7 @@ async def update_problem(
 async def transition_problem(
     problem: ProblemToRun,
     data: TransitionIn,
+    request: Request,
     session: DbSession,
     principal: CurrentUser,
     response: Response,
@@ -257,9 +277,9 @@ async def transition_problem(
     closed → open (note required); new → closed (outcome `duplicate` or `not_in_scope`).
     Closing needs an `outcome`; an illegal move gives 409."""
     await service.transition(session, principal, problem, data)
-    view = await service.view(session, principal, problem.id)
-    set_etag(response, view.version)
-    return screening.answer(ProblemWritten, view, session)
+    written = await _written(request, session, principal, problem.id)
+    set_etag(response, written.version)
+    return written
 
 
 @router.get("/problems/{problem_id}/timeline", summary="A problem's timeline")
