@@ -74,12 +74,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import wording
 from app.actions.models import Action
 from app.core.audit import AuditEvent
+from app.core.db import uuid_of_text
 from app.core.errors import Forbidden, Invalid
 from app.core.visibility import Visibility, effective_level, readable_levels, text_level
 from app.gpos.models import GpoFacilitator, GpoMember
 from app.identity.dependencies import CurrentUser
 from app.identity.models import ApiToken, Role, User
 from app.identity.principal import Principal
+from app.indicators.models import Indicator
 from app.meetings.models import Meeting
 from app.problems.models import Problem
 from app.reference.models import OrganisationKind
@@ -277,8 +279,31 @@ def text_if_readable(principal: Principal, column: Any, visibility: Any, floor: 
 
 def timeline_scope(principal: Principal) -> ColumnElement[bool]:
     """A problem's events the principal reads: those at the problem's level (no level of
-    their own) and those at a level within its clearance (a comment's)."""
-    return or_(AuditEvent.visibility.is_(None), text_scope(principal, AuditEvent.visibility))
+    their own) and those at a level within its clearance (a comment's, a text's). An event
+    recording an action's or an indicator's texts is read at the stricter of the level it
+    was written at and the record's level now: raising a text's level later hides its old
+    values too (events are insert-only: the level is looked up, not rewritten)."""
+    if clearance(principal) is Visibility.restricted:
+        return true()
+    resource = uuid_of_text(AuditEvent.resource_id)
+    now = case(
+        (
+            AuditEvent.resource_type == "action",
+            select(Action.visibility).where(Action.id == resource).scalar_subquery(),
+        ),
+        (
+            AuditEvent.resource_type == "indicator",
+            select(Indicator.visibility).where(Indicator.id == resource).scalar_subquery(),
+        ),
+        else_=null(),
+    )
+    return or_(
+        AuditEvent.visibility.is_(None),
+        and_(
+            text_scope(principal, AuditEvent.visibility),
+            or_(now.is_(None), now.in_(readable(principal))),
+        ),
+    )
 
 
 def user_scope(principal: Principal) -> ColumnElement[bool]:

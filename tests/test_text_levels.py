@@ -25,6 +25,7 @@ from app.webhooks import service as webhooks
 from tests.api import Api, Caller, World, expect, problem_of
 from tests.console import Person, csrf_of, text_of
 from tests.test_access_matrix import SEES
+from tests.test_indicators import add_indicator
 
 Console = Callable[[Caller | None], Awaitable[Person]]
 
@@ -320,6 +321,29 @@ async def test_an_event_changing_a_text_and_its_level_is_read_at_the_stricter(
     # The action itself is now read at `partners`.
     seen = expect(await api.get(world.landlord_partner, f"/actions/{action['id']}"), 200)
     assert seen["description"] == "Nouveau"
+
+
+@pytest.mark.parametrize("kind", ["action", "indicator"])
+async def test_raising_a_text_later_hides_its_old_values_in_the_timeline(
+    world: World, kind: str
+) -> None:
+    """The events that recorded a text while it was shared are read at the text's level
+    now: raising an action's or an indicator's level hides what they said."""
+    api, fac = world.api, world.facilitator
+    problem = await api.problem(fac, world.gpo)
+    if kind == "action":
+        record = await api.action(fac, problem, world.landlord, description="Cave 7, code 1234")
+        path = f"/actions/{record['id']}"
+    else:
+        record = await add_indicator(api, fac, problem, source="Cave 7, code 1234")
+        path = f"/indicators/{record['id']}"
+    timeline = f"/problems/{problem['id']}/timeline"
+    assert "Cave 7" in (await api.get(world.landlord_partner, timeline)).text
+    expect(await api.patch(fac, path, json={"visibility": "restricted"}), 200)
+    for reader in (world.landlord_partner, world.municipal_partner):
+        assert "Cave 7" not in str(expect(await api.get(reader, timeline), 200))
+    assert "Cave 7" in (await api.get(world.police_partner, timeline)).text
+    assert "Cave 7" in (await api.get(world.commander, timeline)).text
 
 
 @pytest.mark.parametrize(

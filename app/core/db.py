@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, TypeAlias, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import JSON, DateTime, Dialect, Enum, MetaData, Row, Select, event, text
+from sqlalchemy import JSON, DateTime, Dialect, Enum, MetaData, Row, Select, Uuid, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine.interfaces import DBAPIConnection, ExceptionContext
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError, StatementError
@@ -24,8 +24,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from app.config import Settings
@@ -90,6 +92,24 @@ def str_enum(enum_class: type[enum.Enum], name: str) -> Enum:
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )
+
+
+class uuid_of_text(FunctionElement[uuid.UUID]):
+    """A UUID held as text (an audit event's `resource_id`) compared with a UUID column:
+    PostgreSQL casts it; SQLite stores UUIDs as 32 hex digits, without the dashes."""
+
+    type = Uuid()
+    inherit_cache = True
+
+
+@compiles(uuid_of_text, "postgresql")
+def _uuid_of_text_postgresql(element: uuid_of_text, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS UUID)"
+
+
+@compiles(uuid_of_text)
+def _uuid_of_text_sqlite(element: uuid_of_text, compiler: Any, **kw: Any) -> str:
+    return f"replace({compiler.process(element.clauses, **kw)}, '-', '')"
 
 
 class Base(DeclarativeBase):
