@@ -380,7 +380,9 @@ async def test_the_purge_erases_old_texts_and_keeps_every_figure_and_the_chain(
     await generate(world, app)
     # A problem closed long ago, with texts everywhere, written through the API.
     old = await police_problem(world, description="Le gardien, M. Lefort, a vu le deal.")
-    action = await api.action(fac, old, world.municipal_police, description="Rondes du soir")
+    action = await api.action(
+        fac, old, world.municipal_police, title="Voir M. Lefort", description="Rondes du soir"
+    )
     comment = {"body": "Témoin : Mme Durand", "visibility": "police"}
     expect(await api.post(fac, f"/problems/{old['id']}/comments", json=comment), 201)
     expect(await api.move(fac, old, "open"), 200)
@@ -407,7 +409,8 @@ async def test_the_purge_erases_old_texts_and_keeps_every_figure_and_the_chain(
     assert detail["description"] == wording.ERASED_TEXT
     assert detail["outcome"] == "better_handled"
     assert detail["reference"] == old["reference"]
-    assert expect(await api.get(api.admin, f"/actions/{action['id']}"), 200)["description"] is None
+    erased = expect(await api.get(api.admin, f"/actions/{action['id']}"), 200)
+    assert (erased["title"], erased["description"]) == (wording.ERASED_TEXT, None)
     comments = expect(await api.get(api.admin, f"/problems/{old['id']}/comments"), 200)
     assert [c["body"] for c in comments["items"]] == [wording.ERASED_TEXT]
     timeline = await every_page(api, api.admin, f"/problems/{old['id']}/timeline")

@@ -112,7 +112,7 @@ def _texts(expired: Any) -> list[tuple[ColumnElement[bool], Sequence[Instrumente
         ),
         (ProblemComment.problem_id.in_(expired), (ProblemComment.body,)),
         (Review.problem_id.in_(expired), (Review.note,)),
-        (Action.problem_id.in_(expired), (Action.description, Action.result_note)),
+        (Action.problem_id.in_(expired), (Action.title, Action.description, Action.result_note)),
         (Indicator.problem_id.in_(expired), (Indicator.source,)),
         (Measurement.indicator_id.in_(indicators), (Measurement.note,)),
     ]
