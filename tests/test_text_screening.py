@@ -442,3 +442,18 @@ async def test_a_text_kept_at_restricted_is_masked_when_its_level_is_lowered(
     assert lowered["description"] == MASKED
     assert warned(lowered) == every_kind("description")
     no_identifier(await api.get(world.landlord_partner, f"/actions/{action['id']}"), "action")
+
+
+async def test_a_locations_texts_are_screened_too(world: World) -> None:
+    api, fac = world.api, world.facilitator
+    location = {
+        "address": f"Loge du gardien, {PHONE}",
+        "sector": f"Secteur de M. Ribeiro ({EMAIL})",
+        "station": "Gare de Metz-Ville",
+    }
+    problem = await api.problem(fac, world.gpo, location=location)
+    assert warned(problem) == [("location.address", "phone"), ("location.sector", "email")]
+    seen = expect(await api.get(world.landlord_partner, f"/problems/{problem['id']}"), 200)
+    assert seen["location"]["address"] == "Loge du gardien, [téléphone masqué]"
+    assert seen["location"]["sector"] == "Secteur de M. Ribeiro ([adresse électronique masquée])"
+    assert seen["location"]["station"] == "Gare de Metz-Ville"

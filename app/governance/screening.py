@@ -128,35 +128,41 @@ def screen_model(
     nested model's (`location.address`); only the fields whose text changed are replaced,
     so a partial update still names the fields the client sent."""
     changed: dict[str, Any] = {}
+    nested: dict[str, list[str]] = {}
     for name in fields:
         head, _, tail = name.partition(".")
+        if tail:
+            nested.setdefault(head, []).append(tail)
+            continue
         value = getattr(data, head, None)
-        if tail and isinstance(value, BaseModel):
-            inner = screen_model(
-                session,
-                actor,
-                value,
-                [tail],
-                level=level,
-                resource_type=resource_type,
-                resource_id=resource_id,
-                loc=(*loc, head),
-            )
-            if inner is not value:
-                changed[head] = inner
-        elif not tail:
-            stored = screen(
-                session,
-                actor,
-                {head: value},
-                [head],
-                level=level,
-                resource_type=resource_type,
-                resource_id=resource_id,
-                loc=loc,
-            )[head]
-            if stored != value:
-                changed[head] = stored
+        stored = screen(
+            session,
+            actor,
+            {head: value},
+            [head],
+            level=level,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            loc=loc,
+        )[head]
+        if stored != value:
+            changed[head] = stored
+    for head, tails in nested.items():  # a nested model's fields, screened in one copy
+        value = getattr(data, head, None)
+        if not isinstance(value, BaseModel):
+            continue
+        inner = screen_model(
+            session,
+            actor,
+            value,
+            tails,
+            level=level,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            loc=(*loc, head),
+        )
+        if inner is not value:
+            changed[head] = inner
     return data.model_copy(update=changed) if changed else data
 
 

@@ -449,7 +449,15 @@ async def raise_to_floor(session: AsyncSession, principal: Principal, category: 
 # --- Writing ------------------------------------------------------------------------
 
 # A problem's free texts, screened for identifiers on every write (`app.governance`).
-PROBLEM_TEXTS = ("title", "description", "objective", "time_pattern", "location.address")
+# A location's free texts, screened like the others (its coordinates are not text).
+LOCATION_TEXTS = ("address", "sector", "transport_line", "station")
+PROBLEM_TEXTS = (
+    "title",
+    "description",
+    "objective",
+    "time_pattern",
+    *(f"location.{name}" for name in LOCATION_TEXTS),
+)
 
 
 async def require_meeting_of(
@@ -618,7 +626,7 @@ def _screened_update(
             session,
             principal,
             location,
-            ["address"],
+            LOCATION_TEXTS,
             level=level,
             resource_type="problem",
             resource_id=problem.id,

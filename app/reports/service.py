@@ -212,7 +212,11 @@ async def possible_duplicates(
 
 # A report's free texts: its reporter reads them (and the report's public note), whatever
 # becomes of the problem behind it.
-REPORT_TEXTS = ("description", "time_pattern", "location.address")
+REPORT_TEXTS = (
+    "description",
+    "time_pattern",
+    *(f"location.{name}" for name in problems.LOCATION_TEXTS),
+)
 
 
 async def intake(
