@@ -15,6 +15,7 @@ from app.actions.models import ActionStatus
 from app.core.clock import PARIS
 from app.core.outbox import EventType
 from app.core.visibility import Visibility
+from app.governance.models import AccessPurpose
 from app.gpos.models import GpoKind
 from app.identity.models import Role
 from app.indicators.models import Direction
@@ -388,11 +389,11 @@ def move_refused(noun: str, source: Any, target: Any, allowed: list[Any]) -> str
 
 # The purposes a read of police data is made for (`X-Access-Purpose`).
 ACCESS_PURPOSES = {
-    "meeting": "préparation ou tenue d'une réunion du GPO",
-    "follow_up": "suivi d'un problème ou d'une action",
-    "investigation": "enquête ou procédure judiciaire",
-    "statistics": "statistiques et évaluation du contrat de sécurité",
-    "audit": "contrôle et audit (délégué à la protection des données, inspection)",
+    AccessPurpose.meeting: "préparation ou tenue d'une réunion du GPO",
+    AccessPurpose.follow_up: "suivi d'un problème ou d'une action",
+    AccessPurpose.investigation: "enquête ou procédure judiciaire",
+    AccessPurpose.statistics: "statistiques et évaluation du contrat de sécurité",
+    AccessPurpose.audit: "contrôle et audit (délégué à la protection des données, inspection)",
 }
 SERVICE_PURPOSES = {
     "problem_solving": "traitement en partenariat des problèmes de sécurité du quotidien "

@@ -18,11 +18,13 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from app.config import Settings
+from app.core.db import is_unavailable
 from app.main import create_app
 from tests.databases import BOOTSTRAP_TOKEN, settings_for
 from tests.faults import Proxy, proxy_to
@@ -149,6 +151,22 @@ async def test_a_write_refused_by_an_outage_leaves_nothing_and_replays_nothing(
         assert "idempotent-replayed" not in retried.headers
         listed = (await http.get("/api/v1/users", headers=ADMIN, params={"limit": 200})).json()
         assert [u["email"] for u in listed["items"]].count(body["email"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "unavailable"),
+    [
+        (asyncpg.exceptions.QueryCanceledError("statement timeout"), True),
+        (asyncpg.exceptions.CannotConnectNowError("starting up"), True),
+        (asyncpg.exceptions.UniqueViolationError("duplicate key"), False),
+    ],
+)
+def test_a_driver_error_raised_straight_is_classified_by_its_sqlstate(
+    error: Exception, unavailable: bool
+) -> None:
+    """The access log's append goes straight to asyncpg (`app.governance.chain`): a timeout
+    there is still a 503, a refused row still not one."""
+    assert is_unavailable(error) is unavailable
 
 
 # --- PostgreSQL frozen ----------------------------------------------------------------------

@@ -24,6 +24,7 @@ from tests.api import Api, Caller, World, every_page, expect, problem_of
 from tests.console import Person, browser, open_session_for
 from tests.databases import SECRET_KEY
 from tests.test_figures_same import generate
+from tests.test_indicators import add_indicator
 from tests.test_meetings import set_problem
 
 LOG = "/governance/access-log"
@@ -120,19 +121,7 @@ async def test_comments_timeline_actions_and_exports_are_logged(world: World) ->
         ),
         201,
     )
-    indicator = expect(
-        await api.post(
-            fac,
-            f"/problems/{problem['id']}/indicators",
-            json={
-                "name": "Appels au 17",
-                "unit": "appels",
-                "direction": "decrease",
-                "baseline": {"value": 20, "period_start": "2026-01-01", "period_end": "2026-01-31"},
-            },
-        ),
-        201,
-    )
+    indicator = await add_indicator(api, fac, problem)
     reads = [
         (f"/problems/{problem['id']}/indicators", {}, "problem", problem["id"]),
         (f"/indicators/{indicator['id']}", {}, "problem", problem["id"]),

@@ -96,20 +96,8 @@ async def write_texts(api: Api, world: World, level: str, *, problem_level: str)
         ),
         200,
     )
-    indicator = expect(
-        await api.post(
-            fac,
-            f"/problems/{problem['id']}/indicators",
-            json={
-                "name": "Appels au 17",
-                "unit": "appels",
-                "direction": "decrease",
-                "baseline": BASELINE,
-                "source": markers["source"],
-                "visibility": level,
-            },
-        ),
-        201,
+    indicator = await add_indicator(
+        api, fac, problem, baseline=BASELINE, source=markers["source"], visibility=level
     )
     assert indicator["visibility"] == level
     measurement = expect(

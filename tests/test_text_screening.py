@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from app.governance.screening import screening_counts
 from tests.api import Caller, World, expect, problem_of
 from tests.console import Person, csrf_of, text_of
+from tests.test_indicators import add_indicator
 
 Console = Callable[[Caller | None], Awaitable[Person]]
 
@@ -97,19 +98,8 @@ async def shared_record(world: World) -> dict[str, Any]:
     )
     assert warned(done) == every_kind("result_note")
 
-    indicator = expect(
-        await api.post(
-            fac,
-            f"/problems/{problem_id}/indicators",
-            json={
-                "name": "Appels au 17",
-                "unit": "appels",
-                "direction": "decrease",
-                "baseline": {"value": 12, "period_start": "2026-01-01", "period_end": "2026-01-31"},
-                "source": f"Main courante ; contact {EMAIL}",
-            },
-        ),
-        201,
+    indicator = await add_indicator(
+        api, fac, {"id": problem_id}, source=f"Main courante ; contact {EMAIL}"
     )
     assert warned(indicator) == [("source", "email")]
     measured = expect(

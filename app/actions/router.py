@@ -88,7 +88,9 @@ async def list_actions(
         due_before=due_before,
     )
     items, next_cursor = await service.action_page(session, principal, filters, sort, paging)
-    await log_actions_read(session, principal, request, [item["id"] for item in items])
+    await governance.log_read_among(
+        session, principal, request, Action, [item["id"] for item in items]
+    )
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
@@ -104,22 +106,9 @@ async def get_action(
     not (the problem then stays 404 to it). The description and the result note are null
     to a reader not cleared for the action's level (or its problem's, if stricter)."""
     action = await service.view(session, principal, action_id)
-    await log_actions_read(session, principal, request, [action.id])
+    await governance.log_read_among(session, principal, request, Action, [action.id])
     set_etag(response, action.version)
     return action
-
-
-async def log_actions_read(
-    session: AsyncSession, principal: Principal, request: Request, action_ids: list[Any]
-) -> None:
-    """Actions on problems that hold police data are police data too."""
-    await governance.log_read(
-        session,
-        principal,
-        request,
-        resource_type="action",
-        resource_ids=await governance.logged_among(session, Action, action_ids),
-    )
 
 
 async def _written(
@@ -127,7 +116,7 @@ async def _written(
 ) -> ActionWritten:
     """A write's answer: the action as it now stands, a read of it too (logged like one)."""
     view = await service.view(session, principal, action_id)
-    await log_actions_read(session, principal, request, [action_id])
+    await governance.log_read_among(session, principal, request, Action, [action_id])
     return screening.answer(ActionWritten, view, session)
 
 

@@ -132,27 +132,9 @@ def title_level(problem: Problem, assignee: Organisation) -> Visibility:
     return at_most(problem.visibility, access.kind_clearance(assignee.kind))
 
 
-def _screened(
-    session: AsyncSession,
-    principal: Principal,
-    values: dict[str, Any],
-    *,
-    title_at: Visibility,
-    texts_at: Visibility,
-    action_id: uuid.UUID,
-) -> dict[str, Any]:
-    """The values with the title and the texts screened, each at the level of its readers."""
-    for fields, level in ((("title",), title_at), (TEXT_FIELDS, texts_at)):
-        values = screening.screen(
-            session,
-            principal,
-            values,
-            fields,
-            level=level,
-            resource_type="action",
-            resource_id=action_id,
-        )
-    return values
+def _text_levels(title_at: Visibility, texts_at: Visibility) -> dict[str, Visibility]:
+    """Each free text of an action at its readers' level: the title, the texts."""
+    return {"title": title_at} | dict.fromkeys(TEXT_FIELDS, texts_at)
 
 
 async def create_action(
@@ -174,13 +156,13 @@ async def create_action(
         )
     level = access.level_to_write(principal, data.visibility, problem.visibility)
     action_id = uuid.uuid4()
-    values = _screened(
+    values = screening.screen_at(
         session,
         principal,
         data.model_dump() | {"visibility": level},
-        title_at=title_level(problem, assignee),
-        texts_at=level,
-        action_id=action_id,
+        _text_levels(title_level(problem, assignee), level),
+        resource_type="action",
+        resource_id=action_id,
     )
     now = utcnow()
     action = Action(
@@ -252,8 +234,13 @@ async def update_action(
     ):
         # Lowered below `restricted`: the texts kept so far are read by more people now.
         values = {name: getattr(action, name) for name in TEXT_FIELDS} | values
-    values = _screened(
-        session, principal, values, title_at=title_at, texts_at=level, action_id=action.id
+    values = screening.screen_at(
+        session,
+        principal,
+        values,
+        _text_levels(title_at, level),
+        resource_type="action",
+        resource_id=action.id,
     )
     summary = (
         wording.summary("action.move", title=action.title, source=source, target=target)

@@ -18,7 +18,7 @@ from app.core.errors import BadRequest, Invalid
 from app.core.pagination import Ordering, Page, PageParams, Paginator, SortKey
 from app.core.schemas import Instant, instant_param, json_response
 from app.core.search import normalise
-from app.governance import register, screening, search, service
+from app.governance import chain, register, screening, search, service
 from app.governance.schemas import (
     AccessLogEntryOut,
     GovernanceReport,
@@ -30,20 +30,8 @@ from app.identity.dependencies import ApiRoute
 
 router = APIRouter(route_class=ApiRoute, tags=["governance"])
 
-LOG_COLUMNS = (
-    "id",
-    "at",
-    "user_id",
-    "organisation_id",
-    "session_or_token_id",
-    "resource_type",
-    "resource_ids",
-    "route",
-    "purpose",
-    "request_id",
-    "prev_hash",
-    "hash",
-)
+# The entry's columns as chained, then its hashes.
+LOG_COLUMNS = (*chain.ACCESS_FIELDS, "prev_hash", "hash")
 
 
 def _cells(entry: Any) -> dict[str, exports.Cell]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, Field
 from sqlalchemy import ForeignKey, Index, String, func, select
@@ -164,6 +164,46 @@ def screen_model(
         if inner is not value:
             changed[head] = inner
     return data.model_copy(update=changed) if changed else data
+
+
+ScreenedT = TypeVar("ScreenedT", bound=BaseModel | dict[str, Any])
+
+
+def screen_at(
+    session: AsyncSession,
+    actor: Actor | None,
+    data: ScreenedT,
+    levels: Mapping[str, Visibility],
+    *,
+    resource_type: str,
+    resource_id: uuid.UUID | str,
+) -> ScreenedT:
+    """A body (or a patch's values) with each free text screened at the level of its own
+    readers, when a record's texts are not all read by the same people (an action's title
+    and its description, an indicator's name and its source)."""
+    screened: Any = data
+    for name, level in levels.items():
+        if isinstance(screened, BaseModel):
+            screened = screen_model(
+                session,
+                actor,
+                screened,
+                [name],
+                level=level,
+                resource_type=resource_type,
+                resource_id=resource_id,
+            )
+        else:
+            screened = screen(
+                session,
+                actor,
+                screened,
+                [name],
+                level=level,
+                resource_type=resource_type,
+                resource_id=resource_id,
+            )
+    return cast(ScreenedT, screened)
 
 
 def _found(

@@ -131,6 +131,47 @@ async def log_read(
     chain.queue(session.sync_session, entry, read_only=request.method == "GET")
 
 
+# The resource types the log names, by the table `log_read_among` looks the levels up in.
+RESOURCE_TYPES: dict[type[Any], str] = {Problem: "problem", Action: "action"}
+
+
+async def log_read_among(
+    session: AsyncSession,
+    principal: Principal,
+    request: Request,
+    kind: type[Problem] | type[Action],
+    ids: Iterable[Any],
+) -> None:
+    """Log the read of those of these problems or actions that hold police data (for
+    answers that do not carry their level: an agenda, minutes, actions)."""
+    await log_read(
+        session,
+        principal,
+        request,
+        resource_type=RESOURCE_TYPES[kind],
+        resource_ids=await logged_among(session, kind, ids),
+    )
+
+
+async def log_problem_read(
+    session: AsyncSession,
+    principal: Principal,
+    request: Request,
+    problem_id: uuid.UUID,
+    *,
+    police_data: bool,
+) -> None:
+    """Log the read of a part of one problem (its comments, timeline, indicators) when
+    that part holds police data."""
+    await log_read(
+        session,
+        principal,
+        request,
+        resource_type="problem",
+        resource_ids=[problem_id] if police_data else [],
+    )
+
+
 # --- the log, for admins and auditors --------------------------------------------------
 
 

@@ -75,12 +75,8 @@ async def list_indicators(
     """Oldest first, each with its measurements and computed rates."""
     page = await service.of_problem(session, principal, problem)
     logged = governance.is_logged(problem.visibility) and page.items
-    await governance.log_read(
-        session,
-        principal,
-        request,
-        resource_type="problem",
-        resource_ids=[problem.id] if logged else [],
+    await governance.log_problem_read(
+        session, principal, request, problem.id, police_data=bool(logged)
     )
     return page
 
@@ -97,13 +93,7 @@ async def get_indicator(
     `change_pct`, `improved` and `target_met` compare the latest measurement with the
     baseline and the target in the indicator's direction."""
     out = await service.view(session, principal, indicator_id)
-    await governance.log_read(
-        session,
-        principal,
-        request,
-        resource_type="problem",
-        resource_ids=await governance.logged_among(session, Problem, [out.problem_id]),
-    )
+    await governance.log_read_among(session, principal, request, Problem, [out.problem_id])
     set_etag(response, out.version)
     return out
 

@@ -199,16 +199,14 @@ async def create_indicator(
 ) -> Indicator:
     level = access.level_to_write(principal, data.visibility, problem.visibility)
     indicator_id = uuid.uuid4()
-    for fields, at in ((["name"], problem.visibility), (["source"], level)):
-        data = screening.screen_model(
-            session,
-            principal,
-            data,
-            fields,
-            level=at,
-            resource_type="indicator",
-            resource_id=indicator_id,
-        )
+    data = screening.screen_at(
+        session,
+        principal,
+        data,
+        {"name": problem.visibility, "source": level},
+        resource_type="indicator",
+        resource_id=indicator_id,
+    )
     baseline = data.baseline
     now = utcnow()
     indicator = Indicator(
@@ -261,16 +259,14 @@ async def update_indicator(
         at_least(indicator.visibility, problem.visibility)
     ):
         values = {"source": indicator.source} | values  # lowered: read by more people now
-    for fields, at in ((("name",), problem.visibility), (("source",), level)):
-        values = screening.screen(
-            session,
-            principal,
-            values,
-            fields,
-            level=at,
-            resource_type="indicator",
-            resource_id=indicator.id,
-        )
+    values = screening.screen_at(
+        session,
+        principal,
+        values,
+        {"name": problem.visibility, "source": level},
+        resource_type="indicator",
+        resource_id=indicator.id,
+    )
     await audit.update(
         session,
         principal,

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access
 from app.core.concurrency import IfMatch, precondition_if_match, set_etag
@@ -18,7 +16,6 @@ from app.governance import service as governance
 from app.gpos import service as gpos
 from app.gpos.models import Gpo
 from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
-from app.identity.principal import Principal
 from app.meetings import minutes as rendering
 from app.meetings import service
 from app.meetings.models import Meeting
@@ -173,22 +170,10 @@ async def get_agenda(
     meeting interval."""
     meeting, gpo = target
     agenda = await service.agenda(session, principal, meeting, gpo)
-    await log_problems_read(session, principal, request, service.problems_of_agenda(agenda))
-    return agenda
-
-
-async def log_problems_read(
-    session: AsyncSession, principal: Principal, request: Request, problem_ids: Iterable[Any]
-) -> None:
-    """Log the read of those of the problems an agenda or minutes mention that hold
-    police data."""
-    await governance.log_read(
-        session,
-        principal,
-        request,
-        resource_type="problem",
-        resource_ids=await governance.logged_among(session, Problem, problem_ids),
+    await governance.log_read_among(
+        session, principal, request, Problem, service.problems_of_agenda(agenda)
     )
+    return agenda
 
 
 @router.get(
@@ -220,7 +205,7 @@ async def get_minutes(
     meeting, gpo = target
     content = await service.minutes(session, principal, meeting, gpo)
     marking = classification_headers(content.classified)
-    await log_problems_read(session, principal, request, content.problem_ids)
+    await governance.log_read_among(session, principal, request, Problem, content.problem_ids)
     if "text/html" in (accept or ""):
         return HTMLResponse(rendering.html_page(content), headers=marking)
     return PlainTextResponse(rendering.markdown(content), media_type=MARKDOWN, headers=marking)

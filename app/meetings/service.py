@@ -161,16 +161,14 @@ async def create_meeting(
     # is read by every member of the GPO.
     level = access.level_to_write(principal, data.visibility, Visibility.partners)
     meeting_id = uuid.uuid4()
-    for fields, at in ((["location"], Visibility.partners), (["notes"], level)):
-        data = screening.screen_model(
-            session,
-            principal,
-            data,
-            fields,
-            level=at,
-            resource_type="meeting",
-            resource_id=meeting_id,
-        )
+    data = screening.screen_at(
+        session,
+        principal,
+        data,
+        {"location": Visibility.partners, "notes": level},
+        resource_type="meeting",
+        resource_id=meeting_id,
+    )
     now = utcnow()
     meeting = Meeting(
         id=meeting_id,
@@ -214,16 +212,14 @@ async def update_meeting(
     level = access.level_after_change(principal, values, meeting.visibility, Visibility.partners)
     if screening.masks_identifiers(level) and not screening.masks_identifiers(meeting.visibility):
         values = {"notes": meeting.notes} | values  # lowered: read by more people now
-    for fields, at in ((("location",), Visibility.partners), (("notes",), level)):
-        values = screening.screen(
-            session,
-            principal,
-            values,
-            fields,
-            level=at,
-            resource_type="meeting",
-            resource_id=meeting.id,
-        )
+    values = screening.screen_at(
+        session,
+        principal,
+        values,
+        {"location": Visibility.partners, "notes": level},
+        resource_type="meeting",
+        resource_id=meeting.id,
+    )
     changes = audit.apply(meeting, values)  # raises the version if a field changed
     if attendees is not None:
         attendees = await _check_attendees(session, attendees)

@@ -295,12 +295,8 @@ async def problem_timeline(
     logged = governance.is_logged(problem.visibility) or await governance.logged_among(
         session, AuditEvent, [event.id for event in page.items]
     )
-    await governance.log_read(
-        session,
-        principal,
-        request,
-        resource_type="problem",
-        resource_ids=[problem.id] if logged else [],
+    await governance.log_problem_read(
+        session, principal, request, problem.id, police_data=bool(logged)
     )
     return page
 
@@ -336,11 +332,7 @@ async def list_comments(
     """Oldest first, within what the caller may read."""
     page = await service.list_comments(session, principal, problem, paging)
     logged = governance.is_logged(problem.visibility) or governance.logged_ids(page.items)
-    await governance.log_read(
-        session,
-        principal,
-        request,
-        resource_type="problem",
-        resource_ids=[problem.id] if logged else [],
+    await governance.log_problem_read(
+        session, principal, request, problem.id, police_data=bool(logged)
     )
     return page
