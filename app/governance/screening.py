@@ -182,27 +182,17 @@ def screen_at(
     readers, when a record's texts are not all read by the same people (an action's title
     and its description, an indicator's name and its source)."""
     screened: Any = data
+    step: Any = screen_model if isinstance(data, BaseModel) else screen
     for name, level in levels.items():
-        if isinstance(screened, BaseModel):
-            screened = screen_model(
-                session,
-                actor,
-                screened,
-                [name],
-                level=level,
-                resource_type=resource_type,
-                resource_id=resource_id,
-            )
-        else:
-            screened = screen(
-                session,
-                actor,
-                screened,
-                [name],
-                level=level,
-                resource_type=resource_type,
-                resource_id=resource_id,
-            )
+        screened = step(
+            session,
+            actor,
+            screened,
+            [name],
+            level=level,
+            resource_type=resource_type,
+            resource_id=resource_id,
+        )
     return cast(ScreenedT, screened)
 
 
