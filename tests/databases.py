@@ -264,6 +264,12 @@ class RolledBackDatabase:
         finally:
             self._in_use = False
 
+    @asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[Any]:
+        """The test's connection (its statements stay in the test's transaction)."""
+        raw = await self._connection.get_raw_connection()
+        yield raw.driver_connection
+
     async def dispose(self) -> None:
         """The engine belongs to the worker, which disposes of it."""
 

@@ -343,6 +343,43 @@ async def test_concurrent_reads_and_writes_make_one_unbroken_chain(world: World)
     assert checked == {"ok": True, "entries": checked["entries"], "first_broken_at": None}
 
 
+REFUSE_ENTRIES = {
+    "postgresql": [
+        "CREATE FUNCTION refuse_entries() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'the log is out of order'; END $$",
+        "CREATE TRIGGER refuse_entries BEFORE INSERT ON access_log "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_entries()",
+    ],
+    "sqlite": [
+        "CREATE TRIGGER refuse_entries BEFORE INSERT ON access_log "
+        "BEGIN SELECT RAISE(ABORT, 'the log is out of order'); END"
+    ],
+}
+
+
+@pytest.mark.commits
+async def test_a_read_whose_entry_cannot_be_written_gives_nothing(
+    world: World, database: Any
+) -> None:
+    """The entry of a read is written after its transaction, before the answer leaves: if
+    it cannot be, the police data does not leave either."""
+    api = world.api
+    secret = await police_problem(world, title="Point de deal, cage d'escalier B")
+    shared = await world.api.problem(world.facilitator, world.gpo, visibility="partners")
+    async with database.session(write=True) as session:
+        for statement in REFUSE_ENTRIES[session.get_bind().dialect.name]:
+            await session.execute(text(statement))
+        await session.commit()
+
+    for path in (f"/problems/{secret['id']}", "/problems"):
+        response = await api.get(world.commander, path)
+        assert response.status_code == 500, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "Point de deal" not in response.text
+    # A read with no police data in it has nothing to log, and is answered.
+    expect(await api.get(world.landlord_partner, f"/problems/{shared['id']}"), 200)
+
+
 # --- retention (item 5) ------------------------------------------------------------------
 
 

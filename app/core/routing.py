@@ -130,13 +130,14 @@ def _only_malformed_path_ids(exc: RequestValidationError) -> bool:
     )
 
 
-async def write_deferred(database: Any, writes: list[Callable[[AsyncSession], None]]) -> None:
-    """The writes a read request made (its access-log entry) on SQLite, whose read
-    transactions cannot write: one short write transaction once the read one is over."""
-    async with database.session(write=True) as session:
-        for write in writes:
-            write(session)
-        await session.commit()
+# What a read request leaves to write once its transaction is over (its access-log entry):
+# given the request's database, written before the answer leaves.
+DeferredWrite = Callable[[Any], Coroutine[Any, Any, None]]
+
+
+async def write_deferred(database: Any, writes: list[DeferredWrite]) -> None:
+    for write in writes:
+        await write(database)
 
 
 class TransactionalRoute(APIRoute):

@@ -17,13 +17,19 @@ one unbroken chain. On PostgreSQL lock, read and write are one call of a functio
 migration 0017 (`access_log_append`, `audit_events_seal`): one round trip in the lock.
 SQLite has one writer at a time: its write lock serialises them already.
 
-On PostgreSQL, a read request's transaction (a GET: the entry is all it writes that
-matters) commits with `synchronous_commit = off`: waiting for the disk was most of the
-log's cost (a 20k-problem list: 32 % of its throughput with the wait, 5 % without; README).
-A crash may then lose the last fraction of a second of such entries (at most three times
+A read request (GET) writes its entry once its own transaction is over, before its answer
+leaves (`append_after`): on PostgreSQL one statement by itself, on a pooled connection
+outside any transaction, which takes the lock, appends and commits in one round trip. So
+the lock is never held across a round trip to the application, whose event loop may be
+busy with other requests (holding it to the read's COMMIT made the requests queue behind
+each other's event-loop turns), and the read's transaction stays read-only. That statement
+commits with `synchronous_commit = off`: waiting for the disk was most of the log's cost
+(a 20k-problem list: 32 % of its throughput with the wait, 5 % without; README). A crash may
+then lose the last fraction of a second of such entries (at most three times
 `wal_writer_delay`), never a hole in the chain: the write-ahead log is flushed in order,
 so what is lost is always the chain's last entries, and a later durable commit (any write
-request's) flushes the reads' entries before it.
+request's) flushes the reads' entries before it. Should the append fail, the read fails
+with it (503 when the database is unavailable): no police data leaves unlogged.
 """
 
 from __future__ import annotations
@@ -50,8 +56,6 @@ ERASED = "erased_sha256"
 # Session.info keys: entries to insert at commit, ids of audit events to seal.
 PENDING = "governance.pending_access"
 UNSEALED = "governance.unsealed_audit"
-# Set by a read request (GET) that logs: its transaction writes nothing else that matters.
-READ_ONLY = "governance.read_only"
 
 
 def canonical(value: Any) -> bytes:
@@ -210,12 +214,11 @@ def seal(session: Session) -> None:
     pending: list[dict[str, Any]] = session.info.pop(PENDING, [])
     unsealed: list[uuid.UUID] = session.info.pop(UNSEALED, [])
     if pending and session.get_bind().dialect.name == "postgresql":
-        read_only = bool(session.info.pop(READ_ONLY, False)) and not unsealed
-        # Straight to the driver: a read's one statement costs less than its building would.
+        # Straight to the driver: the statement costs less than its building would.
         driver = session.connection().connection.driver_connection
         assert driver is not None
         for entry in pending:
-            await_only(driver.execute(APPEND_SQL, *_append_args(entry, read_only)))
+            await_only(driver.execute(APPEND_SQL, *_append_args(entry, read_only=False)))
     elif pending:
         digests = [(entry, access_digest(entry)) for entry in pending]
         rows = [
@@ -285,15 +288,25 @@ def _track(session: Session, _context: Any) -> None:
 def _forget(session: Session) -> None:
     session.info.pop(PENDING, None)
     session.info.pop(UNSEALED, None)
-    session.info.pop(READ_ONLY, None)
 
 
-def queue(session: Session, entry: dict[str, Any], *, read_only: bool = False) -> None:
+def queue(session: Session, entry: dict[str, Any]) -> None:
     """An access-log entry (its columns but seq and hashes), inserted when the session
-    commits; `read_only`: the transaction is a read's (see the module's docstring)."""
+    commits: a write request's, in its own transaction."""
     session.info.setdefault(PENDING, []).append(entry)
-    if read_only:
-        session.info[READ_ONLY] = True
+
+
+async def append_after(database: Any, *, entry: dict[str, Any]) -> None:
+    """A read request's entry, written once its transaction is over (see the module's
+    docstring): on PostgreSQL one statement by itself, on SQLite (whose read transactions
+    cannot write) a short write transaction."""
+    if database.settings.is_sqlite:
+        async with database.session(write=True) as session:
+            queue(session.sync_session, entry)
+            await session.commit()
+        return
+    async with database.driver_connection() as driver:
+        await driver.execute(APPEND_SQL, *_append_args(entry, read_only=True))
 
 
 event.listen(Session, "after_flush", _track)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from app.identity.principal import Principal
 from app.problems.models import Problem
 
 PURPOSE_HEADER = "X-Access-Purpose"
+READ_METHODS = frozenset({"GET", "HEAD"})
 # The levels whose reading is logged (police-justice directive, art. 25).
 LOGGED_LEVELS = frozenset({Visibility.police, Visibility.restricted})
 
@@ -120,15 +122,15 @@ async def log_read(
         "purpose": purpose,
         "request_id": current_request_id(),
     }
-    if session.info.get("read_only_sqlite"):
-        # SQLite's read transactions cannot write: the request's route writes it in a short
-        # write transaction once the read one is over (`app.core.routing`).
+    if request.method in READ_METHODS:
+        # A read's transaction writes nothing: its route writes the entry once that
+        # transaction is over, before the answer leaves (`app.core.routing`).
         request.state.deferred_writes = [
             *getattr(request.state, "deferred_writes", []),
-            lambda writer: chain.queue(writer.sync_session, entry, read_only=True),
+            functools.partial(chain.append_after, entry=entry),
         ]
         return
-    chain.queue(session.sync_session, entry, read_only=request.method == "GET")
+    chain.queue(session.sync_session, entry)
 
 
 # The resource types the log names, by the table `log_read_among` looks the levels up in.
