@@ -31,6 +31,7 @@ import hmac
 import json
 import math
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -43,6 +44,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+# The service's screening of free text (issue 12) is plain Python over regular expressions,
+# with no framework in it: the floor runs the same module rather than a copy of it.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+from app.governance import masking
 
 PARIS = ZoneInfo("Europe/Paris")
 OPEN_STATUSES = ("planned", "in_progress")
@@ -120,7 +126,10 @@ INSERT_REPORT = "INSERT INTO reports (reference, status, source, category, commu
 
 STORE_ANSWER = "UPDATE idempotency_keys SET status_code=$1::INTEGER, response_body=$2::VARCHAR, response_headers=$3::JSONB WHERE idempotency_keys.id = $4::UUID"  # noqa: E501
 
-INSERT_AUDIT = "INSERT INTO audit_events (at, actor_id, token_id, request_id, action, resource_type, resource_id, problem_id, summary, changes, visibility, id) VALUES ($1::TIMESTAMP WITH TIME ZONE, $2::UUID, $3::UUID, $4::VARCHAR, $5::VARCHAR, $6::VARCHAR, $7::VARCHAR, $8::UUID, $9::VARCHAR, $10::JSONB, $11, $12::UUID)"  # noqa: E501
+INSERT_AUDIT = "INSERT INTO audit_events (at, actor_id, token_id, request_id, action, resource_type, resource_id, problem_id, summary, changes, visibility, seq, prev_hash, hash, id) VALUES ($1::TIMESTAMP WITH TIME ZONE, $2::UUID, $3::UUID, $4::VARCHAR, $5::VARCHAR, $6::VARCHAR, $7::VARCHAR, $8::UUID, $9::VARCHAR, $10::JSONB, $11, $12::BIGINT, $13::VARCHAR, $14::VARCHAR, $15::UUID)"  # noqa: E501
+# The hash chain (app.governance.chain): the events read back as stored, then sealed.
+UNSEALED_AUDIT = "SELECT audit_events.at, audit_events.actor_id, audit_events.token_id, audit_events.request_id, audit_events.action, audit_events.resource_type, audit_events.resource_id, audit_events.problem_id, audit_events.summary, audit_events.changes, audit_events.visibility, audit_events.seq, audit_events.prev_hash, audit_events.hash, audit_events.id FROM audit_events WHERE audit_events.id IN ($1::UUID) AND audit_events.hash IS NULL ORDER BY audit_events.at, audit_events.id"  # noqa: E501
+SEAL_AUDIT = "SELECT audit_events_seal($1::UUID[], $2::VARCHAR[])"
 
 
 # GET /stats/overview, a caller who sees everything: the summary rows the triggers keep.
@@ -539,6 +548,11 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
     gpo_id = category["anon_2"]
     location = data.get("location") or {}
     columns = {name: location.get(name) for name in LOCATION_FIELDS}
+    # A partner's report is read beyond the police: its identifiers are masked. (The
+    # benchmark's texts hold none, so no `text_screenings` row follows, as in the service.)
+    data["description"] = shared_text(data["description"])
+    data["time_pattern"] = shared_text(data.get("time_pattern"))
+    columns |= {name: shared_text(columns[name]) for name in LOCATION_TEXTS}
     duplicates = await possible_duplicates(tx, principal, data, columns["lat"], columns["lon"])
     observed_at = data.get("observed_at")
     observed = datetime.fromisoformat(observed_at).astimezone(UTC) if observed_at else None
@@ -599,6 +613,7 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
         "created_at": created,
         "updated_at": created,
         "version": 1,
+        "warnings": [],
         "possible_duplicates": duplicates,
     }
     content = dumps(body)
@@ -618,6 +633,7 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
         "source": "api",
     }
     changes = {name: [None, value] for name, value in values.items() if value is not None}
+    event_id = uuid.uuid4()
     await tx.execute(
         INSERT_AUDIT,
         datetime.now(UTC),
@@ -631,11 +647,69 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
         f"Signalement {reference} reçu ({category['label_fr']})",
         json.dumps(changes),
         None,
-        uuid.uuid4(),
+        None,
+        None,
+        None,
+        event_id,
     )
+    # Sealed at commit, as the service's `before_commit` hook does: read back, digested,
+    # chained by the database's function under the chain's lock.
+    stored = await tx.fetchrow(UNSEALED_AUDIT, event_id)
+    await tx.execute(SEAL_AUDIT, [event_id], [audit_digest(stored)])
     if row_id is not None:
         await tx.execute(RELEASE)
     return Response(content, status_code=201, headers=headers, media_type="application/json")
+
+
+LOCATION_TEXTS = ("address", "sector", "transport_line", "station")
+
+
+def shared_text(text: str | None) -> str | None:
+    return None if text is None else masking.screen(text, shared=True).text
+
+
+def _canonical(value: Any) -> bytes:
+    def scalar(item: Any) -> Any:
+        if isinstance(item, datetime):
+            return item.astimezone(UTC).isoformat()
+        return str(item)  # a UUID
+
+    text = json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=scalar
+    )
+    return text.encode()
+
+
+def _value_digest(value: Any) -> str:
+    return hashlib.sha256(_canonical(value)).hexdigest()
+
+
+def audit_digest(row: Any) -> str:
+    """An audit event's content digest, its texts entering as their own digests (as
+    app.governance.chain.audit_digest computes it)."""
+    changes = json.loads(row["changes"]) if row["changes"] is not None else None
+    content = {
+        **{name: row[name] for name in AUDIT_PLAIN_FIELDS},
+        "summary": _value_digest(row["summary"]),
+        "changes": None
+        if changes is None
+        else {name: [_value_digest(v) for v in pair] for name, pair in changes.items()},
+    }
+    return hashlib.sha256(_canonical(content)).hexdigest()
+
+
+AUDIT_PLAIN_FIELDS = (
+    "id",
+    "at",
+    "actor_id",
+    "token_id",
+    "request_id",
+    "action",
+    "resource_type",
+    "resource_id",
+    "problem_id",
+    "visibility",
+)
 
 
 async def possible_duplicates(
