@@ -45,10 +45,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-# The service's screening of free text (issue 12) is plain Python over regular expressions,
-# with no framework in it: the floor runs the same module rather than a copy of it.
+# The service's screening of free text and its audit digest (issue 12) are plain Python
+# (regular expressions, sha256 over canonical JSON) run per request with no framework in
+# them: the floor calls the same functions rather than copies of them.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
-from app.governance import masking
+from app.governance import chain, masking
 
 PARIS = ZoneInfo("Europe/Paris")
 OPEN_STATUSES = ("planned", "in_progress")
@@ -668,48 +669,10 @@ def shared_text(text: str | None) -> str | None:
     return None if text is None else masking.screen(text, shared=True).text
 
 
-def _canonical(value: Any) -> bytes:
-    def scalar(item: Any) -> Any:
-        if isinstance(item, datetime):
-            return item.astimezone(UTC).isoformat()
-        return str(item)  # a UUID
-
-    text = json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=scalar
-    )
-    return text.encode()
-
-
-def _value_digest(value: Any) -> str:
-    return hashlib.sha256(_canonical(value)).hexdigest()
-
-
 def audit_digest(row: Any) -> str:
-    """An audit event's content digest, its texts entering as their own digests (as
-    app.governance.chain.audit_digest computes it)."""
-    changes = json.loads(row["changes"]) if row["changes"] is not None else None
-    content = {
-        **{name: row[name] for name in AUDIT_PLAIN_FIELDS},
-        "summary": _value_digest(row["summary"]),
-        "changes": None
-        if changes is None
-        else {name: [_value_digest(v) for v in pair] for name, pair in changes.items()},
-    }
-    return hashlib.sha256(_canonical(content)).hexdigest()
-
-
-AUDIT_PLAIN_FIELDS = (
-    "id",
-    "at",
-    "actor_id",
-    "token_id",
-    "request_id",
-    "action",
-    "resource_type",
-    "resource_id",
-    "problem_id",
-    "visibility",
-)
+    """The event's content digest, by the service's own function (JSON as stored)."""
+    changes = row["changes"]
+    return chain.audit_digest({**row, "changes": None if changes is None else json.loads(changes)})
 
 
 async def possible_duplicates(

@@ -25,7 +25,7 @@ from app.webhooks import service as webhooks
 from tests.api import Api, Caller, World, expect, problem_of
 from tests.console import Person, csrf_of, text_of
 from tests.test_access_matrix import SEES
-from tests.test_indicators import add_indicator
+from tests.test_indicators import add_indicator, measure
 
 Console = Callable[[Caller | None], Awaitable[Person]]
 
@@ -100,20 +100,17 @@ async def write_texts(api: Api, world: World, level: str, *, problem_level: str)
         api, fac, problem, baseline=BASELINE, source=markers["source"], visibility=level
     )
     assert indicator["visibility"] == level
-    measurement = expect(
-        await api.post(
-            fac,
-            f"/indicators/{indicator['id']}/measurements",
-            json={
-                "period_start": "2026-02-01",
-                "period_end": "2026-02-28",
-                "value": 20,
-                "note": markers["measurement_note"],
-                "visibility": level,
-            },
-        ),
-        201,
+    measured = await measure(
+        api,
+        fac,
+        indicator,
+        "2026-02-01",
+        "2026-02-28",
+        20,
+        note=markers["measurement_note"],
+        visibility=level,
     )
+    measurement = expect(measured, 201)
     assert measurement["visibility"] == level
     ids = {
         "problem": problem["id"],
@@ -210,26 +207,12 @@ async def test_a_text_is_never_less_restricted_than_its_problem(world: World) ->
             world.facilitator, problem, world.municipal_police, description="Précisions", **extra
         )
         assert action["visibility"] == "police"
-        indicator = expect(
-            await api.post(
-                world.facilitator,
-                f"/problems/{problem['id']}/indicators",
-                json={
-                    "name": "Appels",
-                    "unit": "appels",
-                    "direction": "decrease",
-                    "baseline": BASELINE,
-                    "source": "CIC",
-                    **extra,
-                },
-            ),
-            201,
+        indicator = await add_indicator(
+            api, world.facilitator, problem, baseline=BASELINE, source="CIC", **extra
         )
         assert indicator["visibility"] == "police"
-        measured = await api.post(
-            world.facilitator,
-            f"/indicators/{indicator['id']}/measurements",
-            json={"period_start": "2026-02-01", "period_end": "2026-02-28", "value": 3, **extra},
+        measured = await measure(
+            api, world.facilitator, indicator, "2026-02-01", "2026-02-28", 3, **extra
         )
         assert expect(measured, 201)["visibility"] == "police"
         # Lowered by a patch below the problem's: raised to it as well.

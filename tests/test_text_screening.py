@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from app.governance.screening import screening_counts
 from tests.api import Caller, World, expect, problem_of
 from tests.console import Person, csrf_of, text_of
-from tests.test_indicators import add_indicator
+from tests.test_indicators import add_indicator, measure
 
 Console = Callable[[Caller | None], Awaitable[Person]]
 
@@ -103,17 +103,7 @@ async def shared_record(world: World) -> dict[str, Any]:
     )
     assert warned(indicator) == [("source", "email")]
     measured = expect(
-        await api.post(
-            fac,
-            f"/indicators/{indicator['id']}/measurements",
-            json={
-                "period_start": "2026-02-01",
-                "period_end": "2026-02-28",
-                "value": 6,
-                "note": SECRET,
-            },
-        ),
-        201,
+        await measure(api, fac, indicator, "2026-02-01", "2026-02-28", 6, note=SECRET), 201
     )
     assert warned(measured) == every_kind("note")
 

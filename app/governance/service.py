@@ -21,6 +21,7 @@ from app.core.errors import Invalid
 from app.core.metrics import route_of
 from app.core.pagination import Ordering, Paging, SortKey, after_params
 from app.core.requests import current_request_id
+from app.core.routing import WRITE_METHODS
 from app.core.visibility import Visibility
 from app.governance import chain
 from app.governance.models import GENESIS, AccessLogEntry, AccessPurpose
@@ -28,7 +29,6 @@ from app.identity.principal import Principal
 from app.problems.models import Problem
 
 PURPOSE_HEADER = "X-Access-Purpose"
-READ_METHODS = frozenset({"GET", "HEAD"})
 # The levels whose reading is logged (police-justice directive, art. 25).
 LOGGED_LEVELS = frozenset({Visibility.police, Visibility.restricted})
 
@@ -122,7 +122,7 @@ async def log_read(
         "purpose": purpose,
         "request_id": current_request_id(),
     }
-    if request.method in READ_METHODS:
+    if request.method not in WRITE_METHODS:
         # A read's transaction writes nothing: its route writes the entry once that
         # transaction is over, before the answer leaves (`app.core.routing`).
         request.state.deferred_writes = [
@@ -152,6 +152,20 @@ async def log_read_among(
         request,
         resource_type=RESOURCE_TYPES[kind],
         resource_ids=await logged_among(session, kind, ids),
+    )
+
+
+async def log_problems_read(
+    session: AsyncSession, principal: Principal, request: Request, problems: Iterable[Any]
+) -> None:
+    """Log the read of those of these problems (answers carrying their `visibility`) that
+    hold police data."""
+    await log_read(
+        session,
+        principal,
+        request,
+        resource_type="problem",
+        resource_ids=logged_ids(problems),
     )
 
 

@@ -140,13 +140,7 @@ async def _written(
     """A write's answer: the problem as it now stands, which is a read of it too (logged
     like one when it holds police data), with what the texts written held."""
     view = await service.view(session, principal, problem_id)
-    await governance.log_read(
-        session,
-        principal,
-        request,
-        resource_type="problem",
-        resource_ids=governance.logged_ids([view]),
-    )
+    await governance.log_problems_read(session, principal, request, [view])
     return screening.answer(ProblemWritten, view, session)
 
 
@@ -212,13 +206,7 @@ async def list_problems(
         located_only=geojson,
     )
     items, next_cursor = await service.problem_page(session, principal, filters, sort, paging)
-    await governance.log_read(
-        session,
-        principal,
-        request,
-        resource_type="problem",
-        resource_ids=governance.logged_ids(items),
-    )
+    await governance.log_problems_read(session, principal, request, items)
     if geojson:
         return geojson_response(items, next_cursor)
     return json_response({"items": items, "next_cursor": next_cursor})
@@ -230,13 +218,7 @@ async def get_problem(
 ) -> Any:
     """404 for a problem the caller may not see (its existence is not revealed)."""
     problem = await service.problem_detail(session, principal, problem_id)
-    await governance.log_read(
-        session,
-        principal,
-        request,
-        resource_type="problem",
-        resource_ids=governance.logged_ids([problem]),
-    )
+    await governance.log_problems_read(session, principal, request, [problem])
     response = json_response(problem)
     set_etag(response, problem["version"])
     return response
