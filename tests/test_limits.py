@@ -42,12 +42,19 @@ async def test_a_token_over_its_limit_gets_429_with_retry_after(
     expect(await limited.get("/api/v1/me", headers=other.headers), 200)
 
 
-def test_the_window_resets_each_minute() -> None:
+def test_each_key_has_its_own_minute() -> None:
     limiter = RateLimiter(per_minute=2)
-    assert limiter.retry_after("t", now=60.0) is None
-    assert limiter.retry_after("t", now=61.0) is None
-    assert limiter.retry_after("t", now=70.5) == 50
+    assert limiter.retry_after("t", now=59.5) is None
+    assert limiter.retry_after("t", now=60.5) is None
+    # The third within a minute of the first is refused, though the clock's minute turned.
+    assert limiter.retry_after("t", now=61.0) == 59
+    assert limiter.retry_after("u", now=61.0) is None  # another key counts apart
+    assert limiter.retry_after("t", now=119.5) is None  # the window of 59.5 is over
     assert limiter.retry_after("t", now=120.0) is None
+    assert limiter.retry_after("t", now=121.0) == 59
+    # Closed windows are forgotten.
+    assert limiter.retry_after("v", now=300.0) is None
+    assert set(limiter._windows) == {"v"}
 
 
 async def test_a_chunked_body_over_the_limit_gets_413(api: Api) -> None:

@@ -31,7 +31,9 @@ OPEN_PREDICATE = "status IN ('planned', 'in_progress')"
 class Action(UUIDPrimaryKey, Timestamps, Versioned, Base):
     __tablename__ = "actions"
     __table_args__ = (
-        Index("ix_actions_problem_id_status_due_date", "problem_id", "status", "due_date"),
+        # Not (problem_id, status, due_date): SQLite 3.40 may misread a status list probed
+        # between an equality and a range (migration 0021).
+        Index("ix_actions_problem_id_due_date_status", "problem_id", "due_date", "status"),
         Index("ix_actions_due_date_id", "due_date", "id"),
         Index(
             "ix_actions_assignee_organisation_id_due_date", "assignee_organisation_id", "due_date"
