@@ -121,9 +121,7 @@ async def test_postgres_down_gives_503_within_a_second_and_one_warning(
             assert_unavailable(await within(1.0, http.get("/api/v1/users", headers=ADMIN)))
         post = http.post("/api/v1/users", json=new_user(), headers=ADMIN)
         assert_unavailable(await within(1.0, post))
-        # About a second (its own timeout), not a hang; the margin is for a loaded CI
-        # machine, where 2 s was once exceeded (2.66 s) with the browser tests beside it.
-        ready = await within(4.0, http.get("/health/ready"))
+        ready = await within(2.0, http.get("/health/ready"))
         assert ready.status_code == 503
         during = log_lines(capsys)
         assert len(outages(during)) == 1, outages(during)
@@ -187,7 +185,10 @@ async def test_postgres_frozen_gives_503_within_seconds_and_ready_promptly(
         # With 1 s timeouts, the longest is a wait for the pool then a connection: seconds.
         for response in await within(8.0, asyncio.gather(*requests)):
             assert_unavailable(response)
-        ready = await within(2.0, http.get("/health/ready"))
+        # Its own timeout is 1 s; bounded, not a hang. On the loaded CI machine, after the
+        # burst above, it answered in 2.66 and 2.86 s (where the rest goes is not
+        # profiled yet): hence 4 s.
+        ready = await within(4.0, http.get("/health/ready"))
         assert ready.status_code == 503
 
         proxy.relay()
