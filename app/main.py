@@ -26,6 +26,7 @@ from app.core.openapi import install_openapi
 from app.core.pagination import Paginator
 from app.core.ratelimit import RateLimiter
 from app.core.requests import RequestContextMiddleware, configure_logging
+from app.core.routing import add_routes
 from app.figures.router import router as figures_router
 from app.governance.router import router as governance_router
 from app.gpos.router import router as gpos_router
@@ -174,8 +175,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(Open311Boundary, public_url=settings.public_url)
 
-    api = APIRouter(prefix="/api/v1")
-    for router in (
+    add_routes(
+        app.router,
         identity_router,
         reference_router,
         gpos_router,
@@ -187,15 +188,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         figures_router,
         webhooks_router,
         governance_router,
-    ):
-        api.include_router(router)
-    app.include_router(api)
-    app.include_router(open311_router)
-    app.include_router(console_router)
+        open311_router,
+        console_router,
+    )
     app.mount("/static", VersionedStaticFiles(directory=STATIC), name="static")
-    app.include_router(_health_router())
+    add_routes(app.router, _health_router())
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
-    app.include_router(_pages_router())
+    add_routes(app.router, _pages_router())
     install_openapi(app, description=DESCRIPTION, extra_models=(Open311Error,))
     return app
 

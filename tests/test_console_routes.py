@@ -23,7 +23,7 @@ Console = Callable[[Caller | None], Awaitable[Person]]
 
 
 def every_route(routes: list[Any]) -> Iterator[APIRoute]:
-    """The app's routes, through the routers it includes (the console's have no prefix)."""
+    """The app's routes, and those of any router it includes."""
     for route in routes:
         if isinstance(route, APIRoute):
             yield route

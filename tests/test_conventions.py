@@ -9,8 +9,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
+from starlette.routing import Mount, Route
 
-from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
+from app.identity.dependencies import API_PREFIX, ApiRoute, CurrentUser, Idempotent
+from app.main import create_app
 from tests.api import Api, Caller, World, expect, problem_of, unique
 
 ONE_MIB = 1024 * 1024
@@ -394,6 +397,17 @@ def test_a_post_route_without_the_idempotency_claim_is_refused() -> None:
         router.post("/forgotten")(forgot)
     router.post("/declared", dependencies=[Idempotent])(forgot)
     assert [route.path for route in router.routes] == ["/declared"]  # type: ignore[attr-defined]
+
+
+def test_the_app_matches_its_routes_in_one_flat_list() -> None:
+    """Every route is the app's own (`app.core.routing.add_routes`), none reached through an
+    included router, which FastAPI would match again at each level; every operation of the
+    API is under /api/v1 but the probes, Open311's and the documents'."""
+    routes = create_app().routes
+    assert all(isinstance(route, APIRoute | Route | Mount) for route in routes)
+    api = [route for route in routes if isinstance(route, ApiRoute)]
+    assert {route.endpoint.__name__ for route in api} >= {"get_problem", "list_actions"}
+    assert all(route.path.startswith(API_PREFIX + "/") for route in api)
 
 
 async def test_an_invalid_body_is_422_even_with_a_stale_if_match(world: World) -> None:

@@ -15,12 +15,12 @@ from app.core.pagination import Page, PageParams
 from app.core.schemas import Day, json_response
 from app.governance import screening
 from app.governance import service as governance
-from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
+from app.identity.dependencies import API_PREFIX, ApiRoute, CurrentUser, Idempotent
 from app.identity.principal import Principal
 from app.problems.dependencies import ProblemToExtend
 from app.problems.models import Problem
 
-router = APIRouter(route_class=ApiRoute, tags=["actions"])
+router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute, tags=["actions"])
 
 ActionSort = Literal["due_date", "-due_date", "created_at", "-created_at"]
 

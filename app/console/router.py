@@ -20,6 +20,7 @@ from app.console import (
 )
 from app.console.auth import Person
 from app.console.routing import ConsoleRoute, error_page
+from app.core.routing import add_routes
 
 router = APIRouter(include_in_schema=False, route_class=ConsoleRoute)
 SCREENS = (
@@ -35,8 +36,7 @@ SCREENS = (
     webhooks.router,
     admin.router,
 )
-for screen in SCREENS:
-    router.include_router(screen)
+add_routes(router, *SCREENS)
 
 
 # Last: any other console address is the same 404 page as a record one may not see.

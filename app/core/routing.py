@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Request, Response, params
+from fastapi import APIRouter, Request, Response, params
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -128,6 +128,15 @@ def _only_malformed_path_ids(exc: RequestValidationError) -> bool:
         error.get("loc", ("",))[0] == "path" and error.get("type") == "uuid_parsing"
         for error in errors
     )
+
+
+def add_routes(router: APIRouter, *routers: APIRouter) -> None:
+    """The routers' routes, declared with their full paths, added to `router`'s own list in
+    order. Not `include_router`: FastAPI (0.165) matches an included router's routes again at
+    each level of inclusion (three passes over the problems' routes for one detail request,
+    a tenth of its CPU); one flat list is matched once."""
+    for each in routers:
+        router.routes.extend(each.routes)
 
 
 # What a read request leaves to write once its transaction is over (its access-log entry):

@@ -13,9 +13,9 @@ from app.core.db import DbSession
 from app.core.schemas import CommuneCode, Instant, instant_param
 from app.figures import service
 from app.figures.schemas import AnnualEvaluation, Overview
-from app.identity.dependencies import ApiRoute
+from app.identity.dependencies import API_PREFIX, ApiRoute
 
-router = APIRouter(route_class=ApiRoute, tags=["figures"])
+router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute, tags=["figures"])
 
 
 @router.get("/stats/overview", summary="Commanders' overview")

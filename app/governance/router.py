@@ -26,9 +26,9 @@ from app.governance.schemas import (
     SubjectMatch,
     VerificationOut,
 )
-from app.identity.dependencies import ApiRoute
+from app.identity.dependencies import API_PREFIX, ApiRoute
 
-router = APIRouter(route_class=ApiRoute, tags=["governance"])
+router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute, tags=["governance"])
 
 # The entry's columns as chained, then its hashes.
 LOG_COLUMNS = (*chain.ACCESS_FIELDS, "prev_hash", "hash")

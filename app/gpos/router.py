@@ -14,9 +14,9 @@ from app.core.schemas import CommuneCode
 from app.gpos import service
 from app.gpos.models import Gpo, GpoKind
 from app.gpos.schemas import GpoCreate, GpoOut, GpoUpdate
-from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
+from app.identity.dependencies import API_PREFIX, ApiRoute, CurrentUser, Idempotent
 
-router = APIRouter(route_class=ApiRoute, tags=["gpos"])
+router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute, tags=["gpos"])
 
 
 async def gpo_to_run(

@@ -195,6 +195,10 @@ CharterIdempotent = idempotent(charter_idempotency_owner)
 IdempotentSecret = idempotent(idempotency_owner, store_response=False)
 
 
+# Where the API's routers are declared (`APIRouter(prefix=API_PREFIX)`), not included.
+API_PREFIX = "/api/v1"
+
+
 class ApiRoute(TransactionalRoute):
     """Routes of /api/v1: bearer-authenticated, Idempotency-Key owned by the token's user;
     a 201 says where the resource created is."""

@@ -16,6 +16,7 @@ from app.identity import charter as charters
 from app.identity import service, sessions
 from app.identity.charter import Charter
 from app.identity.dependencies import (
+    API_PREFIX,
     ApiRoute,
     AppSettings,
     CharterIdempotent,
@@ -43,7 +44,7 @@ from app.identity.schemas import (
 from app.reference.models import Organisation
 from app.reference.schemas import OrganisationOut
 
-router = APIRouter(route_class=ApiRoute, tags=["identity"])
+router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute, tags=["identity"])
 
 
 async def user_to_change(

@@ -11,7 +11,7 @@ from app.core.db import DbSession
 from app.core.pagination import Page
 from app.governance import screening
 from app.governance import service as governance
-from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
+from app.identity.dependencies import API_PREFIX, ApiRoute, CurrentUser, Idempotent
 from app.indicators import service
 from app.indicators.models import Indicator
 from app.indicators.schemas import (
@@ -26,7 +26,7 @@ from app.indicators.schemas import (
 from app.problems.dependencies import ProblemToExtend, VisibleProblem
 from app.problems.models import Problem
 
-router = APIRouter(route_class=ApiRoute, tags=["indicators"])
+router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute, tags=["indicators"])
 IndicatorOfProblem = tuple[Indicator, Problem]
 
 

@@ -15,7 +15,7 @@ from app.governance import screening
 from app.governance import service as governance
 from app.gpos import service as gpos
 from app.gpos.models import Gpo
-from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
+from app.identity.dependencies import API_PREFIX, ApiRoute, CurrentUser, Idempotent
 from app.meetings import minutes as rendering
 from app.meetings import service
 from app.meetings.models import Meeting
@@ -30,7 +30,7 @@ from app.meetings.schemas import (
 )
 from app.problems.models import Problem
 
-router = APIRouter(route_class=ApiRoute, tags=["meetings"])
+router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute, tags=["meetings"])
 MARKDOWN = "text/markdown; charset=utf-8"
 MeetingOfGpo = tuple[Meeting, Gpo]
 

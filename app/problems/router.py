@@ -17,7 +17,7 @@ from app.core.schemas import Code, CommuneCode, Instant, instant_param, json_res
 from app.core.visibility import classified
 from app.governance import screening
 from app.governance import service as governance
-from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
+from app.identity.dependencies import API_PREFIX, ApiRoute, CurrentUser, Idempotent
 from app.problems import service
 from app.problems.dependencies import ProblemToRun, VisibleProblem
 from app.problems.models import Priority, ProblemStatus
@@ -33,7 +33,7 @@ from app.problems.schemas import (
     TransitionIn,
 )
 
-router = APIRouter(route_class=ApiRoute, tags=["problems"])
+router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute, tags=["problems"])
 
 ProblemSort = Literal["-created_at", "created_at", "-updated_at", "-priority"]
 GEOJSON = "application/geo+json"

@@ -11,7 +11,7 @@ from app.core.concurrency import IfMatch, precondition_if_match, set_etag
 from app.core.db import DbSession
 from app.core.pagination import Page, PageParams
 from app.core.schemas import CommuneCode
-from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
+from app.identity.dependencies import API_PREFIX, ApiRoute, CurrentUser, Idempotent
 from app.problems import service as problems
 from app.reference import service
 from app.reference.models import (
@@ -34,7 +34,7 @@ from app.reference.schemas import (
     OrganisationUpdate,
 )
 
-router = APIRouter(route_class=ApiRoute, tags=["reference data"])
+router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute, tags=["reference data"])
 CodePath = Annotated[
     str,
     Path(max_length=50, description="The category or action kind's `code`.", examples=["rodeo"]),

@@ -12,7 +12,7 @@ from app.core.db import DbSession
 from app.core.pagination import Page, PageParams
 from app.core.schemas import Code, CommuneCode, Name
 from app.governance import screening
-from app.identity.dependencies import ApiRoute, CurrentUser, Idempotent
+from app.identity.dependencies import API_PREFIX, ApiRoute, CurrentUser, Idempotent
 from app.reports import service
 from app.reports.models import Report, ReportStatus
 from app.reports.schemas import (
@@ -24,7 +24,7 @@ from app.reports.schemas import (
     TriageIn,
 )
 
-router = APIRouter(route_class=ApiRoute, tags=["reports"])
+router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute, tags=["reports"])
 
 
 async def report_to_route(

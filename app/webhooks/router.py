@@ -11,7 +11,13 @@ from app.access import WebhookManager
 from app.core.concurrency import IfMatch, precondition_if_match, set_etag
 from app.core.db import DbSession
 from app.core.pagination import Page, PageParams
-from app.identity.dependencies import ApiRoute, AppSettings, Idempotent, IdempotentSecret
+from app.identity.dependencies import (
+    API_PREFIX,
+    ApiRoute,
+    AppSettings,
+    Idempotent,
+    IdempotentSecret,
+)
 from app.webhooks import service
 from app.webhooks.models import Webhook
 from app.webhooks.schemas import (
@@ -22,7 +28,7 @@ from app.webhooks.schemas import (
     WebhookWithSecret,
 )
 
-router = APIRouter(route_class=ApiRoute, tags=["webhooks"])
+router = APIRouter(prefix=API_PREFIX, route_class=ApiRoute, tags=["webhooks"])
 
 
 async def webhook_to_read(
