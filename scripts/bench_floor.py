@@ -57,6 +57,7 @@ READABLE = {"partners": ["partners"], "police": ["partners", "police"]}
 CLEARANCE = {"national_police": "restricted", "municipal_police": "police"}
 LOCATION_FIELDS = ("address", "sector", "lat", "lon", "transport_line", "station")
 DEFAULT_LIMIT = 50
+LOGGED_LEVELS = frozenset({"police", "restricted"})
 DUPLICATE_RADIUS_M = 250.0
 MAX_DUPLICATES = 20
 EARTH_RADIUS_M = 6_371_008.8
@@ -97,7 +98,7 @@ DETAIL_PARTNER = "SELECT problems.id, problems.reference, problems.gpo_id, probl
 DETAIL_ALL = "SELECT problems.id, problems.reference, problems.gpo_id, problems.title, problems.description, problems.category, problems.commune_code, problems.priority, problems.visibility, problems.objective, problems.time_pattern, problems.raised_at_meeting_id, problems.status, problems.outcome, problems.outcome_note, problems.displacement, problems.created_by, problems.created_at, problems.updated_at, problems.closed_at, problems.version, problems.address, problems.sector, problems.lat, problems.lon, problems.transport_line, problems.station, problems.priority_rank, (SELECT count(actions.id) AS count_1 \nFROM actions \nWHERE actions.problem_id = problems.id AND actions.status IN ($3, $4)) AS anon_1, (SELECT count(actions.id) AS count_2 \nFROM actions \nWHERE actions.problem_id = problems.id AND actions.status IN ('planned', 'in_progress') AND actions.due_date < $1::DATE) AS anon_2, (SELECT count(reports.id) AS count_3 \nFROM reports \nWHERE reports.problem_id = problems.id) AS anon_3 \nFROM problems \nWHERE problems.id = $2::UUID"  # noqa: E501
 
 # GET /actions?overdue=true, a caller who sees everything: $1 today, $2 limit + 1.
-OVERDUE_ACTIONS = "SELECT actions.id, actions.problem_id, actions.title, actions.kind, actions.assignee_organisation_id, actions.status, actions.due_date, actions.description, actions.result_note, actions.completed_at, actions.decided_at_meeting_id, actions.created_by, actions.created_at, actions.updated_at, actions.version \nFROM actions JOIN problems ON problems.id = actions.problem_id \nWHERE actions.status IN ('planned', 'in_progress') AND actions.due_date < $1::DATE ORDER BY actions.due_date ASC, actions.id ASC \n LIMIT $2"  # noqa: E501
+OVERDUE_ACTIONS = "SELECT actions.id, actions.problem_id, actions.title, actions.kind, actions.assignee_organisation_id, actions.status, actions.due_date, actions.description, actions.result_note, actions.visibility, actions.completed_at, actions.decided_at_meeting_id, actions.created_by, actions.created_at, actions.updated_at, actions.version, problems.visibility AS visibility_1 \nFROM actions JOIN problems ON problems.id = actions.problem_id \nWHERE actions.status IN ('planned', 'in_progress') AND actions.due_date < $1::DATE ORDER BY actions.due_date ASC, actions.id ASC \n LIMIT $2"  # noqa: E501
 
 
 # POST /reports
@@ -295,17 +296,74 @@ async def authenticate(request: Request, tx: Tx) -> Principal:
 def route(
     handler: Callable[[Request, Tx, Principal], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
-    """One transaction per request, the caller authenticated first, as the service does."""
+    """One transaction per request, the caller authenticated first, as the service does;
+    then the read's access-log entry, if the handler left one (`log_read`)."""
 
     async def endpoint(request: Request) -> Response:
         try:
             async with Transaction(request.app.state.pool) as tx:
                 principal = await authenticate(request, tx)
-                return await handler(request, tx, principal)
+                response = await handler(request, tx, principal)
         except Refused as refusal:
             return refusal.response
+        if (entry := getattr(request.state, "access_entry", None)) is not None:
+            await append_access(request.app.state.pool, entry)
+        return response
 
     return endpoint
+
+
+# --- The access log (app.governance): a read of police data, written after its transaction
+
+
+def log_read(
+    request: Request, principal: Principal, resource_type: str, ids: list[Any], template: str
+) -> None:
+    """As `app.governance.service.log_read` on a read: the entry, for `route` to append once
+    the transaction is over; none when no id is at a logged level."""
+    if not ids:
+        return
+    request.state.access_entry = {
+        "id": uuid.uuid4(),
+        "at": datetime.now(UTC),
+        "user_id": principal.user_id,
+        "organisation_id": principal.organisation_id,
+        "session_or_token_id": principal.token_id,
+        "resource_type": resource_type,
+        "resource_ids": [str(i) for i in ids],
+        "route": template,
+        "purpose": "unspecified",
+        "request_id": uuid.uuid4().hex,
+    }
+
+
+async def append_access(pool: asyncpg.Pool, entry: dict[str, Any]) -> None:
+    """As `app.governance.chain.append_after` on PostgreSQL: one statement by itself."""
+    if TRACE is not None:
+        TRACE.append(chain.APPEND_SQL)
+    e = entry
+    async with pool.acquire(timeout=POOL_TIMEOUT) as connection:
+        await connection.execute(
+            chain.APPEND_SQL,
+            e["id"],
+            e["at"],
+            e["user_id"],
+            e["organisation_id"],
+            e["session_or_token_id"],
+            e["resource_type"],
+            json.dumps(e["resource_ids"]),
+            e["route"],
+            e["purpose"],
+            e["request_id"],
+            chain.access_digest(e),
+            True,
+        )
+
+
+def no_store(response: Response, request: Request) -> Response:
+    if getattr(request.state, "access_entry", None) is not None:
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def today_in_paris() -> date:
@@ -407,7 +465,9 @@ async def list_problems(request: Request, tx: Tx, principal: Principal) -> Respo
         last = rows[-1]
         next_cursor = cursor(request, "-created_at", [last["created_at"], last["id"]])
     items = [problem_out(row, row["anon_1"], row["anon_2"], row["anon_3"]) for row in rows]
-    return json_response({"items": items, "next_cursor": next_cursor})
+    logged = [row["id"] for row in rows if row["visibility"] in LOGGED_LEVELS]
+    log_read(request, principal, "problem", logged, "/api/v1/problems")
+    return no_store(json_response({"items": items, "next_cursor": next_cursor}), request)
 
 
 async def get_problem(request: Request, tx: Tx, principal: Principal) -> Response:
@@ -431,7 +491,9 @@ async def get_problem(request: Request, tx: Tx, principal: Principal) -> Respons
     if row is None:
         return refused(404, "No such problem.")
     body = problem_out(row, row["anon_1"], row["anon_2"], row["anon_3"])
-    return json_response(body, headers={"ETag": f'"{row["version"]}"'})
+    logged = [row["id"]] if row["visibility"] in LOGGED_LEVELS else []
+    log_read(request, principal, "problem", logged, "/api/v1/problems/{problem_id}")
+    return no_store(json_response(body, headers={"ETag": f'"{row["version"]}"'}), request)
 
 
 # --- Actions ------------------------------------------------------------------------------
@@ -458,6 +520,7 @@ async def list_actions(request: Request, tx: Tx, principal: Principal) -> Respon
             "due_date": r["due_date"],
             "description": r["description"],
             "result_note": r["result_note"],
+            "visibility": r["visibility"],
             "completed_at": r["completed_at"],
             "decided_at_meeting_id": r["decided_at_meeting_id"],
             "overdue": r["status"] in OPEN_STATUSES and r["due_date"] < today,
@@ -468,7 +531,9 @@ async def list_actions(request: Request, tx: Tx, principal: Principal) -> Respon
         }
         for r in rows
     ]
-    return json_response({"items": items, "next_cursor": next_cursor})
+    logged = [r["id"] for r in rows if LOGGED_LEVELS & {r["visibility"], r["visibility_1"]}]
+    log_read(request, principal, "action", logged, "/api/v1/actions")
+    return no_store(json_response({"items": items, "next_cursor": next_cursor}), request)
 
 
 # --- Reports ------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -205,6 +206,17 @@ async def service_statements(
         def on_execute(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
             record(statement, parameters)
 
+        # And what goes straight to the driver (a read's access-log entry, after its
+        # transaction), which SQLAlchemy's events do not see.
+        database = app.state.database
+        driver_connection = database.driver_connection
+
+        @contextlib.asynccontextmanager
+        async def recorded() -> AsyncIterator[Any]:
+            async with driver_connection() as driver:
+                yield RecordedDriver(driver, record)
+
+        database.driver_connection = recorded
         event.listen(engine, "before_cursor_execute", on_execute)
         event.listen(engine, "begin", lambda _c: record("BEGIN"))
         event.listen(engine, "commit", lambda _c: record("COMMIT"))
@@ -217,6 +229,20 @@ async def service_statements(
                     await send(http, route, world)
                 found[route.key] = list(log)
     return found
+
+
+class RecordedDriver:
+    """A driver connection whose `execute` is recorded."""
+
+    def __init__(self, driver: Any, record: Callable[[str, Any], None]) -> None:
+        self.driver, self.record = driver, record
+
+    async def execute(self, statement: str, *args: Any) -> Any:
+        self.record(statement, args)
+        return await self.driver.execute(statement, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.driver, name)
 
 
 async def floor_statements(

@@ -109,6 +109,34 @@ async def test_a_list_writes_one_entry_with_the_police_ids_it_returned(world: Wo
     assert after[0]["purpose"] == "unspecified"
 
 
+async def test_a_list_of_actions_logs_those_at_a_police_level_or_on_a_police_problem(
+    world: World,
+) -> None:
+    api, fac = world.api, world.facilitator
+    shared = await api.problem(fac, world.gpo, visibility="partners")
+    police = await police_problem(world)
+    plain = await api.action(fac, shared, world.municipal_police)
+    own_level = await api.action(fac, shared, world.municipal_police, visibility="police")
+    on_police = await api.action(fac, police, world.municipal_police)
+    before = await entries(api)
+
+    params = {"problem_id": shared["id"]}
+    listed = expect(await api.get(world.commander, "/actions", params=params), 200)
+    assert {item["id"] for item in listed["items"]} == {plain["id"], own_level["id"]}
+    listed = expect(await api.get(world.commander, "/actions", params={"limit": 200}), 200)
+    assert {plain["id"], own_level["id"], on_police["id"]} <= {i["id"] for i in listed["items"]}
+
+    after = await entries(api)
+    assert len(after) == len(before) + 2
+    assert after[1]["resource_ids"] == [own_level["id"]]
+    assert after[1]["resource_type"] == "action"
+    assert {own_level["id"], on_police["id"]} <= set(after[0]["resource_ids"])
+    assert plain["id"] not in after[0]["resource_ids"]
+
+    listed = expect(await api.get(world.commander, "/actions", params={"status": "done"}), 200)
+    assert await entries(api) == after  # nothing at a logged level: no entry
+
+
 async def test_comments_timeline_actions_and_exports_are_logged(world: World) -> None:
     api, fac = world.api, world.facilitator
     problem = await police_problem(world, location={"lat": 49.1072, "lon": 6.2105})

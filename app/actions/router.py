@@ -87,9 +87,11 @@ async def list_actions(
         gpo_id=gpo_id,
         due_before=due_before,
     )
-    items, next_cursor = await service.action_page(session, principal, filters, sort, paging)
-    await governance.log_read_among(
-        session, principal, request, Action, [item["id"] for item in items]
+    items, next_cursor, logged = await service.action_page(
+        session, principal, filters, sort, paging
+    )
+    await governance.log_read(
+        session, principal, request, resource_type="action", resource_ids=logged
     )
     return json_response({"items": items, "next_cursor": next_cursor})
 

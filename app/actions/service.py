@@ -24,6 +24,7 @@ from app.core.pagination import Ordering, Page, Paging, SortKey, after_params
 from app.core.schemas import shape
 from app.core.visibility import Visibility, at_least, at_most
 from app.governance import screening
+from app.governance.service import is_logged
 from app.identity.principal import Principal
 from app.problems import service as problems
 from app.problems.models import Problem, ProblemStatus
@@ -329,6 +330,7 @@ _COLUMN_FIELDS = tuple(name for name in ActionOut.model_fields if name != "overd
 _POSITIONS = {name: i for i, name in enumerate(_COLUMN_FIELDS)}
 _FIELD_POSITIONS = tuple((name, _POSITIONS.get(name, -1)) for name in ActionOut.model_fields)
 _STATUS_AT, _DUE_AT = _POSITIONS["status"], _POSITIONS["due_date"]
+_ID_AT, _VISIBILITY_AT = _POSITIONS["id"], _POSITIONS["visibility"]
 _statements: dict[Hashable, AnySelect] = {}
 
 
@@ -342,9 +344,11 @@ def _page_statement(
     scope: Principal, filters: Filters, ordering: Ordering, after: bool
 ) -> AnySelect:
     shown = dict(zip(TEXT_FIELDS, readable_texts(scope), strict=True))
-    columns = (shown.get(name, getattr(Action, name)) for name in _COLUMN_FIELDS)
+    columns = [shown.get(name, getattr(Action, name)) for name in _COLUMN_FIELDS]
+    # Last, past the answer's columns: the problem's level, which with the action's own
+    # says whether reading the row is logged (no second statement to find out).
     statement = _filtered(
-        select(*columns)
+        select(*columns, Problem.visibility)
         .join(Problem, Problem.id == Action.problem_id)
         .where(access.action_scope(scope)),
         filters,
@@ -356,8 +360,9 @@ def _page_statement(
 
 async def action_page(
     session: AsyncSession, principal: Principal, filters: Filters, sort: str, paging: Paging
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the actions the principal sees, as plain data."""
+) -> tuple[list[dict[str, Any]], str | None, list[uuid.UUID]]:
+    """One page of the actions the principal sees, as plain data, and the ids of those
+    whose reading is logged (at a logged level, or on a problem at one)."""
     today = today_in_paris()
     ordering = ORDERINGS[sort]
     after = paging.after(ordering)
@@ -371,7 +376,12 @@ async def action_page(
     connection = await session.connection()
     fetched = (await connection.execute(statement, values)).all()
     rows, next_cursor = paging.page_of(fetched, ordering)
-    return [action_item(row, today) for row in rows], next_cursor
+    logged = [
+        row[_ID_AT]
+        for row in rows
+        if is_logged(row[_VISIBILITY_AT]) or is_logged(row[len(_COLUMN_FIELDS)])
+    ]
+    return [action_item(row, today) for row in rows], next_cursor, logged
 
 
 # --- Actions with their problem, as far as the reader sees it (the console) ----------------
