@@ -25,13 +25,12 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.cell.cell import Cell as SheetCell
 from starlette.responses import Response
+
+if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell as SheetCell
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -101,6 +100,11 @@ def csv_file(columns: Sequence[str], rows: Sequence[Row], form: CsvForm = FRENCH
 def xlsx_file(columns: Sequence[str], rows: Sequence[Row], sheet_title: str) -> bytes:
     """One sheet: a header row of `columns` (frozen), then the rows; numbers as numbers,
     text as string cells whatever it begins with."""
+    # Imported when a spreadsheet is asked for: openpyxl is 13 MiB of every worker's memory.
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(sheet_title[:31])  # Excel's limit for a sheet's name
     sheet.freeze_panes = "A2"
