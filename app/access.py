@@ -74,7 +74,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import wording
 from app.actions.models import Action
 from app.core.audit import AuditEvent
-from app.core.db import uuid_of_text
+from app.core.db import among, uuid_of_text
 from app.core.errors import Forbidden, Invalid
 from app.core.visibility import Visibility, effective_level, readable_levels, text_level
 from app.gpos.models import GpoFacilitator, GpoMember
@@ -210,7 +210,7 @@ def problem_scope(principal: Principal) -> ColumnElement[bool]:
         facilitator=lambda: Problem.gpo_id.in_(facilitated_gpo_ids(principal)),
         partner=lambda organisation_id: and_(
             Problem.gpo_id.in_(member_gpo_ids(organisation_id)),
-            Problem.visibility.in_(readable(principal)),
+            among(Problem.visibility, readable(principal)),
         ),
     )
 

@@ -72,6 +72,11 @@ def plain(first: int, count: int) -> str:
     return ", ".join(f"${n}" for n in range(first, first + count))
 
 
+def literals(codes: list[str]) -> str:
+    """The code's own constants in an IN, as `app.core.db.among` writes them."""
+    return ", ".join(f"'{code}'" for code in codes)
+
+
 # --- The service's statements (captured with `scripts/bench capture`) ---------------------
 
 # A statement, not a secret (S105).
@@ -85,17 +90,17 @@ TOKEN_LOOKUP = (
 # GET /problems?status=open&commune_code=..., a caller who sees everything, the page and its
 # counts in one statement: $1 today, $2 commune, $3 limit + 1, $4 $5 open statuses, $6..
 # the statuses. Columns: the problem's, then open, overdue actions and reports (anon_1..3).
-LIST_ALL = "SELECT page.id, page.reference, page.gpo_id, page.title, page.description, page.category, page.commune_code, page.priority, page.visibility, page.objective, page.time_pattern, page.raised_at_meeting_id, page.status, page.outcome, page.outcome_note, page.displacement, page.created_by, page.created_at, page.updated_at, page.closed_at, page.version, page.address, page.sector, page.lat, page.lon, page.transport_line, page.station, page.priority_rank, (SELECT count(actions.id) AS count_1 \nFROM actions \nWHERE actions.problem_id = page.id AND actions.status IN ($4, $5)) AS anon_1, (SELECT count(actions.id) AS count_2 \nFROM actions \nWHERE actions.problem_id = page.id AND actions.status IN ('planned', 'in_progress') AND actions.due_date < $1::DATE) AS anon_2, (SELECT count(reports.id) AS count_3 \nFROM reports \nWHERE reports.problem_id = page.id) AS anon_3 \nFROM (SELECT problems.id AS id, problems.reference AS reference, problems.gpo_id AS gpo_id, problems.title AS title, problems.description AS description, problems.category AS category, problems.commune_code AS commune_code, problems.priority AS priority, problems.visibility AS visibility, problems.objective AS objective, problems.time_pattern AS time_pattern, problems.raised_at_meeting_id AS raised_at_meeting_id, problems.status AS status, problems.outcome AS outcome, problems.outcome_note AS outcome_note, problems.displacement AS displacement, problems.created_by AS created_by, problems.created_at AS created_at, problems.updated_at AS updated_at, problems.closed_at AS closed_at, problems.version AS version, problems.address AS address, problems.sector AS sector, problems.lat AS lat, problems.lon AS lon, problems.transport_line AS transport_line, problems.station AS station, problems.priority_rank AS priority_rank \nFROM problems \nWHERE problems.status IN ({statuses}) AND problems.commune_code = $2::VARCHAR ORDER BY problems.created_at DESC, problems.id DESC \n LIMIT $3) AS page ORDER BY page.created_at DESC, page.id DESC \n LIMIT $3"  # noqa: E501
+LIST_ALL = "SELECT page.id, page.reference, page.gpo_id, page.title, page.description, page.category, page.commune_code, page.priority, page.visibility, page.objective, page.time_pattern, page.raised_at_meeting_id, page.status, page.outcome, page.outcome_note, page.displacement, page.created_by, page.created_at, page.updated_at, page.closed_at, page.version, page.address, page.sector, page.lat, page.lon, page.transport_line, page.station, page.priority_rank, (SELECT count(actions.id) AS count_1 \nFROM actions \nWHERE actions.problem_id = page.id AND actions.status IN ('planned', 'in_progress')) AS anon_1, (SELECT count(actions.id) AS count_2 \nFROM actions \nWHERE actions.problem_id = page.id AND actions.status IN ('planned', 'in_progress') AND actions.due_date < $1::DATE) AS anon_2, (SELECT count(reports.id) AS count_3 \nFROM reports \nWHERE reports.problem_id = page.id) AS anon_3 \nFROM (SELECT problems.id AS id, problems.reference AS reference, problems.gpo_id AS gpo_id, problems.title AS title, problems.description AS description, problems.category AS category, problems.commune_code AS commune_code, problems.priority AS priority, problems.visibility AS visibility, problems.objective AS objective, problems.time_pattern AS time_pattern, problems.raised_at_meeting_id AS raised_at_meeting_id, problems.status AS status, problems.outcome AS outcome, problems.outcome_note AS outcome_note, problems.displacement AS displacement, problems.created_by AS created_by, problems.created_at AS created_at, problems.updated_at AS updated_at, problems.closed_at AS closed_at, problems.version AS version, problems.address AS address, problems.sector AS sector, problems.lat AS lat, problems.lon AS lon, problems.transport_line AS transport_line, problems.station AS station, problems.priority_rank AS priority_rank \nFROM problems \nWHERE problems.status IN ({statuses}) AND problems.commune_code = $2::VARCHAR ORDER BY problems.created_at DESC, problems.id DESC \n LIMIT $3) AS page ORDER BY page.created_at DESC, page.id DESC \n LIMIT $3"  # noqa: E501
 
 # The same for a partner: $1 today, $2 organisation, $3 commune, $4 limit + 1, $5 $6 open
 # statuses, then the readable levels, then the statuses.
-LIST_PARTNER = "SELECT page.id, page.reference, page.gpo_id, page.title, page.description, page.category, page.commune_code, page.priority, page.visibility, page.objective, page.time_pattern, page.raised_at_meeting_id, page.status, page.outcome, page.outcome_note, page.displacement, page.created_by, page.created_at, page.updated_at, page.closed_at, page.version, page.address, page.sector, page.lat, page.lon, page.transport_line, page.station, page.priority_rank, (SELECT count(actions.id) AS count_1 \nFROM actions \nWHERE actions.problem_id = page.id AND actions.status IN ($5, $6)) AS anon_1, (SELECT count(actions.id) AS count_2 \nFROM actions \nWHERE actions.problem_id = page.id AND actions.status IN ('planned', 'in_progress') AND actions.due_date < $1::DATE) AS anon_2, (SELECT count(reports.id) AS count_3 \nFROM reports \nWHERE reports.problem_id = page.id) AS anon_3 \nFROM (SELECT problems.id AS id, problems.reference AS reference, problems.gpo_id AS gpo_id, problems.title AS title, problems.description AS description, problems.category AS category, problems.commune_code AS commune_code, problems.priority AS priority, problems.visibility AS visibility, problems.objective AS objective, problems.time_pattern AS time_pattern, problems.raised_at_meeting_id AS raised_at_meeting_id, problems.status AS status, problems.outcome AS outcome, problems.outcome_note AS outcome_note, problems.displacement AS displacement, problems.created_by AS created_by, problems.created_at AS created_at, problems.updated_at AS updated_at, problems.closed_at AS closed_at, problems.version AS version, problems.address AS address, problems.sector AS sector, problems.lat AS lat, problems.lon AS lon, problems.transport_line AS transport_line, problems.station AS station, problems.priority_rank AS priority_rank \nFROM problems \nWHERE problems.gpo_id IN (SELECT gpo_members.gpo_id \nFROM gpo_members \nWHERE gpo_members.organisation_id = $2::UUID) AND problems.visibility IN ({levels}) AND problems.status IN ({statuses}) AND problems.commune_code = $3::VARCHAR ORDER BY problems.created_at DESC, problems.id DESC \n LIMIT $4) AS page ORDER BY page.created_at DESC, page.id DESC \n LIMIT $4"  # noqa: E501
+LIST_PARTNER = "SELECT page.id, page.reference, page.gpo_id, page.title, page.description, page.category, page.commune_code, page.priority, page.visibility, page.objective, page.time_pattern, page.raised_at_meeting_id, page.status, page.outcome, page.outcome_note, page.displacement, page.created_by, page.created_at, page.updated_at, page.closed_at, page.version, page.address, page.sector, page.lat, page.lon, page.transport_line, page.station, page.priority_rank, (SELECT count(actions.id) AS count_1 \nFROM actions \nWHERE actions.problem_id = page.id AND actions.status IN ('planned', 'in_progress')) AS anon_1, (SELECT count(actions.id) AS count_2 \nFROM actions \nWHERE actions.problem_id = page.id AND actions.status IN ('planned', 'in_progress') AND actions.due_date < $1::DATE) AS anon_2, (SELECT count(reports.id) AS count_3 \nFROM reports \nWHERE reports.problem_id = page.id) AS anon_3 \nFROM (SELECT problems.id AS id, problems.reference AS reference, problems.gpo_id AS gpo_id, problems.title AS title, problems.description AS description, problems.category AS category, problems.commune_code AS commune_code, problems.priority AS priority, problems.visibility AS visibility, problems.objective AS objective, problems.time_pattern AS time_pattern, problems.raised_at_meeting_id AS raised_at_meeting_id, problems.status AS status, problems.outcome AS outcome, problems.outcome_note AS outcome_note, problems.displacement AS displacement, problems.created_by AS created_by, problems.created_at AS created_at, problems.updated_at AS updated_at, problems.closed_at AS closed_at, problems.version AS version, problems.address AS address, problems.sector AS sector, problems.lat AS lat, problems.lon AS lon, problems.transport_line AS transport_line, problems.station AS station, problems.priority_rank AS priority_rank \nFROM problems \nWHERE problems.gpo_id IN (SELECT gpo_members.gpo_id \nFROM gpo_members \nWHERE gpo_members.organisation_id = $2::UUID) AND problems.visibility IN ({levels}) AND problems.status IN ({statuses}) AND problems.commune_code = $3::VARCHAR ORDER BY problems.created_at DESC, problems.id DESC \n LIMIT $4) AS page ORDER BY page.created_at DESC, page.id DESC \n LIMIT $4"  # noqa: E501
 
 # GET /problems/{id}: (partner) $1 today, $2 organisation, $3 id, $4 $5 open statuses, $6..
 # levels; (everything, not measured: derived from the partner's) $1 today, $2 id, $3 $4.
-DETAIL_PARTNER = "SELECT problems.id, problems.reference, problems.gpo_id, problems.title, problems.description, problems.category, problems.commune_code, problems.priority, problems.visibility, problems.objective, problems.time_pattern, problems.raised_at_meeting_id, problems.status, problems.outcome, problems.outcome_note, problems.displacement, problems.created_by, problems.created_at, problems.updated_at, problems.closed_at, problems.version, problems.address, problems.sector, problems.lat, problems.lon, problems.transport_line, problems.station, problems.priority_rank, (SELECT count(actions.id) AS count_1 \nFROM actions \nWHERE actions.problem_id = problems.id AND actions.status IN ($4, $5)) AS anon_1, (SELECT count(actions.id) AS count_2 \nFROM actions \nWHERE actions.problem_id = problems.id AND actions.status IN ('planned', 'in_progress') AND actions.due_date < $1::DATE) AS anon_2, (SELECT count(reports.id) AS count_3 \nFROM reports \nWHERE reports.problem_id = problems.id) AS anon_3 \nFROM problems \nWHERE problems.gpo_id IN (SELECT gpo_members.gpo_id \nFROM gpo_members \nWHERE gpo_members.organisation_id = $2::UUID) AND problems.visibility IN ({levels}) AND problems.id = $3::UUID"  # noqa: E501
+DETAIL_PARTNER = "SELECT problems.id, problems.reference, problems.gpo_id, problems.title, problems.description, problems.category, problems.commune_code, problems.priority, problems.visibility, problems.objective, problems.time_pattern, problems.raised_at_meeting_id, problems.status, problems.outcome, problems.outcome_note, problems.displacement, problems.created_by, problems.created_at, problems.updated_at, problems.closed_at, problems.version, problems.address, problems.sector, problems.lat, problems.lon, problems.transport_line, problems.station, problems.priority_rank, (SELECT count(actions.id) AS count_1 \nFROM actions \nWHERE actions.problem_id = problems.id AND actions.status IN ('planned', 'in_progress')) AS anon_1, (SELECT count(actions.id) AS count_2 \nFROM actions \nWHERE actions.problem_id = problems.id AND actions.status IN ('planned', 'in_progress') AND actions.due_date < $1::DATE) AS anon_2, (SELECT count(reports.id) AS count_3 \nFROM reports \nWHERE reports.problem_id = problems.id) AS anon_3 \nFROM problems \nWHERE problems.gpo_id IN (SELECT gpo_members.gpo_id \nFROM gpo_members \nWHERE gpo_members.organisation_id = $2::UUID) AND problems.visibility IN ({levels}) AND problems.id = $3::UUID"  # noqa: E501
 
-DETAIL_ALL = "SELECT problems.id, problems.reference, problems.gpo_id, problems.title, problems.description, problems.category, problems.commune_code, problems.priority, problems.visibility, problems.objective, problems.time_pattern, problems.raised_at_meeting_id, problems.status, problems.outcome, problems.outcome_note, problems.displacement, problems.created_by, problems.created_at, problems.updated_at, problems.closed_at, problems.version, problems.address, problems.sector, problems.lat, problems.lon, problems.transport_line, problems.station, problems.priority_rank, (SELECT count(actions.id) AS count_1 \nFROM actions \nWHERE actions.problem_id = problems.id AND actions.status IN ($3, $4)) AS anon_1, (SELECT count(actions.id) AS count_2 \nFROM actions \nWHERE actions.problem_id = problems.id AND actions.status IN ('planned', 'in_progress') AND actions.due_date < $1::DATE) AS anon_2, (SELECT count(reports.id) AS count_3 \nFROM reports \nWHERE reports.problem_id = problems.id) AS anon_3 \nFROM problems \nWHERE problems.id = $2::UUID"  # noqa: E501
+DETAIL_ALL = "SELECT problems.id, problems.reference, problems.gpo_id, problems.title, problems.description, problems.category, problems.commune_code, problems.priority, problems.visibility, problems.objective, problems.time_pattern, problems.raised_at_meeting_id, problems.status, problems.outcome, problems.outcome_note, problems.displacement, problems.created_by, problems.created_at, problems.updated_at, problems.closed_at, problems.version, problems.address, problems.sector, problems.lat, problems.lon, problems.transport_line, problems.station, problems.priority_rank, (SELECT count(actions.id) AS count_1 \nFROM actions \nWHERE actions.problem_id = problems.id AND actions.status IN ('planned', 'in_progress')) AS anon_1, (SELECT count(actions.id) AS count_2 \nFROM actions \nWHERE actions.problem_id = problems.id AND actions.status IN ('planned', 'in_progress') AND actions.due_date < $1::DATE) AS anon_2, (SELECT count(reports.id) AS count_3 \nFROM reports \nWHERE reports.problem_id = problems.id) AS anon_3 \nFROM problems \nWHERE problems.id = $2::UUID"  # noqa: E501
 
 # GET /actions?overdue=true, a caller who sees everything: $1 today, $2 limit + 1.
 OVERDUE_ACTIONS = "SELECT actions.id, actions.problem_id, actions.title, actions.kind, actions.assignee_organisation_id, actions.status, actions.due_date, actions.description, actions.result_note, actions.visibility, actions.completed_at, actions.decided_at_meeting_id, actions.created_by, actions.created_at, actions.updated_at, actions.version, problems.visibility AS visibility_1 \nFROM actions JOIN problems ON problems.id = actions.problem_id \nWHERE actions.status IN ('planned', 'in_progress') AND actions.due_date < $1::DATE ORDER BY actions.due_date ASC, actions.id ASC \n LIMIT $2"  # noqa: E501
@@ -442,23 +447,12 @@ async def list_problems(request: Request, tx: Tx, principal: Principal) -> Respo
         raise Refused(refused(501, "The floor lists by status and commune only."))
     today = today_in_paris()
     if principal.sees_everything:
-        sql = LIST_ALL.format(statuses=plain(6, len(statuses)))
-        rows = await tx.fetch(sql, today, commune, limit + 1, *OPEN_STATUSES, *statuses)
+        sql = LIST_ALL.format(statuses=plain(4, len(statuses)))
+        rows = await tx.fetch(sql, today, commune, limit + 1, *statuses)
     else:
         levels = principal.readable()
-        sql = LIST_PARTNER.format(
-            levels=plain(7, len(levels)), statuses=plain(7 + len(levels), len(statuses))
-        )
-        rows = await tx.fetch(
-            sql,
-            today,
-            principal.organisation_id,
-            commune,
-            limit + 1,
-            *OPEN_STATUSES,
-            *levels,
-            *statuses,
-        )
+        sql = LIST_PARTNER.format(levels=literals(levels), statuses=plain(5, len(statuses)))
+        rows = await tx.fetch(sql, today, principal.organisation_id, commune, limit + 1, *statuses)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -477,16 +471,14 @@ async def get_problem(request: Request, tx: Tx, principal: Principal) -> Respons
         return refused(404, "No such resource.")
     today = today_in_paris()
     if principal.sees_everything:
-        row = await tx.fetchrow(DETAIL_ALL, today, problem_id, *OPEN_STATUSES)
+        row = await tx.fetchrow(DETAIL_ALL, today, problem_id)
     else:
         levels = principal.readable()
         row = await tx.fetchrow(
-            DETAIL_PARTNER.format(levels=plain(6, len(levels))),
+            DETAIL_PARTNER.format(levels=literals(levels)),
             today,
             principal.organisation_id,
             problem_id,
-            *OPEN_STATUSES,
-            *levels,
         )
     if row is None:
         return refused(404, "No such problem.")
@@ -749,19 +741,16 @@ async def possible_duplicates(
         d_lat = DUPLICATE_RADIUS_M / 111_320
         d_lon = d_lat / max(math.cos(math.radians(lat)), 0.01)
         rows = await tx.fetch(
-            DUPLICATES_LOCATED.format(levels=plain(9, len(levels))),
+            DUPLICATES_LOCATED.format(levels=literals(levels)),
             *common,
             lat - d_lat,
             lat + d_lat,
             lon - d_lon,
             lon + d_lon,
             MAX_DUPLICATES,
-            *levels,
         )
     else:
-        rows = await tx.fetch(
-            DUPLICATES.format(levels=plain(5, len(levels))), *common, MAX_DUPLICATES, *levels
-        )
+        rows = await tx.fetch(DUPLICATES.format(levels=literals(levels)), *common, MAX_DUPLICATES)
     found = []
     for problem_id, reference, title, status, p_lat, p_lon in rows:
         distance = None

@@ -5,10 +5,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, ForeignKey, Index, String, Text, and_, bindparam, text
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, Text, and_, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, str_enum
+from app.core.db import Base, Timestamps, UUIDPrimaryKey, Versioned, among, str_enum
 from app.core.visibility import Visibility
 
 
@@ -86,7 +86,4 @@ def overdue(today: Any) -> ColumnElement[bool]:
     The statuses are written in the statement as literals, not parameters: a prepared
     statement's generic plan could not use the partial index of open actions otherwise.
     """
-    statuses: Any = bindparam(
-        "open_statuses", list(OPEN_STATUSES), expanding=True, literal_execute=True, unique=True
-    )
-    return and_(Action.status.in_(statuses), Action.due_date < today)
+    return and_(among(Action.status, OPEN_STATUSES), Action.due_date < today)

@@ -17,7 +17,7 @@ from app.actions.models import OPEN_STATUSES, Action, overdue
 from app.core import audit
 from app.core.audit import AuditEvent
 from app.core.clock import today_in_paris, utcnow
-from app.core.db import AnySelect, one_entity, one_row
+from app.core.db import AnySelect, among, one_entity, one_row
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey, after_params
@@ -67,7 +67,7 @@ def _counts() -> tuple[Any, Any, Any]:
     today = bindparam("today", callable_=today_in_paris, type_=Date())
     open_actions = (
         select(func.count(Action.id))
-        .where(Action.problem_id == Problem.id, Action.status.in_(OPEN_STATUSES))
+        .where(Action.problem_id == Problem.id, among(Action.status, OPEN_STATUSES))
         .scalar_subquery()
         .label("open_action_count")
     )
@@ -275,7 +275,7 @@ _FIELD_POSITIONS = tuple((name, _POSITIONS.get(name, -1)) for name in ProblemOut
 def _counts_of(problem_id: Any) -> tuple[Any, Any, Any]:
     open_actions = (
         select(func.count(Action.id))
-        .where(Action.problem_id == problem_id, Action.status.in_(OPEN_STATUSES))
+        .where(Action.problem_id == problem_id, among(Action.status, OPEN_STATUSES))
         .scalar_subquery()
     )
     overdue_actions = (
