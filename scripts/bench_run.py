@@ -349,7 +349,11 @@ def service_environment(world: dict[str, Any], url: str) -> dict[str, str]:
     }
 
 
-def start(name: str, arguments: list[str], env: dict[str, str], folder: Path) -> Server:
+def start(
+    name: str, arguments: list[str], env: dict[str, str], folder: Path, cwd: Path = PROJECT_ROOT
+) -> Server:
+    """uvicorn serving `arguments` from `cwd` (its `app` package: another checkout's for
+    `bench ab`)."""
     port = free_port()
     log = folder / f"{name}.log"
     command = [
@@ -365,7 +369,7 @@ def start(name: str, arguments: list[str], env: dict[str, str], folder: Path) ->
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - our own uvicorn
-            command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     server = Server(name, port, process, log)
     for _ in range(300):
@@ -466,7 +470,12 @@ class Measure:
 
 
 def run_wrk(
-    server: Server, route: BenchRoute, world: dict[str, Any], seconds: float, folder: Path
+    server: Server,
+    route: BenchRoute,
+    world: dict[str, Any],
+    seconds: float,
+    folder: Path,
+    connections: int = 16,
 ) -> Measure:
     nonce = f"{server.name}-{secrets.token_hex(6)}"
     script = folder / f"{route.key}-{nonce}.lua"
@@ -475,7 +484,7 @@ def run_wrk(
     command = [
         "wrk",
         "-t1",
-        "-c16",
+        f"-c{connections}",
         f"-d{max(1, round(seconds))}s",
         "--timeout",
         "60s",
