@@ -3,6 +3,7 @@ SQLite and PostgreSQL have), evidence and improvement as EXISTS over indicators.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -13,9 +14,13 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
+    Date,
     Float,
+    Integer,
     String,
+    Uuid,
     and_,
+    bindparam,
     case,
     extract,
     func,
@@ -24,11 +29,13 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
+from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access
 from app.actions.models import Action, ActionStatus, overdue
 from app.core.clock import PARIS, today_in_paris
+from app.core.db import AnySelect
 from app.figures.models import (
     ClosedProblem,
     ClosingDays,
@@ -116,6 +123,14 @@ def _present(counts: dict[str, int]) -> dict[str, int]:
     return {key: counts[key] for key in sorted(counts) if counts[key]}
 
 
+# Every overdue action, by assignee: a reader who sees them all, nothing filtering them.
+_OVERDUE_BY_ORGANISATION = (
+    select(Action.assignee_organisation_id, func.count())
+    .where(overdue(bindparam("today", type_=Date())))
+    .group_by(Action.assignee_organisation_id)
+)
+
+
 async def overview(session: AsyncSession, principal: Principal, f: OverviewFilters) -> Overview:
     """The figures of the problems the principal sees (its readers: `access.FiguresReader`).
 
@@ -145,16 +160,19 @@ async def overview(session: AsyncSession, principal: Principal, f: OverviewFilte
     median_days = await _summary_median(session, f, counts.closed) if summarised else None
     if median_days is None and counts.closed:
         median_days = await median(session, days_to_close(dialect), closed)
-    overdue_statement = select(Action.assignee_organisation_id, func.count()).where(
-        overdue(today_in_paris())
-    )
-    if not (access.sees_everything(principal) and f == OverviewFilters()):
-        overdue_statement = overdue_statement.join(Problem, Problem.id == Action.problem_id).where(
-            condition
+    overdue_rows: Result[*tuple[Any, ...]]
+    if access.sees_everything(principal) and f == OverviewFilters():
+        connection = await session.connection()
+        today = {"today": today_in_paris()}
+        overdue_rows = await connection.execute(_OVERDUE_BY_ORGANISATION, today)
+    else:
+        overdue_rows = await session.execute(
+            select(Action.assignee_organisation_id, func.count())
+            .where(overdue(today_in_paris()))
+            .join(Problem, Problem.id == Action.problem_id)
+            .where(condition)
+            .group_by(Action.assignee_organisation_id)
         )
-    overdue_rows = await session.execute(
-        overdue_statement.group_by(Action.assignee_organisation_id)
-    )
     return Overview(
         problems_by_status=counts.by_status,
         problems_by_category=_present(counts.by_category),
@@ -201,23 +219,39 @@ async def _counts(session: AsyncSession, condition: ColumnElement[bool]) -> _Cou
     return counts
 
 
+# The summary rows' statements, built once for each set of filters given (two at most) and
+# run on the session's connection: building and the ORM's execution path cost more than
+# the statements do. The filters' values are bound parameters (`_summary_values`).
+
+
 def _summary_filters(table: Any, f: OverviewFilters) -> list[ColumnElement[bool]]:
     found = []
     if f.gpo_id is not None:
-        found.append(table.gpo_id == f.gpo_id)
+        found.append(table.gpo_id == bindparam("gpo_id", type_=Uuid()))
     if f.commune_code is not None:
-        found.append(table.commune_code == f.commune_code)
+        found.append(table.commune_code == bindparam("commune_code", type_=String()))
     return found
 
 
-async def _summary_counts(session: AsyncSession, f: OverviewFilters) -> _Counts:
-    """The counts by status, category and commune summed by PostgreSQL from the summary
-    rows (grouping sets: a few dozen rows back, not the thousands of summary rows), with
-    the closed problems worked on and measured on the status rows."""
-    counts = _Counts()
+def _summary_values(f: OverviewFilters) -> dict[str, Any]:
+    return {"gpo_id": f.gpo_id, "commune_code": f.commune_code}
+
+
+def _summary_form(f: OverviewFilters) -> OverviewFilters:
+    """The filters' shape, the key of the statements built for them."""
+    return OverviewFilters(
+        gpo_id=None if f.gpo_id is None else _ANY_ID, commune_code=f.commune_code and "*"
+    )
+
+
+_ANY_ID = uuid.UUID(int=0)
+
+
+@functools.cache
+def _summary_counts_statement(form: OverviewFilters) -> AnySelect:
     c = ProblemCount
     worked_on = c.outcome.not_in([*(o.value for o in NOT_WORKED_ON), ""])  # '': no outcome
-    statement = (
+    return (
         select(
             func.grouping(c.status, c.category, c.commune_code),
             c.status,
@@ -227,12 +261,19 @@ async def _summary_counts(session: AsyncSession, f: OverviewFilters) -> _Counts:
             func.coalesce(func.sum(c.problems).filter(worked_on), 0),
             func.coalesce(func.sum(c.problems).filter(and_(worked_on, c.measured.is_(True))), 0),
         )
-        .where(*_summary_filters(c, f))
+        .where(*_summary_filters(c, form))
         .group_by(func.grouping_sets(tuple_(c.status), tuple_(c.category), tuple_(c.commune_code)))
     )
-    for bits, status, category, commune_code, problems, worked, measured in await session.execute(
-        statement
-    ):
+
+
+async def _summary_counts(session: AsyncSession, f: OverviewFilters) -> _Counts:
+    """The counts by status, category and commune summed by PostgreSQL from the summary
+    rows (grouping sets: a few dozen rows back, not the thousands of summary rows), with
+    the closed problems worked on and measured on the status rows."""
+    counts = _Counts()
+    connection = await session.connection()
+    rows = await connection.execute(_summary_counts_statement(_summary_form(f)), _summary_values(f))
+    for bits, status, category, commune_code, problems, worked, measured in rows:
         if bits == 0b011:  # by status
             counts.by_status[status] = counts.by_status.get(status, 0) + problems
             if status == ProblemStatus.closed:
@@ -246,18 +287,39 @@ async def _summary_counts(session: AsyncSession, f: OverviewFilters) -> _Counts:
     return counts
 
 
+@functools.cache
+def _histogram_statement(form: OverviewFilters) -> AnySelect:
+    return (
+        select(ClosingDays.day, func.sum(ClosingDays.problems))
+        .where(*_summary_filters(ClosingDays, form))
+        .group_by(ClosingDays.day)
+        .order_by(ClosingDays.day)
+    )
+
+
+@functools.cache
+def _middle_statement(form: OverviewFilters) -> AnySelect:
+    days = ClosedProblem.days
+    return (
+        select(days)
+        .where(
+            days >= bindparam("day", type_=Integer()),
+            days < bindparam("next_day", type_=Integer()),
+            *_summary_filters(ClosedProblem, form),
+        )
+        .order_by(days)
+        .offset(bindparam("skipped", type_=Integer()))
+        .limit(bindparam("taken", type_=Integer()))
+    )
+
+
 async def _summary_median(session: AsyncSession, f: OverviewFilters, closed: int) -> float | None:
     """The median from the histogram of whole days to close, the middle values read inside
     their day from the closed problems' index; None (read the rows) when the histogram does
     not hold every closed problem (one closed without a closing time)."""
-    histogram = (
-        await session.execute(
-            select(ClosingDays.day, func.sum(ClosingDays.problems))
-            .where(*_summary_filters(ClosingDays, f))
-            .group_by(ClosingDays.day)
-            .order_by(ClosingDays.day)
-        )
-    ).all()
+    form, values = _summary_form(f), _summary_values(f)
+    connection = await session.connection()
+    histogram = (await connection.execute(_histogram_statement(form), values)).all()
     size = sum(n for _, n in histogram)
     if size != closed or not size:
         return None
@@ -267,19 +329,10 @@ async def _summary_median(session: AsyncSession, f: OverviewFilters, closed: int
     for day, n in histogram:
         wanted = [rank - before for rank in ranks if before <= rank < before + n]
         if wanted:
-            middle += (
-                await session.scalars(
-                    select(ClosedProblem.days)
-                    .where(
-                        ClosedProblem.days >= day,
-                        ClosedProblem.days < day + 1,
-                        *_summary_filters(ClosedProblem, f),
-                    )
-                    .order_by(ClosedProblem.days)
-                    .offset(wanted[0])
-                    .limit(wanted[-1] - wanted[0] + 1)
-                )
-            ).all()
+            bounds = {"day": day, "next_day": day + 1, "skipped": wanted[0]}
+            bounds["taken"] = wanted[-1] - wanted[0] + 1
+            found = await connection.execute(_middle_statement(form), values | bounds)
+            middle += found.scalars().all()
         before += n
         if before > ranks[-1]:
             break
