@@ -32,10 +32,10 @@ from bench_access_log import SERVICE, cpu_seconds
 from bench_run import (
     BY_KEY,
     PROJECT_ROOT,
-    VENV_BIN,
     BenchRoute,
     Server,
     load_average,
+    prestart,
     run_wrk,
     service_environment,
     start,
@@ -54,12 +54,7 @@ def git(*arguments: str) -> str:
 def main(args: argparse.Namespace) -> int:
     world = json.loads(Path(args.world).read_text(encoding="utf-8"))
     env = service_environment(world, world["database_url"])
-    subprocess.run(  # noqa: S603 - the service's own start-up task, as scripts/run
-        [str(VENV_BIN / "python"), "-m", "app.cli", "prestart"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        check=True,
-    )
+    prestart(env)
     base = git("rev-parse", "--short", args.base)
     dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--", "app") else ""
     routes = [BY_KEY[key] for key in args.routes.split(",")]

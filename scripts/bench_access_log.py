@@ -24,11 +24,10 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 
 from bench_run import (
     BY_KEY,
-    PROJECT_ROOT,
     SCRIPTS,
-    VENV_BIN,
     Server,
     load_average,
+    prestart,
     run_wrk,
     service_environment,
     start,
@@ -71,16 +70,10 @@ def postgres_cpu_seconds() -> float:
 
 
 def main(args: argparse.Namespace) -> int:
-    import subprocess
 
     world = json.loads(Path(args.world).read_text(encoding="utf-8"))
     env = service_environment(world, world["database_url"])
-    subprocess.run(  # noqa: S603 - the service's own start-up task, as scripts/run
-        [str(VENV_BIN / "python"), "-m", "app.cli", "prestart"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        check=True,
-    )
+    prestart(env)
     route = BY_KEY["list_commander"]
     rates: dict[str, list[float]] = {"logged": [], "not logged": []}
     p99: dict[str, list[float]] = {"logged": [], "not logged": []}

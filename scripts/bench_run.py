@@ -349,6 +349,16 @@ def service_environment(world: dict[str, Any], url: str) -> dict[str, str]:
     }
 
 
+def prestart(env: dict[str, str]) -> None:
+    """The service's own start-up task (migrations), as scripts/run runs it."""
+    subprocess.run(  # noqa: S603 - our own command
+        [str(VENV_BIN / "python"), "-m", "app.cli", "prestart"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        check=True,
+    )
+
+
 def start(
     name: str, arguments: list[str], env: dict[str, str], folder: Path, cwd: Path = PROJECT_ROOT
 ) -> Server:
@@ -576,12 +586,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("bench run: wrk is not installed (apt-get install wrk)")
     postgres = url.startswith(("postgresql", "postgres"))
     env = service_environment(world, url)
-    subprocess.run(  # noqa: S603 - the service's own start-up task, as scripts/run
-        [str(VENV_BIN / "python"), "-m", "app.cli", "prestart"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        check=True,
-    )
+    prestart(env)
     statements_ok = dict.fromkeys((r.key for r in routes), True)
     if postgres and not args.no_floor:
         print("comparing the statements the service and the floor send...", flush=True)

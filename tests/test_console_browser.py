@@ -164,15 +164,11 @@ async def choose_purpose(page: Page, site: Site) -> None:
     await page.goto(back)
 
 
-# htmx's classes while it works. Not on the header's bell: the DSFR copies the header's
-# links into the mobile menu, and a copy made while the bell's answer settles keeps the
-# classes for good (no style uses them; seen in CI as a 30 s wait here).
-BUSY = ":is(.htmx-request, .htmx-swapping, .htmx-settling):not(.gpo-bell)"
-
-
 async def settled(page: Page) -> None:
     """htmx has sent, swapped and settled what it was doing (as a person waits to see it)."""
-    await page.wait_for_function(f"() => !document.querySelector({BUSY!r})")
+    await page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
 
 
 async def unfold(card: Locator, summary: str | re.Pattern[str]) -> None:

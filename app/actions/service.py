@@ -331,6 +331,7 @@ _POSITIONS = {name: i for i, name in enumerate(_COLUMN_FIELDS)}
 _FIELD_POSITIONS = tuple((name, _POSITIONS.get(name, -1)) for name in ActionOut.model_fields)
 _STATUS_AT, _DUE_AT = _POSITIONS["status"], _POSITIONS["due_date"]
 _ID_AT, _VISIBILITY_AT = _POSITIONS["id"], _POSITIONS["visibility"]
+_PROBLEM_VISIBILITY_AT = len(_COLUMN_FIELDS)  # past the answer's columns
 _statements: dict[Hashable, AnySelect] = {}
 
 
@@ -379,7 +380,7 @@ async def action_page(
     logged = [
         row[_ID_AT]
         for row in rows
-        if is_logged(row[_VISIBILITY_AT]) or is_logged(row[len(_COLUMN_FIELDS)])
+        if is_logged(row[_VISIBILITY_AT]) or is_logged(row[_PROBLEM_VISIBILITY_AT])
     ]
     return [action_item(row, today) for row in rows], next_cursor, logged
 

@@ -29,7 +29,6 @@ from sqlalchemy import (
     tuple_,
     type_coerce,
 )
-from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access
@@ -160,19 +159,13 @@ async def overview(session: AsyncSession, principal: Principal, f: OverviewFilte
     median_days = await _summary_median(session, f, counts.closed) if summarised else None
     if median_days is None and counts.closed:
         median_days = await median(session, days_to_close(dialect), closed)
-    overdue_rows: Result[*tuple[Any, ...]]
-    if access.sees_everything(principal) and f == OverviewFilters():
-        connection = await session.connection()
-        today = {"today": today_in_paris()}
-        overdue_rows = await connection.execute(_OVERDUE_BY_ORGANISATION, today)
-    else:
-        overdue_rows = await session.execute(
-            select(Action.assignee_organisation_id, func.count())
-            .where(overdue(today_in_paris()))
-            .join(Problem, Problem.id == Action.problem_id)
-            .where(condition)
-            .group_by(Action.assignee_organisation_id)
+    overdue_statement = _OVERDUE_BY_ORGANISATION
+    if not (access.sees_everything(principal) and f == OverviewFilters()):
+        overdue_statement = overdue_statement.join(Problem, Problem.id == Action.problem_id).where(
+            condition
         )
+    connection = await session.connection()
+    overdue_rows = await connection.execute(overdue_statement, {"today": today_in_paris()})
     return Overview(
         problems_by_status=counts.by_status,
         problems_by_category=_present(counts.by_category),
@@ -224,11 +217,20 @@ async def _counts(session: AsyncSession, condition: ColumnElement[bool]) -> _Cou
 # the statements do. The filters' values are bound parameters (`_summary_values`).
 
 
-def _summary_filters(table: Any, f: OverviewFilters) -> list[ColumnElement[bool]]:
+# Which of the GPO and the commune filter: the key of the statements built for them.
+SummaryForm = tuple[bool, bool]
+
+
+def _summary_form(f: OverviewFilters) -> SummaryForm:
+    return f.gpo_id is not None, f.commune_code is not None
+
+
+def _summary_filters(table: Any, form: SummaryForm) -> list[ColumnElement[bool]]:
+    by_gpo, by_commune = form
     found = []
-    if f.gpo_id is not None:
+    if by_gpo:
         found.append(table.gpo_id == bindparam("gpo_id", type_=Uuid()))
-    if f.commune_code is not None:
+    if by_commune:
         found.append(table.commune_code == bindparam("commune_code", type_=String()))
     return found
 
@@ -237,18 +239,8 @@ def _summary_values(f: OverviewFilters) -> dict[str, Any]:
     return {"gpo_id": f.gpo_id, "commune_code": f.commune_code}
 
 
-def _summary_form(f: OverviewFilters) -> OverviewFilters:
-    """The filters' shape, the key of the statements built for them."""
-    return OverviewFilters(
-        gpo_id=None if f.gpo_id is None else _ANY_ID, commune_code=f.commune_code and "*"
-    )
-
-
-_ANY_ID = uuid.UUID(int=0)
-
-
 @functools.cache
-def _summary_counts_statement(form: OverviewFilters) -> AnySelect:
+def _summary_counts_statement(form: SummaryForm) -> AnySelect:
     c = ProblemCount
     worked_on = c.outcome.not_in([*(o.value for o in NOT_WORKED_ON), ""])  # '': no outcome
     return (
@@ -288,7 +280,7 @@ async def _summary_counts(session: AsyncSession, f: OverviewFilters) -> _Counts:
 
 
 @functools.cache
-def _histogram_statement(form: OverviewFilters) -> AnySelect:
+def _histogram_statement(form: SummaryForm) -> AnySelect:
     return (
         select(ClosingDays.day, func.sum(ClosingDays.problems))
         .where(*_summary_filters(ClosingDays, form))
@@ -298,7 +290,7 @@ def _histogram_statement(form: OverviewFilters) -> AnySelect:
 
 
 @functools.cache
-def _middle_statement(form: OverviewFilters) -> AnySelect:
+def _middle_statement(form: SummaryForm) -> AnySelect:
     days = ClosedProblem.days
     return (
         select(days)
