@@ -117,7 +117,7 @@ RELEASE = "RELEASE SAVEPOINT sa_savepoint_1"
 
 # The category, whether the commune exists (anon_1) and the covering GPO (anon_2), in one:
 # $1 commune, $2 $3 'transport', $4 1, $5 'general', $6 commune, $7 1, $8 category.
-CATEGORY_AND_ROUTE = "SELECT categories.code, categories.family, categories.label_fr, categories.label_en, categories.sensitive, categories.default_visibility, categories.reportable, categories.version, EXISTS (SELECT communes.code \nFROM communes \nWHERE communes.code = $1::VARCHAR) AS anon_1, CASE WHEN (categories.family = $2) THEN (SELECT gpos.id \nFROM gpos \nWHERE gpos.kind = $3 ORDER BY gpos.transport_reports DESC, gpos.created_at, gpos.id \n LIMIT $4::INTEGER) ELSE (SELECT gpos.id \nFROM gpos \nWHERE gpos.kind = $5 AND gpos.id IN (SELECT gpo_communes.gpo_id \nFROM gpo_communes \nWHERE gpo_communes.commune_code = $6::VARCHAR) ORDER BY gpos.created_at, gpos.id \n LIMIT $7::INTEGER) END AS anon_2 \nFROM categories \nWHERE categories.code = $8::VARCHAR"  # noqa: E501
+CATEGORY_AND_ROUTE = "SELECT categories.label_fr, categories.reportable, EXISTS (SELECT communes.code \nFROM communes \nWHERE communes.code = $1::VARCHAR) AS anon_1, CASE WHEN (categories.family = $2) THEN (SELECT gpos.id \nFROM gpos \nWHERE gpos.kind = $3 ORDER BY gpos.transport_reports DESC, gpos.created_at, gpos.id \n LIMIT $4::INTEGER) ELSE (SELECT gpos.id \nFROM gpos \nWHERE gpos.kind = $5 AND gpos.id IN (SELECT gpo_communes.gpo_id \nFROM gpo_communes \nWHERE gpo_communes.commune_code = $1::VARCHAR) ORDER BY gpos.created_at, gpos.id \n LIMIT $6::INTEGER) END AS anon_2 \nFROM categories \nWHERE categories.code = $7::VARCHAR"  # noqa: E501
 
 # Possible duplicates, a partner, both located: those in the box, then the first unlocated
 # by reference. $1 organisation, $2 category, $3 commune, $4..$7 the box, $8 20, then the
@@ -597,7 +597,6 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
         "transport",
         1,
         "general",
-        commune_code,
         1,
         data["category"],
     )
@@ -676,9 +675,6 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
     }
     content = dumps(body)
     headers = {"etag": '"1"', "location": f"/api/v1/reports/{report_id}"}
-    if row_id is not None:
-        stored_headers = {"content-type": "application/json", **headers}
-        await tx.execute(STORE_ANSWER, 201, content.decode(), json.dumps(stored_headers), row_id)
     values = {
         "category": data["category"],
         "commune_code": data["commune_code"],
@@ -710,6 +706,9 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
         None,
         event_id,
     )
+    if row_id is not None:
+        stored_headers = {"content-type": "application/json", **headers}
+        await tx.execute(STORE_ANSWER, 201, content.decode(), json.dumps(stored_headers), row_id)
     # Sealed at commit, as the service's `before_commit` hook does: read back, digested,
     # chained by the database's function under the chain's lock.
     stored = await tx.fetchrow(UNSEALED_AUDIT, event_id)

@@ -70,6 +70,38 @@ async def test_partner_submits_a_report(world: World) -> None:
     assert datetime.fromisoformat(stored["created_at"]).tzinfo is not None
 
 
+async def test_a_report_answers_as_it_is_stored_and_its_creation_is_sealed_in_the_chain(
+    world: World,
+) -> None:
+    """Intake writes without the ORM's unit of work: what it answers is what a read of the
+    report gives, ETag included, and its creation is one more event in the audit chain."""
+    api = world.api
+    before = expect(await api.get(api.admin, "/governance/verify"), 200)
+    body = report_body(
+        location={"address": "4 rue de Toul", "lat": 49.1071, "lon": 6.1766},
+        observed_at="2026-03-14T22:30:00+01:00",
+        external_ref="MHT-2026-00413",
+    )
+    response = await api.post(
+        world.landlord_partner, "/reports", json=body, headers={"Idempotency-Key": "stored-1"}
+    )
+    created = expect(response, 201)
+    read = await api.get(world.landlord_partner, f"/reports/{created['id']}")
+    stored = expect(read, 200)
+    assert {name: created[name] for name in stored} == stored
+    assert response.headers["etag"] == read.headers["etag"]
+    assert response.headers["location"] == f"/api/v1/reports/{created['id']}"
+
+    after = expect(await api.get(api.admin, "/governance/verify"), 200)
+    assert after == {"ok": True, "entries": before["entries"] + 1, "first_broken_at": None}
+    replayed = await api.post(
+        world.landlord_partner, "/reports", json=body, headers={"Idempotency-Key": "stored-1"}
+    )
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert expect(replayed, 201) == created
+    assert expect(await api.get(api.admin, "/governance/verify"), 200) == after
+
+
 async def test_reference_year_is_the_submission_year_and_references_are_unique(
     world: World,
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,7 +17,7 @@ from app.actions.models import OPEN_STATUSES, Action, ActionStatus, is_overdue, 
 from app.actions.schemas import ActionCreate, ActionOut, ActionUpdate, ActionWithProblem
 from app.core import audit
 from app.core.clock import today_in_paris, utcnow
-from app.core.db import AnySelect, one_row
+from app.core.db import AnySelect, built_once, one_row
 from app.core.errors import Conflict
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey, after_params
@@ -332,7 +332,6 @@ _FIELD_POSITIONS = tuple((name, _POSITIONS.get(name, -1)) for name in ActionOut.
 _STATUS_AT, _DUE_AT = _POSITIONS["status"], _POSITIONS["due_date"]
 _ID_AT, _VISIBILITY_AT = _POSITIONS["id"], _POSITIONS["visibility"]
 _PROBLEM_VISIBILITY_AT = len(_COLUMN_FIELDS)  # past the answer's columns
-_statements: dict[Hashable, AnySelect] = {}
 
 
 def action_item(row: Any, today: date) -> dict[str, Any]:
@@ -369,9 +368,9 @@ async def action_page(
     after = paging.after(ordering)
     scope_key, scope, scope_values = access.scope_template(principal)
     key = ("action_page", scope_key, filters.form(), sort, after is not None)
-    statement = _statements.get(key)
-    if statement is None:
-        statement = _statements[key] = _page_statement(scope, filters, ordering, after is not None)
+    statement = built_once(
+        key, lambda: _page_statement(scope, filters, ordering, after is not None)
+    )
     values = scope_values | filters.values(today) | after_params(after)
     values["page_limit"] = paging.limit + 1
     connection = await session.connection()

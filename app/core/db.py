@@ -8,7 +8,7 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, TypeAlias, TypeVar, cast
@@ -54,6 +54,7 @@ logger = logging.getLogger("app.db")
 AnySelect: TypeAlias = Select[*tuple[Any, ...]]
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 SelectT = TypeVar("SelectT", bound=AnySelect)
+StatementT = TypeVar("StatementT")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -395,6 +396,20 @@ async def hold_start_up_lock(session: AsyncSession) -> None:
         await session.execute(
             text("SELECT pg_advisory_xact_lock(:key)"), {"key": START_UP_LOCK_KEY}
         )
+
+
+_built: dict[Hashable, Any] = {}
+
+
+def built_once(key: Hashable, build: Callable[[], StatementT]) -> StatementT:
+    """The statement of this form, built on its first use and kept: SQLAlchemy then finds
+    its compiled form by the key it memoised, instead of building the statement and its key
+    again at every request. `key` names everything that shapes the statement (its values
+    are bound parameters); the forms are a few dozen at most."""
+    statement = _built.get(key)
+    if statement is None:
+        statement = _built[key] = build()
+    return cast(StatementT, statement)
 
 
 def dialect_insert(session: AsyncSession) -> Any:

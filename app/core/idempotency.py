@@ -10,16 +10,28 @@ of API.md needs no sweeper. Waiting longer than the lock timeout gives 409.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Depends, Header, params
-from sqlalchemy import ForeignKey, Index, String, Text, delete, select, text, update
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from sqlalchemy.orm import Mapped, mapped_column
@@ -115,6 +127,29 @@ def _outlasts_statements(request: Request) -> bool:
     return statement_timeout is None or statement_timeout >= LOCK_TIMEOUT_SECONDS
 
 
+@functools.cache
+def _claim_statement(insert: Any) -> Any:
+    """The key's insert, built once for the dialect's `insert` (its values bound at each
+    execution)."""
+    return (
+        insert(_KEYS)
+        .on_conflict_do_nothing(index_elements=["owner_id", "key"])
+        .returning(_KEYS.c.id)
+    )
+
+
+_KEYS = cast(Table, IdempotencyKey.__table__)
+_STORE_ANSWER = (
+    update(_KEYS)
+    .where(_KEYS.c.id == bindparam("row_id"))
+    .values(
+        status_code=bindparam("status_code"),
+        response_body=bindparam("response_body"),
+        response_headers=bindparam("response_headers"),
+    )
+)
+
+
 async def claim(
     request: Request, session: AsyncSession, owner_id: uuid.UUID, *, store_response: bool = True
 ) -> Claim | None:
@@ -129,26 +164,22 @@ async def claim(
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql" and _outlasts_statements(request):
         await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-    insert = dialect_insert(session)
     row_id = uuid.uuid4()
-    statement = (
-        insert(IdempotencyKey)
-        .values(
-            id=row_id,
-            owner_id=owner_id,
-            key=key,
-            method=request.method,
-            path=path,
-            fingerprint=fingerprint,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["owner_id", "key"])
-        .returning(IdempotencyKey.id)
-    )
+    statement = _claim_statement(dialect_insert(session))
+    values = {
+        "id": row_id,
+        "owner_id": owner_id,
+        "key": key,
+        "method": request.method,
+        "path": path,
+        "fingerprint": fingerprint,
+        "created_at": now,
+    }
+    connection = await session.connection()
     existing = None
     for _ in range(2):
         try:
-            inserted = (await session.execute(statement)).scalar_one_or_none()
+            inserted = (await connection.execute(statement, values)).scalar_one_or_none()
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
                 raise Conflict(
@@ -225,14 +256,15 @@ async def remember(session: AsyncSession, held: Claim, response: Response) -> No
     headers = {
         name: value for name, value in response.headers.items() if name.lower() in REPLAYED_HEADERS
     }
-    await session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.id == held.row_id)
-        .values(
-            status_code=response.status_code,
-            response_body=bytes(response.body).decode(),
-            response_headers=headers,
-        )
+    connection = await session.connection()
+    await connection.execute(
+        _STORE_ANSWER,
+        {
+            "row_id": held.row_id,
+            "status_code": response.status_code,
+            "response_body": bytes(response.body).decode(),
+            "response_headers": headers,
+        },
     )
 
 

@@ -7,9 +7,11 @@ gives its number back.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import String, bindparam
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,15 +26,20 @@ class Counter(Base):
     value: Mapped[int]
 
 
-async def next_reference(session: AsyncSession, prefix: str, at: datetime) -> str:
-    year = at.astimezone(PARIS).year
-    name = f"{prefix}-{year}"
-    insert = dialect_insert(session)
-    statement = (
+@functools.cache
+def _bump(insert: Any) -> Any:
+    """The counter's upsert, built once for the dialect's `insert`."""
+    return (
         insert(Counter)
-        .values(name=name, value=1)
+        .values(name=bindparam("name", type_=String()), value=1)
         .on_conflict_do_update(index_elements=["name"], set_={"value": Counter.value + 1})
         .returning(Counter.value)
     )
-    value = (await session.execute(statement)).scalar_one()
+
+
+async def next_reference(session: AsyncSession, prefix: str, at: datetime) -> str:
+    year = at.astimezone(PARIS).year
+    name = f"{prefix}-{year}"
+    connection = await session.connection()
+    value = (await connection.execute(_bump(dialect_insert(session)), {"name": name})).scalar_one()
     return f"{name}-{value:06d}"

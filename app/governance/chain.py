@@ -49,13 +49,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
 from app import wording
-from app.core.audit import AuditEvent
+from app.core.audit import UNSEALED, AuditEvent
 from app.governance.models import GENESIS, AccessLogEntry
 
 ERASED = "erased_sha256"
-# Session.info keys: entries to insert at commit, ids of audit events to seal.
+# Session.info keys: entries to insert at commit, ids of audit events to seal (UNSEALED,
+# which `app.core.audit` also fills for the events it inserts itself).
 PENDING = "governance.pending_access"
-UNSEALED = "governance.unsealed_audit"
 
 
 def canonical(value: Any) -> bytes:
@@ -227,18 +227,14 @@ def seal(session: Session) -> None:
         ]
         session.execute(insert(ACCESS_LOG.table), rows)
     if unsealed:
-        table = AUDIT.table
         # Read back as stored (a savepoint rolled back may have dropped some).
-        stored = session.execute(
-            select(table)
-            .where(table.c.id.in_(unsealed), table.c.hash.is_(None))
-            .order_by(table.c.at, table.c.id)
-        ).mappings()
+        stored = session.connection().execute(_UNSEALED_AS_STORED, {"ids": unsealed}).mappings()
         digests = [(row["id"], audit_digest(cast(Mapping[str, Any], row))) for row in stored]
         if digests and session.get_bind().dialect.name == "postgresql":
             keys, contents = zip(*digests, strict=True)
-            session.execute(SEAL_AUDIT, {"ids": list(keys), "digests": list(contents)})
+            session.connection().execute(SEAL_AUDIT, {"ids": list(keys), "digests": list(contents)})
         elif digests:
+            table = AUDIT.table
             session.execute(
                 update(table)
                 .where(table.c.id == bindparam("key"))
@@ -247,6 +243,14 @@ def seal(session: Session) -> None:
                 ),
                 _chained(session, AUDIT, digests),
             )
+
+
+_AUDIT_TABLE = AUDIT.table
+_UNSEALED_AS_STORED = (
+    select(_AUDIT_TABLE)
+    .where(_AUDIT_TABLE.c.id.in_(bindparam("ids", expanding=True)), _AUDIT_TABLE.c.hash.is_(None))
+    .order_by(_AUDIT_TABLE.c.at, _AUDIT_TABLE.c.id)
+)
 
 
 # PostgreSQL: lock, last hash, insert in one round trip (migration 0017's function, whose

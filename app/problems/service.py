@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ from app.actions.models import OPEN_STATUSES, Action, overdue
 from app.core import audit
 from app.core.audit import AuditEvent
 from app.core.clock import today_in_paris, utcnow
-from app.core.db import AnySelect, among, one_entity, one_row
+from app.core.db import AnySelect, among, built_once, one_entity, one_row
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey, after_params
@@ -296,17 +296,6 @@ def problem_item(row: Any) -> dict[str, Any]:
     return {name: located if at < 0 else row[at] for name, at in _FIELD_POSITIONS}
 
 
-_statements: dict[Hashable, AnySelect] = {}
-
-
-def _built(key: Hashable, build: Callable[[], AnySelect]) -> AnySelect:
-    """The statement of this form, built on its first use (a few dozen forms at most)."""
-    statement = _statements.get(key)
-    if statement is None:
-        statement = _statements[key] = build()
-    return statement
-
-
 def _page_statement(
     scope: Principal, filters: Filters, ordering: Ordering, after: bool
 ) -> AnySelect:
@@ -328,7 +317,7 @@ async def problem_page(
         ordering = Ordering("geojson" + ordering.name, ordering.keys)
     after = paging.after(ordering)
     scope_key, scope, scope_values = access.scope_template(principal)
-    statement = _built(
+    statement = built_once(
         ("problem_page", scope_key, filters.form(), ordering.name, after is not None),
         lambda: _page_statement(scope, filters, ordering, after is not None),
     )
@@ -361,7 +350,7 @@ async def problem_detail(
     """The problem's response as plain data, with its counts, in one statement; 404 for a
     problem the principal may not see."""
     scope_key, scope, scope_values = access.scope_template(principal)
-    statement = _built(("problem_detail", scope_key), lambda: _detail_statement(scope))
+    statement = built_once(("problem_detail", scope_key), lambda: _detail_statement(scope))
     values = scope_values | {"problem_id": problem_id, "today": today_in_paris()}
     connection = await session.connection()
     row = (await connection.execute(statement, values)).one_or_none()

@@ -6,15 +6,32 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC
+from types import SimpleNamespace
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, case, literal_column, or_, select, union_all
+from sqlalchemy import (
+    Float,
+    Integer,
+    Select,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    insert,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access, wording
 from app.core import audit
+from app.core.audit import created_changes
 from app.core.clock import utcnow
-from app.core.db import AnySelect, one_entity, one_row
+from app.core.db import AnySelect, built_once, one_entity, one_row
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey
@@ -95,10 +112,11 @@ async def get_report(
 # --- Submission -----------------------------------------------------------------------
 
 
-def route_statement(transport: bool, commune_code: str) -> Select[uuid.UUID]:
+def route_statement(transport: bool, commune_code: Any) -> Select[uuid.UUID]:
     """The GPO that covers a report: for a transport-family category, the transport GPO an
     admin designated, else the oldest transport GPO (never one created later, whatever it
-    covers); for the others, the oldest general GPO whose communes include the report's."""
+    covers); for the others, the oldest general GPO whose communes include the report's
+    (`commune_code`: a value or a bound parameter)."""
     oldest = (Gpo.created_at, Gpo.id)
     if transport:
         return (
@@ -111,11 +129,8 @@ def route_statement(transport: bool, commune_code: str) -> Select[uuid.UUID]:
     return select(Gpo.id).where(Gpo.kind == GpoKind.general, covers).order_by(*oldest).limit(1)
 
 
-async def reportable_category_and_route(
-    session: AsyncSession, category_code: str, commune_code: str
-) -> tuple[Category, uuid.UUID | None]:
-    """The category of a report (known and reportable), its commune (known) and the GPO
-    that covers it, in one round trip: 422 at the field that is wrong."""
+def _category_and_route_statement() -> AnySelect:
+    commune_code = bindparam("commune_code", type_=String())
     commune_known = select(Commune.code).where(Commune.code == commune_code).exists()
     gpo_id = case(
         (
@@ -124,16 +139,36 @@ async def reportable_category_and_route(
         ),
         else_=route_statement(False, commune_code).scalar_subquery(),
     )
-    statement = select(Category, commune_known, gpo_id).where(Category.code == category_code)
-    row = (await session.execute(statement)).one_or_none()
+    return select(Category.label_fr, Category.reportable, commune_known, gpo_id).where(
+        Category.code == bindparam("category", type_=String())
+    )
+
+
+@dataclass(frozen=True)
+class Routed:
+    """A report's category (its French label) and the GPO that covers the report."""
+
+    category_label: str
+    gpo_id: uuid.UUID | None
+
+
+async def reportable_category_and_route(
+    session: AsyncSession, category_code: str, commune_code: str
+) -> Routed:
+    """The category of a report (known and reportable), its commune (known) and the GPO
+    that covers it, in one round trip: 422 at the field that is wrong."""
+    statement = built_once("report_category_and_route", _category_and_route_statement)
+    connection = await session.connection()
+    values = {"category": category_code, "commune_code": commune_code}
+    row = (await connection.execute(statement, values)).one_or_none()
     if row is None:
         raise Invalid(["body", "category"], f"unknown category {category_code!r}")
-    category, known, covering_gpo_id = row
-    if not category.reportable:
-        raise Invalid(["body", "category"], f"category {category.code!r} is not reportable")
+    label, reportable, known, covering_gpo_id = row
+    if not reportable:
+        raise Invalid(["body", "category"], f"category {category_code!r} is not reportable")
     if not known:
         raise Invalid(["body", "commune_code"], f"unknown commune code {commune_code!r}")
-    return category, covering_gpo_id
+    return Routed(label, covering_gpo_id)
 
 
 # Written as a literal, not a bound parameter: the partial indexes on the problems that are
@@ -142,6 +177,47 @@ async def reportable_category_and_route(
 NOT_CLOSED = Problem.status != literal_column(f"'{ProblemStatus.closed.value}'")
 # Python's order of strings (code points), which the references of equal distance sort by.
 BINARY_COLLATION = {"postgresql": "C", "sqlite": "BINARY"}
+
+
+_DUPLICATE_COLUMNS = (
+    Problem.id,
+    Problem.reference,
+    Problem.title,
+    Problem.status,
+    Problem.lat,
+    Problem.lon,
+)
+
+
+def _duplicates_statement(scope: Principal, dialect: str, located: bool) -> Any:
+    same_kind = and_(
+        access.problem_scope(scope),
+        Problem.category == bindparam("category", type_=String()),
+        Problem.commune_code == bindparam("commune_code", type_=String()),
+        NOT_CLOSED,
+    )
+    by_reference = Problem.reference.collate(BINARY_COLLATION[dialect])
+    first_by_reference = (
+        select(*_DUPLICATE_COLUMNS)
+        .where(same_kind)
+        .order_by(by_reference)
+        .limit(bindparam("most", type_=Integer()))
+    )
+    if not located:
+        return first_by_reference
+    in_box = select(*_DUPLICATE_COLUMNS).where(
+        same_kind,
+        Problem.lat.between(
+            bindparam("lat_low", type_=Float()), bindparam("lat_high", type_=Float())
+        ),
+        Problem.lon.between(
+            bindparam("lon_low", type_=Float()), bindparam("lon_high", type_=Float())
+        ),
+    )
+    unlocated = first_by_reference.where(
+        or_(Problem.lat.is_(None), Problem.lon.is_(None))
+    ).subquery()
+    return union_all(in_box, select(*unlocated.c))
 
 
 async def possible_duplicates(
@@ -161,41 +237,28 @@ async def possible_duplicates(
     the few that remain, and the first unlocated ones by reference (they come after every
     located one, so no more than 20 of them can be listed). An unlocated report's are all
     at no distance: the first 20 by reference."""
-    columns = (
-        Problem.id,
-        Problem.reference,
-        Problem.title,
-        Problem.status,
-        Problem.lat,
-        Problem.lon,
+    dialect = session.get_bind().dialect.name
+    located = lat is not None and lon is not None
+    scope_key, scope, values = access.scope_template(principal)
+    statement = built_once(
+        ("report_duplicates", scope_key, dialect, located),
+        lambda: _duplicates_statement(scope, dialect, located),
     )
-    same_kind = and_(
-        access.problem_scope(principal),
-        Problem.category == category,
-        Problem.commune_code == commune_code,
-        NOT_CLOSED,
-    )
-    by_reference = Problem.reference.collate(BINARY_COLLATION[session.get_bind().dialect.name])
-    first_by_reference = (
-        select(*columns).where(same_kind).order_by(by_reference).limit(MAX_DUPLICATES)
-    )
-    statement: Any
-    if lat is None or lon is None:
-        statement = first_by_reference
-    else:
+    values |= {"category": category, "commune_code": commune_code, "most": MAX_DUPLICATES}
+    if lat is not None and lon is not None:
         d_lat = DUPLICATE_RADIUS_M / 111_320
         d_lon = d_lat / max(math.cos(math.radians(lat)), 0.01)
-        in_box = select(*columns).where(
-            same_kind,
-            Problem.lat.between(lat - d_lat, lat + d_lat),
-            Problem.lon.between(lon - d_lon, lon + d_lon),
-        )
-        unlocated = first_by_reference.where(
-            or_(Problem.lat.is_(None), Problem.lon.is_(None))
-        ).subquery()
-        statement = union_all(in_box, select(*unlocated.c))
+        values |= {
+            "lat_low": lat - d_lat,
+            "lat_high": lat + d_lat,
+            "lon_low": lon - d_lon,
+            "lon_high": lon + d_lon,
+        }
+    connection = await session.connection()
     candidates = []
-    for problem_id, reference, title, status, p_lat, p_lon in await session.execute(statement):
+    for problem_id, reference, title, status, p_lat, p_lon in await connection.execute(
+        statement, values
+    ):
         distance = None
         if None not in (lat, lon, p_lat, p_lon):
             distance = round(distance_m(lat, lon, p_lat, p_lon), 1)  # type: ignore[arg-type]
@@ -235,9 +298,7 @@ async def intake(
     organisation_id = access.member_organisation(principal)
     if organisation_id is None:
         raise Forbidden("Reports are submitted by partners, for their organisation.")
-    category, gpo_id = await reportable_category_and_route(
-        session, data.category, data.commune_code
-    )
+    routed = await reportable_category_and_route(session, data.category, data.commune_code)
     report_id = uuid.uuid4()
     data = screening.screen_model(
         session,
@@ -254,33 +315,51 @@ async def intake(
     )
     now = utcnow()
     reference = await next_reference(session, "R", now)
-    report = Report(
-        **values,
-        id=report_id,
-        reference=reference,
-        status=ReportStatus.received,
-        source=source,
-        media_url=media_url,
-        gpo_id=gpo_id,
-        submitted_by_organisation_id=organisation_id,
-        submitted_by_user_id=principal.user_id,
-        created_at=now,
-        updated_at=now,
-    )
-    await audit.add_created(
+    row = dict.fromkeys(_REPORT_COLUMNS) | values
+    if row["observed_at"] is not None:  # answered as stored, in UTC, as a read gives it
+        row["observed_at"] = row["observed_at"].astimezone(UTC)
+    row |= {
+        "id": report_id,
+        "reference": reference,
+        "status": ReportStatus.received,
+        "source": source,
+        "media_url": media_url,
+        "gpo_id": routed.gpo_id,
+        "submitted_by_organisation_id": organisation_id,
+        "submitted_by_user_id": principal.user_id,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+    # Written by Core, not by the ORM's unit of work: intake is the hot write, and nothing
+    # here reads the report back as an entity.
+    connection = await session.connection()
+    await connection.execute(_INSERT_REPORT, row)
+    await audit.insert_event(
         session,
         principal,
-        report,
+        action="report.create",
         resource_type="report",
-        summary=wording.summary("report.create", reference=reference, category=category.label_fr),
-        values=values | {"gpo_id": gpo_id, "source": source},
+        resource_id=report_id,
+        summary=wording.summary(
+            "report.create", reference=reference, category=routed.category_label
+        ),
+        changes=created_changes(values | {"gpo_id": routed.gpo_id, "source": source}),
     )
-    out = to_out(report, None, None)
-    return ReportCreated(
-        **out.model_dump(),
+    return shape(
+        ReportCreated,
+        SimpleNamespace(**row),
+        location=location_out(SimpleNamespace(**row)),
+        problem_status=None,
+        problem_outcome=None,
         possible_duplicates=duplicates,
         warnings=screening.warnings(session),
     )
+
+
+_REPORT_TABLE = cast(Table, Report.__table__)
+_REPORT_COLUMNS = tuple(_REPORT_TABLE.c.keys())
+_INSERT_REPORT = insert(_REPORT_TABLE)
 
 
 # --- Routing and triage ------------------------------------------------------------------
