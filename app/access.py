@@ -264,8 +264,7 @@ def text_scope(principal: Principal, visibility: Any, floor: Any = None) -> Colu
     and its problem's (`effective_level`): what an assignee reads of its action on a
     problem hidden from it, or a text written before its problem was raised."""
     level = visibility if floor is None else effective_level(visibility, floor)
-    condition: ColumnElement[bool] = level.in_(readable(principal))
-    return condition
+    return among(level, readable(principal))
 
 
 def text_if_readable(principal: Principal, column: Any, visibility: Any, floor: Any = None) -> Any:

@@ -217,6 +217,17 @@ async def service_statements(
                 yield RecordedDriver(driver, record)
 
         database.driver_connection = recorded
+        # And the hot reads' statements, which `app.core.db.fetch_rows` sends straight to
+        # the request's driver connection (SQLAlchemy's own go through prepared statements).
+        import asyncpg
+
+        driver_fetch = asyncpg.Connection.fetch
+
+        async def recorded_fetch(self: Any, statement: str, *args: Any, **kwargs: Any) -> Any:
+            record(statement, args)
+            return await driver_fetch(self, statement, *args, **kwargs)
+
+        asyncpg.Connection.fetch = recorded_fetch  # type: ignore[method-assign]
         event.listen(engine, "before_cursor_execute", on_execute)
         event.listen(engine, "begin", lambda _c: record("BEGIN"))
         event.listen(engine, "commit", lambda _c: record("COMMIT"))
@@ -228,6 +239,7 @@ async def service_statements(
                     log.clear()
                     await send(http, route, world)
                 found[route.key] = list(log)
+    asyncpg.Connection.fetch = driver_fetch  # type: ignore[method-assign]
     return found
 
 

@@ -17,7 +17,7 @@ from app.actions.models import OPEN_STATUSES, Action, ActionStatus, is_overdue, 
 from app.actions.schemas import ActionCreate, ActionOut, ActionUpdate, ActionWithProblem
 from app.core import audit
 from app.core.clock import today_in_paris, utcnow
-from app.core.db import AnySelect, built_once, one_row
+from app.core.db import AnySelect, built_once, fetch_rows, one_row
 from app.core.errors import Conflict
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey, after_params
@@ -373,8 +373,7 @@ async def action_page(
     )
     values = scope_values | filters.values(today) | after_params(after)
     values["page_limit"] = paging.limit + 1
-    connection = await session.connection()
-    fetched = (await connection.execute(statement, values)).all()
+    fetched = await fetch_rows(session, statement, values)
     rows, next_cursor = paging.page_of(fetched, ordering)
     logged = [
         row[_ID_AT]

@@ -412,6 +412,69 @@ def built_once(key: Hashable, build: Callable[[], StatementT]) -> StatementT:
     return cast(StatementT, statement)
 
 
+class DriverForm:
+    """A statement compiled once for PostgreSQL's driver: its text (what SQLAlchemy itself
+    sends), the order of its parameters and their types' conversions."""
+
+    def __init__(self, statement: Any, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.compiled = compiled
+        self.sql = str(compiled)
+        self.names = tuple(compiled.positiontup or ())
+        self.processors = tuple(
+            compiled.binds[name].type.bind_processor(dialect) for name in self.names
+        )
+        # A list for `IN` (a filter's statuses) is rendered at each execution, as
+        # SQLAlchemy does, into as many parameters as it has values.
+        self.expanding = bool(compiled.post_compile_params)
+
+    def query(self, values: dict[str, Any]) -> tuple[str, list[Any]]:
+        """The text and the arguments to send for these values."""
+        if self.expanding:
+            state = self.compiled.construct_expanded_state(values)
+            processors, params = state.processors, state.parameters
+            return state.statement, [
+                process(params[name]) if (process := processors.get(name)) else params[name]
+                for name in state.positiontup or ()
+            ]
+        params = self.compiled.construct_params(values)
+        return self.sql, [
+            params[name] if process is None else process(params[name])
+            for name, process in zip(self.names, self.processors, strict=True)
+        ]
+
+
+_driver_forms: dict[int, tuple[Any, DriverForm]] = {}
+
+
+async def fetch_rows(session: AsyncSession, statement: Any, values: dict[str, Any]) -> Any:
+    """The rows of a read built once (`built_once`), by position (and by name). On
+    PostgreSQL they come straight from the driver, in the request's transaction, without
+    SQLAlchemy's execution and result layers: the hot reads (a problem, a page of problems
+    or actions) spent more there than in the database. Their values are then the driver's
+    own, which write the same JSON (tests/test_read_bytes.py); SQLite's go through
+    SQLAlchemy, which turns its text into those types."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return (await connection.execute(statement, values)).all()
+    kept = _driver_forms.get(id(statement))
+    if kept is None:  # the statement is kept with its form: its id stays its own
+        kept = _driver_forms[id(statement)] = (statement, DriverForm(statement, connection.dialect))
+    form = kept[1]
+    pooled = await connection.get_raw_connection()
+    driver = pooled.driver_connection
+    assert driver is not None
+    try:
+        sql, arguments = form.query(values)
+        return await driver.fetch(sql, *arguments)
+    except Exception as exc:
+        # SQLAlchemy does not see the driver's errors: a connection that failed or timed
+        # out is dropped, as `_drop_connections_that_timed_out` does for its own.
+        if is_unavailable(exc):
+            pooled.invalidate(exc)
+        raise
+
+
 def dialect_insert(session: AsyncSession) -> Any:
     """`insert` of the session's dialect, for ON CONFLICT clauses (SQLite and PostgreSQL)."""
     from sqlalchemy.dialects import postgresql, sqlite

@@ -88,7 +88,8 @@ class Ordering:
 
     def sort_values(self, row: Any) -> list[Any]:
         """The sort values of a row selected with the sort's columns (by name)."""
-        mapping = row._mapping
+        # A SQLAlchemy row by its mapping, a driver's record (`fetch_rows`) by itself.
+        mapping = getattr(row, "_mapping", row)
         return [mapping[key.attribute.key] for key in self.keys]
 
 

@@ -17,7 +17,7 @@ from app.actions.models import OPEN_STATUSES, Action, overdue
 from app.core import audit
 from app.core.audit import AuditEvent
 from app.core.clock import today_in_paris, utcnow
-from app.core.db import AnySelect, among, built_once, one_entity, one_row
+from app.core.db import AnySelect, among, built_once, fetch_rows, one_entity, one_row
 from app.core.errors import Conflict, Invalid, NotFound
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey, after_params
@@ -323,10 +323,7 @@ async def problem_page(
     )
     values = scope_values | filters.values() | after_params(after)
     values |= {"today": today_in_paris(), "page_limit": paging.limit + 1}
-    connection = await session.connection()
-    rows, next_cursor = paging.page_of(
-        (await connection.execute(statement, values)).all(), ordering
-    )
+    rows, next_cursor = paging.page_of(await fetch_rows(session, statement, values), ordering)
     return [problem_item(row) for row in rows], next_cursor
 
 
@@ -352,11 +349,10 @@ async def problem_detail(
     scope_key, scope, scope_values = access.scope_template(principal)
     statement = built_once(("problem_detail", scope_key), lambda: _detail_statement(scope))
     values = scope_values | {"problem_id": problem_id, "today": today_in_paris()}
-    connection = await session.connection()
-    row = (await connection.execute(statement, values)).one_or_none()
-    if row is None:
+    rows = await fetch_rows(session, statement, values)
+    if not rows:
         raise NotFound("No such problem.")
-    return problem_item(row)
+    return problem_item(rows[0])
 
 
 # --- Sensitive categories: their problems are never less than restricted --------------------
