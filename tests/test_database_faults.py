@@ -169,6 +169,30 @@ def test_a_driver_error_raised_straight_is_classified_by_its_sqlstate(
     assert is_unavailable(error) is unavailable
 
 
+async def test_a_read_held_up_in_the_driver_gives_503_and_the_pool_recovers(
+    settings: Settings,
+) -> None:
+    """The hot reads go straight to asyncpg (`app.core.db.fetch_rows`): a statement that
+    outlasts its timeout there (the problems locked by a migration, say) is a 503 like any
+    other, its connection dropped, and the next reads are answered."""
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's driver")
+    async with serving(settings) as http:
+        assert_ok(await http.get("/api/v1/problems", headers=ADMIN))
+        holder = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
+        try:
+            locked = holder.transaction()
+            await locked.start()
+            await holder.execute("LOCK TABLE problems IN ACCESS EXCLUSIVE MODE")
+            held_up = await within(4.0, http.get("/api/v1/problems", headers=ADMIN))
+            assert_unavailable(held_up)
+            await locked.rollback()
+        finally:
+            await holder.close()
+        for _ in range(QUICK["gpo_db_pool_size"] + 2):
+            assert_ok(await within(2.0, http.get("/api/v1/problems", headers=ADMIN)))
+
+
 # --- PostgreSQL frozen ----------------------------------------------------------------------
 
 

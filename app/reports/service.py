@@ -346,10 +346,11 @@ async def intake(
         ),
         changes=created_changes(values | {"gpo_id": routed.gpo_id, "source": source}),
     )
+    stored = SimpleNamespace(**row)
     return shape(
         ReportCreated,
-        SimpleNamespace(**row),
-        location=location_out(SimpleNamespace(**row)),
+        stored,
+        location=location_out(stored),
         problem_status=None,
         problem_outcome=None,
         possible_duplicates=duplicates,
