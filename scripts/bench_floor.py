@@ -149,7 +149,7 @@ CLOSING_DAYS = "SELECT figures_closing_days.day, sum(figures_closing_days.proble
 # $1 day, $2 day + 1, $3 limit, $4 offset.
 CLOSED_DAYS = "SELECT figures_closed_problems.days \nFROM figures_closed_problems \nWHERE figures_closed_problems.days >= $1::INTEGER AND figures_closed_problems.days < $2::INTEGER ORDER BY figures_closed_problems.days \n LIMIT $3::INTEGER OFFSET $4::INTEGER"  # noqa: E501
 
-OVERDUE_BY_ORGANISATION = "SELECT actions.assignee_organisation_id, count(*) AS count_1 \nFROM actions \nWHERE actions.status IN ('planned', 'in_progress') AND actions.due_date < $1::DATE GROUP BY actions.assignee_organisation_id"  # noqa: E501
+OVERDUE_BY_ORGANISATION = "SELECT figures_open_actions.assignee_organisation_id, sum(figures_open_actions.actions) AS sum_1 \nFROM figures_open_actions \nWHERE figures_open_actions.due_date < $1::DATE GROUP BY figures_open_actions.assignee_organisation_id"  # noqa: E501
 
 
 # GET /evaluations/annual?year=..., a caller who sees everything.

@@ -73,6 +73,7 @@ SUMMARY_TABLES = (
     "figures_closing_days",
     "figures_closed_problems",
     "figures_measured_problems",
+    "figures_open_actions",
 )
 START = datetime(2021, 1, 1, tzinfo=PARIS)
 
@@ -586,7 +587,7 @@ class SqliteWriter(Writer):
 def summary_backfill() -> list[str]:
     """The statements with which the figures' migrations fill their summaries from the
     rows already there (the migrations are the one definition of those summaries): 0008's,
-    with the closed problems' rows as 0014 widened them."""
+    with the closed problems' rows as 0014 widened them, and 0022's open actions."""
     import importlib.util
 
     def backfill(name: str) -> list[str]:
@@ -596,14 +597,15 @@ def summary_backfill() -> list[str]:
         assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        return list(module.statements(module.BACKFILL))
+        statements = module.BACKFILL  # a list, or (0008, 0014) one script to split
+        return list(statements) if isinstance(statements, list) else module.statements(statements)
 
     widened = backfill("0014_annual_summaries")
     found: list[str] = []
     for statement in backfill("0008_figures"):
         closed = statement.startswith("INSERT INTO figures_closed_problems")
         found += widened if closed else [statement]
-    return found
+    return found + backfill("0022_open_actions_summary")
 
 
 def plain_postgres_url(url: str) -> str:

@@ -378,6 +378,27 @@ async def generate(world: World, app: FastAPI) -> tuple[list[dict[str, Any]], li
                 .where(Indicator.id == indicator_id)
                 .values(baseline_rate=float(rng.randrange(20, 41)))
             )
+        # Actions done, reopened, moved in time, reassigned, removed (the open actions'
+        # summary rows follow each).
+        action_ids = (await session.scalars(select(Action.id).order_by(Action.id))).all()
+        for action_id in rng.sample(list(action_ids), 40):
+            await session.execute(
+                update(Action)
+                .where(Action.id == action_id)
+                .values(status=rng.choice(list(ActionStatus)))
+            )
+        for action_id in rng.sample(list(action_ids), 30):
+            await session.execute(
+                update(Action)
+                .where(Action.id == action_id)
+                .values(due_date=Action.due_date - timedelta(days=rng.randrange(1, 400)))
+            )
+        await session.execute(
+            update(Action)
+            .where(Action.id.in_(rng.sample(list(action_ids), 20)))
+            .values(assignee_organisation_id=rng.choice(organisations))
+        )
+        await session.execute(delete(Action).where(Action.id.in_(action_ids[::9])))
         await session.execute(delete(Measurement).where(Measurement.id.in_(measured[::4])))
         indicators = (await session.scalars(select(Indicator.id))).all()
         await session.execute(delete(Indicator).where(Indicator.id.in_(indicators[::7])))

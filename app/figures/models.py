@@ -1,5 +1,6 @@
 """Summary rows of the figures, kept exact by PostgreSQL triggers (migration 0008) in the
-transaction of every change to problems, indicators and measurements, whoever makes it.
+transaction of every change to problems, actions, indicators and measurements, whoever makes
+it.
 
 - `figures_problem_counts`: problems by GPO, commune, category, status, outcome ('' when
   none) and whether an indicator of theirs has a measurement;
@@ -10,7 +11,9 @@ transaction of every change to problems, indicators and measurements, whoever ma
   outcome and whether it has an improved indicator (its latest measurement better than the
   baseline), indexed for the annual evaluation's year (migration 0014);
 - `figures_measured_problems`: the problems with a measured indicator (the state the
-  triggers compare with).
+  triggers compare with);
+- `figures_open_actions`: open actions by due date and assignee organisation (migration
+  0022, kept by a trigger on actions).
 
 On SQLite (one district's embedded database) nothing maintains them: the figures are read
 from the rows there (`app.figures.service`).
@@ -19,7 +22,7 @@ from the rows there (`app.figures.service`).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Index, Numeric, String, text
@@ -99,3 +102,14 @@ class MeasuredProblem(Base):
     __tablename__ = "figures_measured_problems"
 
     problem_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+
+class OpenActions(Base):
+    """Open actions by due date and organisation (migration 0022): the overdue ones of a
+    reader who sees them all are those due before today."""
+
+    __tablename__ = "figures_open_actions"
+
+    due_date: Mapped[date] = mapped_column(primary_key=True)
+    assignee_organisation_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    actions: Mapped[int]
