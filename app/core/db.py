@@ -449,11 +449,12 @@ _driver_forms: dict[int, tuple[Any, DriverForm]] = {}
 
 async def fetch_rows(session: AsyncSession, statement: Any, values: dict[str, Any]) -> Any:
     """The rows of a read built once (`built_once`), by position (and by name). On
-    PostgreSQL they come straight from the driver, in the request's transaction, without
-    SQLAlchemy's execution and result layers: the hot reads (a problem, a page of problems
-    or actions) spent more there than in the database. Their values are then the driver's
-    own, which write the same JSON (tests/test_read_bytes.py); SQLite's go through
-    SQLAlchemy, which turns its text into those types."""
+    PostgreSQL they come straight from the driver, in the request's transaction (begun by
+    SQLAlchemy's first statement, the token's lookup: a read sent before any would run by
+    itself), without SQLAlchemy's execution and result layers: the hot reads (a problem, a
+    page of problems or actions) spent more there than in the database. Their values are
+    then the driver's own, which write the same JSON (tests/test_read_bytes.py); SQLite's
+    go through SQLAlchemy, which turns its text into those types."""
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
         return (await connection.execute(statement, values)).all()
