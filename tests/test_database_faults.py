@@ -174,7 +174,7 @@ async def test_a_read_held_up_in_the_driver_gives_503_and_the_pool_recovers(
 ) -> None:
     """The hot reads go straight to asyncpg (`app.core.db.fetch_rows`): a statement that
     outlasts its timeout there (the problems locked by a migration, say) is a 503 like any
-    other, its connection dropped, and the next reads are answered."""
+    other, and every connection of the pool answers the next reads."""
     if settings.is_sqlite:
         pytest.skip("PostgreSQL's driver")
     async with serving(settings) as http:

@@ -112,17 +112,19 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[
     }
 
 
-def _row(
+def event_row(
     actor: Actor | None,
     *,
     action: str,
     resource_type: str,
     resource_id: uuid.UUID | str,
     summary: str,
-    problem_id: uuid.UUID | None,
-    changes: Mapping[str, Any] | None,
-    visibility: Visibility | None,
+    problem_id: uuid.UUID | None = None,
+    changes: Mapping[str, Any] | None = None,
+    visibility: Visibility | None = None,
 ) -> dict[str, Any]:
+    """An audit event's columns (but its id and its place in the chain): what `record`
+    adds through the ORM and `insert_event` writes itself."""
     return {
         "at": utcnow(),
         "actor_id": actor.user_id if actor else None,
@@ -151,7 +153,7 @@ def record(
     visibility: Visibility | None = None,
 ) -> AuditEvent:
     event = AuditEvent(
-        **_row(
+        **event_row(
             actor,
             action=action,
             resource_type=resource_type,
@@ -174,32 +176,11 @@ _INSERT = insert(cast(Table, AuditEvent.__table__))
 _UNSET = {"seq": None, "prev_hash": None, "hash": None}
 
 
-async def insert_event(
-    session: AsyncSession,
-    actor: Actor | None,
-    *,
-    action: str,
-    resource_type: str,
-    resource_id: uuid.UUID | str,
-    summary: str,
-    problem_id: uuid.UUID | None = None,
-    changes: Mapping[str, Any] | None = None,
-    visibility: Visibility | None = None,
-) -> uuid.UUID:
-    """`record`, written at once by one statement built in advance rather than by the ORM's
-    flush: for the hot writes (report intake), where the unit of work cost more than the
-    insert."""
+async def insert_event(session: AsyncSession, row: dict[str, Any]) -> uuid.UUID:
+    """An event (`event_row`) written at once by one statement built in advance, not by
+    the ORM's flush: for the hot writes (report intake), where the unit of work cost more
+    than the insert. Sealed at commit with the others."""
     event_id = uuid.uuid4()
-    row = _row(
-        actor,
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        summary=summary,
-        problem_id=problem_id,
-        changes=changes,
-        visibility=visibility,
-    )
     connection = await session.connection()
     await connection.execute(_INSERT, row | _UNSET | {"id": event_id})
     session.info.setdefault(UNSEALED, []).append(event_id)

@@ -127,6 +127,9 @@ def _outlasts_statements(request: Request) -> bool:
     return statement_timeout is None or statement_timeout >= LOCK_TIMEOUT_SECONDS
 
 
+_KEYS = cast(Table, IdempotencyKey.__table__)
+
+
 @functools.cache
 def _claim_statement(insert: Any) -> Any:
     """The key's insert, built once for the dialect's `insert` (its values bound at each
@@ -138,7 +141,6 @@ def _claim_statement(insert: Any) -> Any:
     )
 
 
-_KEYS = cast(Table, IdempotencyKey.__table__)
 _STORE_ANSWER = (
     update(_KEYS)
     .where(_KEYS.c.id == bindparam("row_id"))

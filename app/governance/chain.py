@@ -234,10 +234,9 @@ def seal(session: Session) -> None:
             keys, contents = zip(*digests, strict=True)
             session.connection().execute(SEAL_AUDIT, {"ids": list(keys), "digests": list(contents)})
         elif digests:
-            table = AUDIT.table
             session.execute(
-                update(table)
-                .where(table.c.id == bindparam("key"))
+                update(_AUDIT_TABLE)
+                .where(_AUDIT_TABLE.c.id == bindparam("key"))
                 .values(
                     seq=bindparam("seq"), prev_hash=bindparam("prev_hash"), hash=bindparam("hash")
                 ),

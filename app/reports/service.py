@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     Float,
@@ -57,6 +57,7 @@ from app.reports.schemas import (
 
 DUPLICATE_RADIUS_M = 250.0
 MAX_DUPLICATES = 20
+AnswerT = TypeVar("AnswerT", bound=ReportOut)
 EARTH_RADIUS_M = 6_371_008.8
 
 
@@ -84,14 +85,23 @@ def with_problem(principal: Principal) -> AnySelect:
     )
 
 
-def to_out(report: Report, problem_status: Any, problem_outcome: Any) -> ReportOut:
+def answer(
+    model: type[AnswerT], report: Any, problem_status: Any, problem_outcome: Any, **computed: Any
+) -> AnswerT:
+    """A report's answer from its stored row (an entity, or the row intake wrote), with
+    what the problem behind it became and the fields `model` adds (`computed`)."""
     return shape(
-        ReportOut,
+        model,
         report,
         location=location_out(report),
         problem_status=problem_status,
         problem_outcome=problem_outcome,
+        **computed,
     )
+
+
+def to_out(report: Report, problem_status: Any, problem_outcome: Any) -> ReportOut:
+    return answer(ReportOut, report, problem_status, problem_outcome)
 
 
 async def view(session: AsyncSession, principal: Principal, report_id: uuid.UUID) -> ReportOut:
@@ -335,8 +345,7 @@ async def intake(
     # here reads the report back as an entity.
     connection = await session.connection()
     await connection.execute(_INSERT_REPORT, row)
-    await audit.insert_event(
-        session,
+    event = audit.event_row(
         principal,
         action="report.create",
         resource_type="report",
@@ -346,13 +355,12 @@ async def intake(
         ),
         changes=created_changes(values | {"gpo_id": routed.gpo_id, "source": source}),
     )
-    stored = SimpleNamespace(**row)
-    return shape(
+    await audit.insert_event(session, event)
+    return answer(
         ReportCreated,
-        stored,
-        location=location_out(stored),
-        problem_status=None,
-        problem_outcome=None,
+        SimpleNamespace(**row),
+        None,
+        None,
         possible_duplicates=duplicates,
         warnings=screening.warnings(session),
     )
