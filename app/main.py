@@ -32,6 +32,7 @@ from app.governance.router import router as governance_router
 from app.gpos.router import router as gpos_router
 from app.identity import service as identity
 from app.identity.charter import Charter
+from app.identity.dependencies import bearer
 from app.identity.router import router as identity_router
 from app.indicators.router import router as indicators_router
 from app.mail import service as mail
@@ -195,7 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_routes(app.router, _health_router())
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     add_routes(app.router, _pages_router())
-    install_openapi(app, description=DESCRIPTION, extra_models=(Open311Error,))
+    install_openapi(app, description=DESCRIPTION, bearer=bearer, extra_models=(Open311Error,))
     return app
 
 

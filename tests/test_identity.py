@@ -285,6 +285,15 @@ async def test_missing_or_invalid_token_is_401(api: Api) -> None:
     assert_unauthorized(
         await api.get(None, "/me", headers={"Authorization": f"Basic {BOOTSTRAP_TOKEN}"})
     )
+    for empty in ("Bearer", "Bearer ", "Bearer    ", ""):
+        assert_unauthorized(await api.get(None, "/me", headers={"Authorization": empty}))
+
+
+async def test_the_scheme_is_read_in_any_case_and_the_token_trimmed(api: Api) -> None:
+    """As RFC 9110 says of auth schemes, and as FastAPI's `HTTPBearer` reads them."""
+    for header in (f"bearer {BOOTSTRAP_TOKEN}", f"BEARER   {BOOTSTRAP_TOKEN}  "):
+        me = expect(await api.get(None, "/me", headers={"Authorization": header}), 200)
+        assert me["role"] == "admin"
 
 
 # --- tokens ----------------------------------------------------------------------------

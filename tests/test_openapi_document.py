@@ -200,6 +200,23 @@ def test_response_headers_are_described_once_and_referenced(document: dict[str, 
                 assert set(header) == {"$ref"}, (method, path, status)
 
 
+def test_the_operations_a_token_opens_declare_the_bearer_scheme(
+    document: dict[str, Any],
+) -> None:
+    """Every `/api/v1` operation takes a token (401 without one); the Open311 facade's
+    and the health checks take none, and say so."""
+    scheme = document["components"]["securitySchemes"]["HTTPBearer"]
+    assert scheme["type"] == "http"
+    assert scheme["scheme"] == "bearer"
+    declared = {(method, path) for method, path, op in operations(document) if op.get("security")}
+    api = {(method, path) for method, path, _ in operations(document) if path.startswith("/api/")}
+    assert api and declared == api
+    for method, path, operation in operations(document):
+        if (method, path) in declared:
+            assert operation["security"] == [{"HTTPBearer": []}], (method, path)
+            assert "401" in operation["responses"], (method, path)
+
+
 def test_versioned_resources_document_their_etag(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
     for method, path, operation in operations(document):

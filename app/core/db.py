@@ -449,12 +449,14 @@ _driver_forms: dict[int, tuple[Any, DriverForm]] = {}
 
 async def fetch_rows(session: AsyncSession, statement: Any, values: dict[str, Any]) -> Any:
     """The rows of a read built once (`built_once`), by position (and by name). On
-    PostgreSQL they come straight from the driver, in the request's transaction (begun by
-    SQLAlchemy's first statement, the token's lookup: a read sent before any would run by
-    itself), without SQLAlchemy's execution and result layers: the hot reads (a problem, a
-    page of problems or actions) spent more there than in the database. Their values are
+    PostgreSQL they come straight from the driver, in the request's transaction, without
+    SQLAlchemy's execution and result layers: the hot reads (the token's lookup, a problem,
+    a page of problems or actions) spent more there than in the database. Their values are
     then the driver's own, which write the same JSON (tests/test_read_bytes.py); SQLite's
-    go through SQLAlchemy, which turns its text into those types."""
+    go through SQLAlchemy, which turns its text into those types.
+
+    A read sent first (the token's lookup) begins the transaction as SQLAlchemy would:
+    through its asyncpg adapter, which the commit or rollback then ends."""
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
         return (await connection.execute(statement, values)).all()
@@ -466,6 +468,11 @@ async def fetch_rows(session: AsyncSession, statement: Any, values: dict[str, An
     driver = pooled.driver_connection
     assert driver is not None
     try:
+        adapter: Any = pooled.dbapi_connection  # SQLAlchemy's asyncpg adapter
+        if adapter._transaction is None:
+            # BEGIN, as SQLAlchemy's first statement would send it: the reads that follow,
+            # and the commit or rollback the route ends with, are in the same transaction.
+            await adapter._start_transaction()
         sql, arguments = form.query(values)
         return await driver.fetch(sql, *arguments)
     except Exception as exc:

@@ -8,7 +8,10 @@ import copy
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from fastapi.security.base import SecurityBase
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
@@ -138,8 +141,36 @@ def default_statuses(
     return sorted(statuses)
 
 
+# Marks the dependency that reads the bearer token itself: the operations that depend on it
+# declare the scheme, as FastAPI declares it for a `SecurityBase` dependency.
+READS_BEARER = "reads_bearer_token"
+
+
+def _reads_bearer(dependant: Dependant) -> bool:
+    return getattr(dependant.call, READS_BEARER, False) or any(
+        _reads_bearer(sub) for sub in dependant.dependencies
+    )
+
+
+def document_bearer(schema: dict[str, Any], routes: list[Any], scheme: SecurityBase) -> None:
+    """`security` on every operation whose route reads the bearer token, and the scheme."""
+    name = scheme.scheme_name
+    for route in routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        if _reads_bearer(route.dependant):
+            for method in route.methods or ():
+                schema["paths"][route.path_format][method.lower()]["security"] = [{name: []}]
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[name] = scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
 def install_openapi(
-    app: FastAPI, *, description: str, extra_models: tuple[type[BaseModel], ...] = ()
+    app: FastAPI,
+    *,
+    description: str,
+    bearer: SecurityBase,
+    extra_models: tuple[type[BaseModel], ...] = (),
 ) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -153,6 +184,7 @@ def install_openapi(
                     tags=app.openapi_tags,
                 )
             )
+            document_bearer(schema, app.routes, bearer)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             models: list[type[BaseModel]] = [FieldError, ProblemDetails, *extra_models]
             _, definitions = models_json_schema(
