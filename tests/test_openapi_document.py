@@ -210,7 +210,8 @@ def test_the_operations_a_token_opens_declare_the_bearer_scheme(
     assert scheme["scheme"] == "bearer"
     declared = {(method, path) for method, path, op in operations(document) if op.get("security")}
     api = {(method, path) for method, path, _ in operations(document) if path.startswith("/api/")}
-    assert api and declared == api
+    assert api
+    assert declared == api
     for method, path, operation in operations(document):
         if (method, path) in declared:
             assert operation["security"] == [{"HTTPBearer": []}], (method, path)
