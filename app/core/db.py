@@ -447,6 +447,23 @@ class DriverForm:
 _driver_forms: dict[int, tuple[Any, DriverForm]] = {}
 
 
+_HELD = "fetch_rows_connection"
+
+
+async def _held_connection(session: AsyncSession) -> tuple[Dialect, Any]:
+    """The dialect and pooled connection of the session's transaction, kept for the rest of
+    it: asking the session for its connection at each read went through its state machine
+    (a twelfth of a detail read's CPU, for the token's lookup and the problem's)."""
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_HELD)
+    if held is not None and transaction is not None and held[0] is transaction:
+        return held[1], held[2]
+    connection = await session.connection()
+    pooled = await connection.get_raw_connection()
+    session.info[_HELD] = (session.sync_session.get_transaction(), connection.dialect, pooled)
+    return connection.dialect, pooled
+
+
 async def fetch_rows(session: AsyncSession, statement: Any, values: dict[str, Any]) -> Any:
     """The rows of a read built once (`built_once`), by position (and by name). On
     PostgreSQL they come straight from the driver, in the request's transaction, without
@@ -457,14 +474,14 @@ async def fetch_rows(session: AsyncSession, statement: Any, values: dict[str, An
 
     A read sent first (the token's lookup) begins the transaction as SQLAlchemy would:
     through its asyncpg adapter, which the commit or rollback then ends."""
-    connection = await session.connection()
-    if connection.dialect.name != "postgresql":
+    if session.sync_session.get_bind().dialect.name != "postgresql":
+        connection = await session.connection()
         return (await connection.execute(statement, values)).all()
+    dialect, pooled = await _held_connection(session)
     kept = _driver_forms.get(id(statement))
     if kept is None:  # the statement is kept with its form: its id stays its own
-        kept = _driver_forms[id(statement)] = (statement, DriverForm(statement, connection.dialect))
+        kept = _driver_forms[id(statement)] = (statement, DriverForm(statement, dialect))
     form = kept[1]
-    pooled = await connection.get_raw_connection()
     driver = pooled.driver_connection
     assert driver is not None
     try:
