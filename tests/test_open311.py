@@ -4,6 +4,7 @@ specification's error shape. The third-party client `georeport` runs against a l
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -462,6 +463,27 @@ async def test_reading_needs_an_api_key(world: World) -> None:
     forged = {"api_key": "gpo_forged_key_00000000000000000000"}
     open311_error(await o311(api, "GET", "/requests.json", params=forged), 403)
     open311_error(await o311(api, "GET", f"/requests/{request_id}.json", params=forged), 403)
+
+
+async def test_the_key_may_come_in_the_authorization_header(world: World) -> None:
+    """As a bearer token, or as Basic's password (what many Open311 clients send)."""
+    api = world.api
+    request_id = await created_request(
+        api, world.landlord_partner, service_code="damage", lat=METZ[0], long=METZ[1]
+    )
+    token = world.landlord_partner.token
+    basic = base64.b64encode(f"bailleur:{token}".encode()).decode()
+    for header in (f"Bearer {token}", f"bearer  {token} ", f"Basic {basic}"):
+        response = await o311(
+            api, "GET", f"/requests/{request_id}.json", headers={"Authorization": header}
+        )
+        assert response.status_code == 200, (header, response.text)
+        assert response.json()[0]["service_request_id"] == request_id
+    for refused in ("Basic %%%", f"Basic {base64.b64encode(token.encode()).decode()}", "Bearer"):
+        response = await o311(
+            api, "GET", f"/requests/{request_id}.json", headers={"Authorization": refused}
+        )
+        open311_error(response, 403)
 
 
 async def test_reading_shows_only_the_callers_organisation(world: World) -> None:

@@ -30,6 +30,7 @@ from app.core.schemas import instant_param
 from app.identity.dependencies import (
     AnonymousLimit,
     AppSettings,
+    bearer_token,
     principal_of,
     token_charter_gate,
 )
@@ -128,7 +129,7 @@ class Open311Route(TransactionalRoute):
 
 async def _caller(request: Request, session: DbSession, api_key: str | None) -> Principal:
     """The partner behind the api_key: Open311 serves partners' reports only (403 else)."""
-    token = api_key or _token_from_authorization(request.headers.get("authorization", ""))
+    token = api_key or bearer_token(request) or _basic_password(request)
     if not token:
         raise Forbidden("api_key is required.")
     principal = await principal_of(request, session, token)
@@ -138,10 +139,9 @@ async def _caller(request: Request, session: DbSession, api_key: str | None) -> 
     return principal
 
 
-def _token_from_authorization(header: str) -> str | None:
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer":
-        return value.strip() or None
+def _basic_password(request: Request) -> str | None:
+    """The token as the password of `Authorization: Basic` (what Open311 clients send)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "basic":
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode()
