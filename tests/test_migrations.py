@@ -370,3 +370,32 @@ def test_0017_chains_the_audit_events_already_stored_in_their_order(empty_databa
     checked, order = _verified(empty_database)
     assert (checked.ok, checked.entries, checked.first_broken_at) == (True, 3, None)
     assert order == [(1, "Événement 2"), (2, "Événement 1"), (3, "Événement 0")]
+
+
+def _take_report_numbers(connection: Connection) -> list[int]:
+    connection.execute(text("INSERT INTO counters (name, value) VALUES ('R-2026', 7)"))
+    take = text("SELECT reference_next(:name)")
+    return [connection.execute(take, {"name": name}).scalar_one() for name in ("R-2026",) * 2]
+
+
+def _counters(connection: Connection) -> dict[str, int]:
+    return dict(connection.execute(text("SELECT name, value FROM counters")).all())
+
+
+def _reference_sequences(connection: Connection) -> int:
+    found = "SELECT count(*) FROM pg_class WHERE relkind = 'S' AND relname LIKE 'reference\\_%'"
+    return int(connection.execute(text(found)).scalar_one())
+
+
+def test_0023_goes_on_from_the_counter_and_writes_the_sequence_back(empty_database: str) -> None:
+    """The year's sequence starts after its counter's value; a downgrade puts its last
+    number back in the counter, so the upsert goes on from there."""
+    if not empty_database.startswith("postgresql"):
+        pytest.skip("SQLite keeps the counter's row")
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0023")
+    assert _write(empty_database, _take_report_numbers) == [8, 9]
+    assert _inspect(empty_database, _reference_sequences) == 1
+    command.downgrade(config, "0022")
+    assert _inspect(empty_database, _counters) == {"R-2026": 9}
+    assert _inspect(empty_database, _reference_sequences) == 0

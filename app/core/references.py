@@ -1,8 +1,15 @@
-"""Human references (`P-2026-000123`): a counter row per prefix and year.
+"""Human references (`P-2026-000123`): a number per prefix and year.
 
-The counter is bumped with an upsert in the caller's transaction, so two concurrent
-creations never get the same number (unlike `max() + 1`), and a rolled-back creation
-gives its number back.
+A problem's number comes from a counter row bumped by an upsert in the caller's
+transaction: two concurrent creations never get the same number (unlike `max() + 1`), and
+a rolled-back creation gives its number back. The row stays locked until that
+transaction ends, so creations of the same prefix take turns: right for a facilitator's
+problems, consecutive in the minutes.
+
+A report's number, on PostgreSQL, comes from a sequence of its year (`reference_next`,
+migration 0023), which holds nothing: reports arrive from partners' systems at a rate a
+locked row made queue. Never the same number twice either, but one taken by an intake that
+fails is not given back. SQLite, one writer at a time, keeps the counter for both.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam
+from sqlalchemy import String, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,9 +44,18 @@ def _bump(insert: Any) -> Any:
     )
 
 
+# The prefixes whose numbers come from a sequence on PostgreSQL (see above).
+SEQUENCED = frozenset({"R"})
+_FROM_SEQUENCE = select(func.reference_next(bindparam("name", type_=String())))
+
+
 async def next_reference(session: AsyncSession, prefix: str, at: datetime) -> str:
     year = at.astimezone(PARIS).year
     name = f"{prefix}-{year}"
     connection = await session.connection()
-    value = (await connection.execute(_bump(dialect_insert(session)), {"name": name})).scalar_one()
+    if prefix in SEQUENCED and connection.dialect.name == "postgresql":
+        statement = _FROM_SEQUENCE
+    else:
+        statement = _bump(dialect_insert(session))
+    value = (await connection.execute(statement, {"name": name})).scalar_one()
     return f"{name}-{value:06d}"

@@ -89,13 +89,23 @@ class Problem(UUIDPrimaryKey, Timestamps, Versioned, Base):
             sqlite_where=NOT_CLOSED,
             postgresql_where=NOT_CLOSED,
         ),
+        # The unlocated ones in the order they are listed in (migration 0024): the first
+        # 20 the caller may see are read there, not all of them sorted. Byte order, as the
+        # query writes it: "C" on PostgreSQL, SQLite's own BINARY.
         Index(
-            "ix_problems_category_commune_code_unlocated_not_closed",
+            "ix_problems_unlocated_not_closed_reference",
             "category",
             "commune_code",
-            sqlite_where=UNLOCATED_NOT_CLOSED,
+            text('reference COLLATE "C"'),
             postgresql_where=UNLOCATED_NOT_CLOSED,
-        ),
+        ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_problems_unlocated_not_closed_reference",
+            "category",
+            "commune_code",
+            "reference",
+            sqlite_where=UNLOCATED_NOT_CLOSED,
+        ).ddl_if(dialect="sqlite"),
     )
 
     reference: Mapped[str] = mapped_column(String(20), unique=True)

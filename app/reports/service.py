@@ -265,22 +265,22 @@ async def possible_duplicates(
             "lon_high": lon + d_lon,
         }
     connection = await session.connection()
+    # (distance, reference, row): sorted as listed, the models built for the 20 kept only
+    # (a dense neighbourhood has hundreds in its box).
     candidates = []
-    for problem_id, reference, title, status, p_lat, p_lon in await connection.execute(
-        statement, values
-    ):
+    for row in await connection.execute(statement, values):
+        p_lat, p_lon = row[4], row[5]
         distance = None
-        if None not in (lat, lon, p_lat, p_lon):
-            distance = round(distance_m(lat, lon, p_lat, p_lon), 1)  # type: ignore[arg-type]
+        if lat is not None and lon is not None and p_lat is not None and p_lon is not None:
+            distance = round(distance_m(lat, lon, p_lat, p_lon), 1)
             if distance > DUPLICATE_RADIUS_M:
                 continue
-        candidates.append(
-            DuplicateOut(
-                id=problem_id, reference=reference, title=title, status=status, distance_m=distance
-            )
-        )
-    candidates.sort(key=lambda d: (d.distance_m is None, d.distance_m or 0.0, d.reference))
-    return candidates[:MAX_DUPLICATES]
+        candidates.append((distance, row))
+    candidates.sort(key=lambda c: (c[0] is None, c[0] or 0.0, c[1][1]))
+    return [
+        DuplicateOut(id=row[0], reference=row[1], title=row[2], status=row[3], distance_m=distance)
+        for distance, row in candidates[:MAX_DUPLICATES]
+    ]
 
 
 # A report's free texts: its reporter reads them (and the report's public note), whatever
@@ -303,8 +303,9 @@ async def intake(
     """A partner's report, from the API or Open311: stored, routed to the GPO that covers
     it, with the open problems it may duplicate (those the reporter may see).
 
-    Its reference is taken last, just before the report is stored: the counter's row stays
-    locked until the transaction ends, and every other report waits for it meanwhile."""
+    Its reference is taken just before the report is stored: on PostgreSQL from the year's
+    sequence, which locks nothing; on SQLite from the counter's row, locked until the
+    transaction ends (SQLite's one writer serialises intake anyway)."""
     organisation_id = access.member_organisation(principal)
     if organisation_id is None:
         raise Forbidden("Reports are submitted by partners, for their organisation.")
