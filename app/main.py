@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -112,6 +113,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.worker_in_process
             else None
         )
+        # What start-up built (modules, routes, the models' metadata) lives as long as the
+        # process: out of the collector's reach, a full collection no longer walks it. Those
+        # walks were the tail of every route's latency (the overview at 1M problems, 16
+        # clients: p95 79 -> 37 ms, p99 108 -> 44 ms; README, issue 10). Collected first,
+        # so that only what is alive is kept.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -142,10 +142,10 @@ SEAL_AUDIT = "SELECT audit_events_seal($1::UUID[], $2::VARCHAR[])"
 
 # GET /stats/overview, a caller who sees everything: the summary rows the triggers keep.
 
-# $1 $2 0 0, $3..$5 the outcomes not worked on ('' for none).
-PROBLEM_COUNTS = "SELECT grouping(figures_problem_counts.status, figures_problem_counts.category, figures_problem_counts.commune_code) AS grouping_1, figures_problem_counts.status, figures_problem_counts.category, figures_problem_counts.commune_code, sum(figures_problem_counts.problems) AS sum_1, coalesce(sum(figures_problem_counts.problems) FILTER (WHERE (figures_problem_counts.outcome NOT IN ($3::VARCHAR, $4::VARCHAR, $5::VARCHAR))), $1::INTEGER) AS coalesce_1, coalesce(sum(figures_problem_counts.problems) FILTER (WHERE (figures_problem_counts.outcome NOT IN ($3::VARCHAR, $4::VARCHAR, $5::VARCHAR)) AND figures_problem_counts.measured IS true), $2::INTEGER) AS coalesce_3 \nFROM figures_problem_counts GROUP BY GROUPING SETS((figures_problem_counts.status), (figures_problem_counts.category), (figures_problem_counts.commune_code))"  # noqa: E501
+# The totals over every GPO and commune (migration 0025).
+TOTALS = "SELECT 'status', figures_status_totals.status, figures_status_totals.outcome, figures_status_totals.measured, figures_status_totals.problems \nFROM figures_status_totals UNION ALL SELECT 'category', figures_category_totals.category, NULL AS anon_1, NULL AS anon__1, figures_category_totals.problems \nFROM figures_category_totals UNION ALL SELECT 'commune', figures_commune_totals.commune_code, NULL AS anon_1, NULL AS anon__1, figures_commune_totals.problems \nFROM figures_commune_totals"  # noqa: E501
 
-CLOSING_DAYS = "SELECT figures_closing_days.day, sum(figures_closing_days.problems) AS sum_1 \nFROM figures_closing_days GROUP BY figures_closing_days.day ORDER BY figures_closing_days.day"  # noqa: E501
+DAY_TOTALS = "SELECT figures_day_totals.day, figures_day_totals.problems \nFROM figures_day_totals ORDER BY figures_day_totals.day"  # noqa: E501
 
 # $1 day, $2 day + 1, $3 limit, $4 offset.
 CLOSED_DAYS = "SELECT figures_closed_problems.days \nFROM figures_closed_problems \nWHERE figures_closed_problems.days >= $1::INTEGER AND figures_closed_problems.days < $2::INTEGER ORDER BY figures_closed_problems.days \n LIMIT $3::INTEGER OFFSET $4::INTEGER"  # noqa: E501
@@ -781,7 +781,7 @@ def present(counts: dict[str, int]) -> dict[str, int]:
 async def summary_median(tx: Tx, closed: int) -> float | None:
     """The median from the histogram of whole days to close, the middle values read
     inside their day (`app.figures.service._summary_median`)."""
-    histogram = await tx.fetch(CLOSING_DAYS)
+    histogram = await tx.fetch(DAY_TOTALS)
     size = sum(n for _, n in histogram)
     if size != closed or not size:
         return None
@@ -806,18 +806,18 @@ async def overview(request: Request, tx: Tx, principal: Principal) -> Response:
     by_category: dict[str, int] = {}
     by_commune: dict[str, int] = {}
     closed = worked_on = measured_ = 0
-    rows = await tx.fetch(PROBLEM_COUNTS, 0, 0, "duplicate", "not_in_scope", "")
-    for bits, status, category, commune, n, worked, measured in rows:
-        if bits == 0b011:
-            by_status[status] = by_status.get(status, 0) + n
-            if status == "closed":
+    for total, key, outcome, measured, n in await tx.fetch(TOTALS):
+        if total == "status":
+            by_status[key] = by_status.get(key, 0) + n
+            if key == "closed":
                 closed += n
-                worked_on += worked
-                measured_ += measured
-        elif bits == 0b101:
-            by_category[category] = n
+                if outcome not in ("duplicate", "not_in_scope", ""):
+                    worked_on += n
+                    measured_ += n if measured else 0
+        elif total == "category":
+            by_category[key] = n
         else:
-            by_commune[commune] = n
+            by_commune[key] = n
     median = await summary_median(tx, closed)
     if median is None and closed:
         raise Refused(refused(501, "The floor reads the median from the summary rows only."))

@@ -74,6 +74,12 @@ SUMMARY_TABLES = (
     "figures_closed_problems",
     "figures_measured_problems",
     "figures_open_actions",
+    # Last: emptying the summaries above moves them (migration 0025's triggers), and the
+    # summaries' backfill fills them again through the same triggers.
+    "figures_status_totals",
+    "figures_category_totals",
+    "figures_commune_totals",
+    "figures_day_totals",
 )
 START = datetime(2021, 1, 1, tzinfo=PARIS)
 

@@ -13,7 +13,11 @@ it.
 - `figures_measured_problems`: the problems with a measured indicator (the state the
   triggers compare with);
 - `figures_open_actions`: open actions by due date and assignee organisation (migration
-  0022, kept by a trigger on actions).
+  0022, kept by a trigger on actions);
+- the overview's totals over every GPO and commune (migration 0025), kept by triggers on
+  the two summaries above them: `figures_status_totals` (by status, outcome and measured),
+  `figures_category_totals`, `figures_commune_totals`, and `figures_day_totals` (the
+  closing days' histogram by day alone).
 
 On SQLite (one district's embedded database) nothing maintains them: the figures are read
 from the rows there (`app.figures.service`).
@@ -113,3 +117,37 @@ class OpenActions(Base):
     due_date: Mapped[date] = mapped_column(primary_key=True)
     assignee_organisation_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     actions: Mapped[int]
+
+
+class StatusTotal(Base):
+    """`figures_problem_counts` summed by status, outcome and measured (migration 0025)."""
+
+    __tablename__ = "figures_status_totals"
+
+    status: Mapped[str] = mapped_column(String(10), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(22), primary_key=True)
+    measured: Mapped[bool] = mapped_column(primary_key=True)
+    problems: Mapped[int]
+
+
+class CategoryTotal(Base):
+    __tablename__ = "figures_category_totals"
+
+    category: Mapped[str] = mapped_column(String(50), primary_key=True)
+    problems: Mapped[int]
+
+
+class CommuneTotal(Base):
+    __tablename__ = "figures_commune_totals"
+
+    commune_code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    problems: Mapped[int]
+
+
+class DayTotal(Base):
+    """`figures_closing_days` summed by day."""
+
+    __tablename__ = "figures_day_totals"
+
+    day: Mapped[int] = mapped_column(primary_key=True)
+    problems: Mapped[int]

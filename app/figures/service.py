@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
+    CompoundSelect,
     Date,
     Float,
     Integer,
@@ -25,22 +26,29 @@ from sqlalchemy import (
     extract,
     func,
     literal,
+    literal_column,
+    null,
     select,
     tuple_,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import access
 from app.actions.models import Action, ActionStatus, overdue
 from app.core.clock import PARIS, today_in_paris
-from app.core.db import AnySelect
+from app.core.db import AnySelect, fetch_rows
 from app.figures.models import (
+    CategoryTotal,
     ClosedProblem,
     ClosingDays,
+    CommuneTotal,
+    DayTotal,
     MeasuredProblem,
     OpenActions,
     ProblemCount,
+    StatusTotal,
 )
 from app.figures.schemas import AnnualEvaluation, EvaluationRow, OrganisationRow, Overview, Totals
 from app.gpos.models import Gpo
@@ -177,8 +185,11 @@ async def overview(session: AsyncSession, principal: Principal, f: OverviewFilte
         overdue_statement = overdue_statement.join(Problem, Problem.id == Action.problem_id).where(
             condition
         )
-    connection = await session.connection()
-    overdue_rows = await connection.execute(overdue_statement, {"today": today_in_paris()})
+    today = {"today": today_in_paris()}
+    if overdue_statement is _OVERDUE_FROM_SUMMARY or overdue_statement is _OVERDUE_BY_ORGANISATION:
+        overdue_rows = await fetch_rows(session, overdue_statement, today)  # built once
+    else:
+        overdue_rows = (await (await session.connection()).execute(overdue_statement, today)).all()
     return Overview(
         problems_by_status=counts.by_status,
         problems_by_category=_present(counts.by_category),
@@ -226,8 +237,9 @@ async def _counts(session: AsyncSession, condition: ColumnElement[bool]) -> _Cou
 
 
 # The summary rows' statements, built once for each set of filters given (two at most) and
-# run on the session's connection: building and the ORM's execution path cost more than
-# the statements do. The filters' values are bound parameters (`_summary_values`).
+# read from the driver (`fetch_rows`): building them and SQLAlchemy's result layer cost more
+# than the statements do (a histogram of 800 days: a third of the overview's CPU). The
+# filters' values are bound parameters (`_summary_values`).
 
 
 # Which of the GPO and the commune filter: the key of the statements built for them.
@@ -252,6 +264,48 @@ def _summary_values(f: OverviewFilters) -> dict[str, Any]:
     return {"gpo_id": f.gpo_id, "commune_code": f.commune_code}
 
 
+# No filter (`UNFILTERED`): the totals over every GPO and commune (migration 0025), a dozen
+# rows by status, outcome and measured, one a category, one a commune.
+UNFILTERED: SummaryForm = (False, False)
+_TOTALS: CompoundSelect[Any] = union_all(
+    select(
+        literal_column("'status'"),
+        StatusTotal.status,
+        StatusTotal.outcome,
+        StatusTotal.measured,
+        StatusTotal.problems,
+    ),
+    select(
+        literal_column("'category'"), CategoryTotal.category, null(), null(), CategoryTotal.problems
+    ),
+    select(
+        literal_column("'commune'"),
+        CommuneTotal.commune_code,
+        null(),
+        null(),
+        CommuneTotal.problems,
+    ),
+)
+_NOT_WORKED_ON = frozenset({*(o.value for o in NOT_WORKED_ON), ""})  # '': no outcome
+
+
+async def _total_counts(session: AsyncSession) -> _Counts:
+    counts = _Counts()
+    for total, key, outcome, measured, problems in await fetch_rows(session, _TOTALS, {}):
+        if total == "status":
+            counts.by_status[key] = counts.by_status.get(key, 0) + problems
+            if key == ProblemStatus.closed:
+                counts.closed += problems
+                if outcome not in _NOT_WORKED_ON:
+                    counts.worked_on += problems
+                    counts.measured += problems if measured else 0
+        elif total == "category":
+            counts.by_category[key] = problems
+        else:
+            counts.by_commune[key] = problems
+    return counts
+
+
 @functools.cache
 def _summary_counts_statement(form: SummaryForm) -> AnySelect:
     c = ProblemCount
@@ -274,10 +328,14 @@ def _summary_counts_statement(form: SummaryForm) -> AnySelect:
 async def _summary_counts(session: AsyncSession, f: OverviewFilters) -> _Counts:
     """The counts by status, category and commune summed by PostgreSQL from the summary
     rows (grouping sets: a few dozen rows back, not the thousands of summary rows), with
-    the closed problems worked on and measured on the status rows."""
+    the closed problems worked on and measured on the status rows; without a filter, from
+    their totals."""
+    if _summary_form(f) == UNFILTERED:
+        return await _total_counts(session)
     counts = _Counts()
-    connection = await session.connection()
-    rows = await connection.execute(_summary_counts_statement(_summary_form(f)), _summary_values(f))
+    rows = await fetch_rows(
+        session, _summary_counts_statement(_summary_form(f)), _summary_values(f)
+    )
     for bits, status, category, commune_code, problems, worked, measured in rows:
         if bits == 0b011:  # by status
             counts.by_status[status] = counts.by_status.get(status, 0) + problems
@@ -294,6 +352,8 @@ async def _summary_counts(session: AsyncSession, f: OverviewFilters) -> _Counts:
 
 @functools.cache
 def _histogram_statement(form: SummaryForm) -> AnySelect:
+    if form == UNFILTERED:
+        return select(DayTotal.day, DayTotal.problems).order_by(DayTotal.day)
     return (
         select(ClosingDays.day, func.sum(ClosingDays.problems))
         .where(*_summary_filters(ClosingDays, form))
@@ -323,8 +383,7 @@ async def _summary_median(session: AsyncSession, f: OverviewFilters, closed: int
     their day from the closed problems' index; None (read the rows) when the histogram does
     not hold every closed problem (one closed without a closing time)."""
     form, values = _summary_form(f), _summary_values(f)
-    connection = await session.connection()
-    histogram = (await connection.execute(_histogram_statement(form), values)).all()
+    histogram = await fetch_rows(session, _histogram_statement(form), values)
     size = sum(n for _, n in histogram)
     if size != closed or not size:
         return None
@@ -336,8 +395,8 @@ async def _summary_median(session: AsyncSession, f: OverviewFilters, closed: int
         if wanted:
             bounds = {"day": day, "next_day": day + 1, "skipped": wanted[0]}
             bounds["taken"] = wanted[-1] - wanted[0] + 1
-            found = await connection.execute(_middle_statement(form), values | bounds)
-            middle += found.scalars().all()
+            found = await fetch_rows(session, _middle_statement(form), values | bounds)
+            middle += [row[0] for row in found]
         before += n
         if before > ranks[-1]:
             break

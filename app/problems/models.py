@@ -90,22 +90,17 @@ class Problem(UUIDPrimaryKey, Timestamps, Versioned, Base):
             postgresql_where=NOT_CLOSED,
         ),
         # The unlocated ones in the order they are listed in (migration 0024): the first
-        # 20 the caller may see are read there, not all of them sorted. Byte order, as the
-        # query writes it: "C" on PostgreSQL, SQLite's own BINARY.
-        Index(
-            "ix_problems_unlocated_not_closed_reference",
-            "category",
-            "commune_code",
-            text('reference COLLATE "C"'),
-            postgresql_where=UNLOCATED_NOT_CLOSED,
-        ).ddl_if(dialect="postgresql"),
+        # 20 the caller may see are read there, not all of them sorted.
         Index(
             "ix_problems_unlocated_not_closed_reference",
             "category",
             "commune_code",
             "reference",
+            # Byte order, as the query sorts: "C" on PostgreSQL (SQLite's default is).
+            postgresql_ops={"reference": 'COLLATE "C"'},
             sqlite_where=UNLOCATED_NOT_CLOSED,
-        ).ddl_if(dialect="sqlite"),
+            postgresql_where=UNLOCATED_NOT_CLOSED,
+        ),
     )
 
     reference: Mapped[str] = mapped_column(String(20), unique=True)

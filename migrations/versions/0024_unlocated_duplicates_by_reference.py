@@ -26,11 +26,11 @@ UNLOCATED_NOT_CLOSED = "status <> 'closed' AND (lat IS NULL OR lon IS NULL)"
 
 
 def upgrade() -> None:
-    postgresql = op.get_bind().dialect.name == "postgresql"
     op.create_index(
         "ix_problems_unlocated_not_closed_reference",
         "problems",
-        ["category", "commune_code", sa.text('reference COLLATE "C"' if postgresql else "reference")],
+        ["category", "commune_code", "reference"],
+        postgresql_ops={"reference": 'COLLATE "C"'},
         sqlite_where=sa.text(UNLOCATED_NOT_CLOSED),
         postgresql_where=sa.text(UNLOCATED_NOT_CLOSED),
     )
