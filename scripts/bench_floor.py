@@ -156,10 +156,10 @@ OVERDUE_BY_ORGANISATION = "SELECT figures_open_actions.assignee_organisation_id,
 # GET /evaluations/annual?year=..., a caller who sees everything.
 
 # $1 $2 the year.
-YEAR_RAISED = "SELECT problems.gpo_id AS gpo_id, problems.commune_code AS commune_code, problems.category AS category, count(*) AS count_1 \nFROM problems \nWHERE problems.created_at >= $1::TIMESTAMP WITH TIME ZONE AND problems.created_at < $2::TIMESTAMP WITH TIME ZONE GROUP BY problems.gpo_id, problems.commune_code, problems.category"  # noqa: E501
+YEAR_RAISED = "SELECT grouping(problems.gpo_id, problems.commune_code, problems.category) AS grouping_1, problems.gpo_id AS gpo_id, problems.commune_code AS commune_code, problems.category AS category, count(*) AS count_1 \nFROM problems \nWHERE problems.created_at >= $1::TIMESTAMP WITH TIME ZONE AND problems.created_at < $2::TIMESTAMP WITH TIME ZONE GROUP BY GROUPING SETS((problems.gpo_id), (problems.commune_code), (problems.category), ())"  # noqa: E501
 
 # The closed problems' summary rows (migration 0014). $1..$3 1 0 0, $4 $5 the year.
-YEAR_CLOSED = "SELECT figures_closed_problems.gpo_id AS gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category, figures_closed_problems.outcome, count(*) AS count_1, coalesce(sum(CASE WHEN (figures_closed_problems.improved IS true) THEN $1::INTEGER ELSE $2::INTEGER END), $3::INTEGER) AS coalesce_1 \nFROM figures_closed_problems \nWHERE figures_closed_problems.closed_at >= $4::TIMESTAMP WITH TIME ZONE AND figures_closed_problems.closed_at < $5::TIMESTAMP WITH TIME ZONE GROUP BY figures_closed_problems.gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category, figures_closed_problems.outcome"  # noqa: E501
+YEAR_CLOSED = "SELECT grouping(figures_closed_problems.gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category) AS grouping_1, figures_closed_problems.gpo_id AS gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category, figures_closed_problems.outcome, count(*) AS count_1, coalesce(sum(CASE WHEN (figures_closed_problems.improved IS true) THEN $1::INTEGER ELSE $2::INTEGER END), $3::INTEGER) AS coalesce_1 \nFROM figures_closed_problems \nWHERE figures_closed_problems.closed_at >= $4::TIMESTAMP WITH TIME ZONE AND figures_closed_problems.closed_at < $5::TIMESTAMP WITH TIME ZONE GROUP BY GROUPING SETS((figures_closed_problems.gpo_id, figures_closed_problems.outcome), (figures_closed_problems.commune_code, figures_closed_problems.outcome), (figures_closed_problems.category, figures_closed_problems.outcome), (figures_closed_problems.outcome))"  # noqa: E501
 
 # $1 the middle ranks, $2 $3 the year: each breakdown's and the total's two middle values.
 YEAR_MEDIANS = "SELECT grouping(figures_closed_problems.gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category) AS grouping_1, figures_closed_problems.gpo_id AS gpo_id, figures_closed_problems.commune_code, figures_closed_problems.category, percentile_disc($1::FLOAT[]) WITHIN GROUP (ORDER BY figures_closed_problems.days) AS percentile_disc_1 \nFROM figures_closed_problems \nWHERE figures_closed_problems.closed_at >= $2::TIMESTAMP WITH TIME ZONE AND figures_closed_problems.closed_at < $3::TIMESTAMP WITH TIME ZONE GROUP BY GROUPING SETS((figures_closed_problems.gpo_id), (figures_closed_problems.commune_code), (figures_closed_problems.category), ())"  # noqa: E501
@@ -847,7 +847,7 @@ class Tally:
             "label": label,
             "problems_raised": self.raised,
             "problems_closed": self.closed,
-            "outcomes": self.outcomes,
+            "outcomes": {outcome: self.outcomes[outcome] for outcome in sorted(self.outcomes)},
             "median_days_to_close": self.median,
             "closed_with_improved_indicator": self.improved,
         }
@@ -867,30 +867,25 @@ async def annual(request: Request, tx: Tx, principal: Principal) -> Response:
             found = tallies[place] = Tally()
         return found
 
-    # Raised and closed apart, summed by (GPO, commune, category, outcome), in the order
-    # the service sums them (`app.figures.service._problem_rows`).
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for gpo_id, commune, category, n_raised in await tx.fetch(YEAR_RAISED, start, end):
-        groups[(gpo_id, commune, category, None)] = [n_raised, 0, 0]
+    # Raised and closed apart, each breakdown and the total summed by the database (grouping
+    # sets), as the service sums them (`app.figures.service._grouped_tallies`).
+    def place(bits: int, gpo_id: Any, commune: str, category: str) -> tuple[str, str]:
+        name = GROUPING_BITS[bits]
+        raw = {"gpo": str(gpo_id), "commune": commune, "category": category, "all": "all"}[name]
+        return name, raw
+
+    for bits, gpo_id, commune, category, n_raised in await tx.fetch(YEAR_RAISED, start, end):
+        if n_raised:
+            tally(place(bits, gpo_id, commune, category)).raised += n_raised
     # CASE WHEN ... THEN 1 ELSE 0 END, coalesce(..., 0): SQLAlchemy binds every literal.
     sums = (1, 0, 0)
     closed_groups = await tx.fetch(YEAR_CLOSED, *sums, start, end)
-    for gpo_id, commune, category, outcome, n_closed, n_improved in closed_groups:
-        outcome = outcome or None  # '' in the summary rows: no outcome
-        counted = groups.setdefault((gpo_id, commune, category, outcome), [0, 0, 0])
-        counted[1] += n_closed
-        counted[2] += n_improved
-    for group in sorted(groups, key=lambda g: (*g[:-1], "" if g[-1] is None else g[-1])):
-        n_raised, n_closed, n_improved = groups[group]
-        gpo_id, commune, category, outcome = group
-        places = (("gpo", str(gpo_id)), ("commune", commune), ("category", category))
-        for place in (*places, ("all", "all")):
-            t = tally(place)
-            t.raised += n_raised
-            t.closed += n_closed
-            t.improved += n_improved
-            if outcome is not None:
-                t.outcomes[outcome] = t.outcomes.get(outcome, 0) + n_closed
+    for bits, gpo_id, commune, category, outcome, n_closed, n_improved in closed_groups:
+        t = tally(place(bits, gpo_id, commune, category))
+        t.closed += n_closed
+        t.improved += n_improved
+        if outcome:  # '' in the summary rows: no outcome
+            t.outcomes[outcome] = n_closed
     for bits, gpo_id, commune, category, middle in await tx.fetch(
         YEAR_MEDIANS, MIDDLE_RANKS, start, end
     ):
@@ -912,7 +907,7 @@ async def annual(request: Request, tx: Tx, principal: Principal) -> Response:
             key, label = labels[name].get(raw, (raw, raw))
             rows[name].append(t.row(key, label))
     for found in rows.values():
-        found.sort(key=lambda row: row["label"])
+        found.sort(key=lambda row: (row["label"], row["key"]))
     today = today_in_paris()
     organisations = [
         {

@@ -448,7 +448,7 @@ class _Tally:
             label=label,
             problems_raised=self.raised,
             problems_closed=self.closed,
-            outcomes=self.outcomes,
+            outcomes={outcome: self.outcomes[outcome] for outcome in sorted(self.outcomes)},
             median_days_to_close=middle_of(self.days) if self.days else self.median,
             closed_with_improved_indicator=self.improved,
         )
@@ -468,20 +468,21 @@ async def _problem_rows(
 ) -> dict[str, list[EvaluationRow]]:
     """The year's rows of every breakdown, by label, and the totals (under TOTAL).
 
-    One statement counts the problems raised or closed in the year by GPO, commune,
-    category and outcome (a few hundred groups); each breakdown and the totals are sums of
-    those groups. Medians are not sums: they are taken from the days to close of the
-    problems closed in the year (a year's closures: a bounded list, read once). When
-    `summarised` (PostgreSQL, a reader who sees every problem), the closed problems come
-    from their summary rows (`figures_closed_problems`), not the problems' rows.
-    """
-    dialect = session.get_bind().dialect.name
+    The problems raised and those closed in the year are counted apart, each range served
+    by its index (not one scan of their OR). On PostgreSQL the database sums each breakdown
+    and the totals (grouping sets: `_grouped_tallies`). SQLite has no grouping sets: one
+    statement counts the groups by GPO, commune, category and outcome, each breakdown and
+    the totals are their sums, and the medians are taken from the year's days to close (a
+    bounded list, read once)."""
     raised = and_(Problem.created_at >= start, Problem.created_at < end)
     closed = and_(
         Problem.status == ProblemStatus.closed, Problem.closed_at >= start, Problem.closed_at < end
     )
+    if session.get_bind().dialect.name == "postgresql":
+        tallies = await _grouped_tallies(session, scope, raised, closed, start, end, summarised)
+        return await _rows_of(session, tallies)
     keys = [_as_text(breakdown[0]) for breakdown in BREAKDOWNS.values()]
-    tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    tallies = defaultdict(_Tally)
 
     def places(values: Sequence[Any]) -> list[tuple[str, str]]:
         return [
@@ -489,50 +490,22 @@ async def _problem_rows(
             (TOTAL, TOTAL),
         ]
 
-    # Raised and closed apart, each range served by its index (not one scan of their OR).
     groups: dict[tuple[Any, ...], list[Any]] = {}
     for *values, n_raised in await session.execute(
         select(*keys, func.count()).where(scope, raised).group_by(*keys)
     ):
         groups[(*values, None)] = [n_raised, 0, 0]
-    if summarised:
-        # The closed problems' summary rows hold the year's groups, outcomes, improved
-        # indicators and days to close, in one index.
-        c = ClosedProblem
-        in_year = and_(c.closed_at >= start, c.closed_at < end)
-        closed_keys = [_as_text(c.gpo_id), c.commune_code, c.category]
-        closed_groups = (
-            select(*closed_keys, c.outcome, func.count(), _sum_if(c.improved.is_(True)))
-            .where(in_year)
-            .group_by(*closed_keys, c.outcome)
-        )
-        days, closed_where = c.days, in_year
-    else:
-        improved: ColumnElement[bool]
-        closed_groups = select(*keys, Problem.outcome, func.count())
-        if dialect == "postgresql":
-            # The closed problem's summary row says whether an indicator improved.
-            improved = ClosedProblem.improved.is_(True)
-            closed_groups = closed_groups.join(
-                ClosedProblem, ClosedProblem.problem_id == Problem.id
-            )
-        else:
-            improved = has_improved_indicator(Problem.id)
-        closed_groups = (
-            closed_groups.add_columns(_sum_if(improved))
-            .where(scope, closed)
-            .group_by(*keys, Problem.outcome)
-        )
-        closed_keys, days, closed_where = keys, days_to_close(dialect), and_(scope, closed)
+    closed_groups = (
+        select(*keys, Problem.outcome, func.count(), _sum_if(has_improved_indicator(Problem.id)))
+        .where(scope, closed)
+        .group_by(*keys, Problem.outcome)
+    )
     for *values, outcome, n_closed, n_improved in await session.execute(closed_groups):
-        outcome = Outcome(outcome) if outcome else None  # '' in the summary rows
         # Closed with no outcome: with those raised, as in one GROUP BY of keys and outcome.
         counted = groups.setdefault((*values, outcome), [0, 0, 0])
         counted[1] += n_closed
         counted[2] += n_improved
-    # The groups in the order that GROUP BY gives them (no outcome first).
-    for group in sorted(groups, key=lambda g: (*g[:-1], "" if g[-1] is None else g[-1].value)):
-        n_raised, n_closed, n_improved = groups[group]
+    for group, (n_raised, n_closed, n_improved) in groups.items():
         *values, outcome = group
         for place in places(values):
             tally = tallies[place]
@@ -541,12 +514,17 @@ async def _problem_rows(
             tally.improved += n_improved
             if outcome is not None:
                 tally.outcomes[outcome.value] = tally.outcomes.get(outcome.value, 0) + n_closed
-    if dialect == "postgresql":
-        await _medians(session, tallies, closed_keys, days, closed_where)
-    else:
-        for *values, value in await session.execute(select(*closed_keys, days).where(closed_where)):
-            for place in places(values):
-                tallies[place].days.append(float(value))
+    days = days_to_close("sqlite")
+    for *values, value in await session.execute(select(*keys, days).where(scope, closed)):
+        for place in places(values):
+            tallies[place].days.append(float(value))
+    return await _rows_of(session, tallies)
+
+
+async def _rows_of(
+    session: AsyncSession, tallies: dict[tuple[str, str], _Tally]
+) -> dict[str, list[EvaluationRow]]:
+    """Each breakdown's rows by label (then key), and the totals' (under TOTAL)."""
     labels = {name: await _labels(session, breakdown) for name, breakdown in BREAKDOWNS.items()}
     rows: dict[str, list[EvaluationRow]] = {name: [] for name in (*BREAKDOWNS, TOTAL)}
     for (name, raw), tally in tallies.items():
@@ -556,8 +534,79 @@ async def _problem_rows(
             key, label = labels[name].get(raw, (raw, raw))
             rows[name].append(tally.row(key, label))
     for found in rows.values():
-        found.sort(key=lambda row: row.label)
+        found.sort(key=lambda row: (row.label, row.key))
     return rows
+
+
+def _place(bits: int, values: Sequence[Any]) -> tuple[str, str]:
+    """The breakdown and key of a grouping-sets row (`GROUPING_BITS`)."""
+    name = GROUPING_BITS[bits]
+    return (TOTAL, TOTAL) if name == TOTAL else (name, str(values[list(BREAKDOWNS).index(name)]))
+
+
+def _by_breakdown(keys: Sequence[Any], *extra: Any) -> tuple[Any, Any]:
+    """grouping() of the (GPO, commune, category) keys, and the grouping sets of each key
+    and of none, each with `extra`."""
+    gpo, commune, category = keys
+    sets = (tuple_(gpo, *extra), tuple_(commune, *extra), tuple_(category, *extra))
+    return func.grouping(*keys), func.grouping_sets(*sets, tuple_(*extra))
+
+
+async def _grouped_tallies(
+    session: AsyncSession,
+    scope: ColumnElement[bool],
+    raised: ColumnElement[bool],
+    closed: ColumnElement[bool],
+    start: datetime,
+    end: datetime,
+    summarised: bool,
+) -> dict[tuple[str, str], _Tally]:
+    """PostgreSQL: each breakdown's and the total's sums taken by the database (grouping
+    sets), a few hundred rows back rather than every (GPO, commune, category, outcome)
+    group of the year (19,000 at a million problems, held by each request: the
+    evaluation's memory under load), then the medians (`_medians`). When `summarised` (a
+    reader who sees every problem) the closed problems come from their summary rows
+    (`figures_closed_problems`: groups, outcome, improved indicator and days to close in
+    one index), else from the problems' rows, their summary row saying whether an
+    indicator improved."""
+    tallies: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
+    problem_keys = [breakdown[0] for breakdown in BREAKDOWNS.values()]
+    bits, sets = _by_breakdown(problem_keys)
+    raised_groups = (
+        select(bits, *map(_as_text, problem_keys), func.count()).where(scope, raised).group_by(sets)
+    )
+    for grouped, *values, n_raised in await session.execute(raised_groups):
+        if n_raised:  # the total's group is there even when nothing was raised
+            tallies[_place(grouped, values)].raised += n_raised
+    c = ClosedProblem
+    keys: list[Any]
+    outcome: Any
+    if summarised:
+        keys, outcome = [c.gpo_id, c.commune_code, c.category], c.outcome
+        days, closed_where = c.days, and_(c.closed_at >= start, c.closed_at < end)
+        source: Any = select().select_from(c)
+    else:
+        keys, outcome = problem_keys, Problem.outcome
+        days, closed_where = days_to_close("postgresql"), and_(scope, closed)
+        source = select().select_from(Problem).join(c, c.problem_id == Problem.id)
+    bits, sets = _by_breakdown(keys, outcome)
+    closed_keys = [_as_text(keys[0]), *keys[1:]]
+    closed_groups = (
+        source.add_columns(bits, *closed_keys, outcome, func.count(), _sum_if(c.improved.is_(True)))
+        .where(closed_where)
+        .group_by(sets)
+    )
+    for grouped, *values, closed_outcome, n_closed, n_improved in await session.execute(
+        closed_groups
+    ):
+        tally = tallies[_place(grouped, values)]
+        tally.closed += n_closed
+        tally.improved += n_improved
+        value = closed_outcome.value if isinstance(closed_outcome, Outcome) else closed_outcome
+        if value:  # closed with no outcome ('' in the summary rows): counted, not an outcome
+            tally.outcomes[value] = n_closed
+    await _medians(session, tallies, closed_keys, days, closed_where)
+    return tallies
 
 
 # The bits of grouping(gpo, commune, category) for each breakdown: 1 where a key is not
