@@ -55,6 +55,9 @@ async def test_concurrent_reports_get_distinct_consecutive_references(world: Wor
     assert [r.status_code for r in responses] == [201] * 20, [r.text for r in responses]
     numbers = sorted(number(r.json()["reference"]) for r in responses)
     assert numbers == list(range(numbers[0], numbers[0] + 20))
+    # Their audit events, sealed as each transaction commits, make one unbroken chain.
+    verified = expect(await api.get(api.admin, "/governance/verify"), 200)
+    assert verified["ok"] is True, verified
 
 
 @pytest.mark.commits
@@ -242,6 +245,53 @@ async def test_possible_duplicates_are_those_of_the_statement_they_replace(
     # The data set exercises what it should: non-empty answers, and answers cut at 20.
     assert compared > 50
     assert capped > 10
+
+
+async def test_a_dense_neighbourhood_lists_the_same_nearest_twenty(
+    world: World, database: Any
+) -> None:
+    """Far more than 20 problems in the box, many at one point or within a rounding of each
+    other around the 20th nearest: PostgreSQL sends only those near the 20th (its own
+    haversine, a margin past it), and the 20 listed are still those of the statement that
+    sent them all, in the same order (ties by reference)."""
+    rng = random.Random(3)
+    gpo_id = uuid.UUID(world.gpo["id"])
+    # metres north of Metz: 10 at one point, 40 within a few centimetres of 30 m (distances
+    # that round alike, or one step apart), 30 farther, and others past the radius.
+    norths = [20.0] * 10 + [30 + rng.uniform(-0.12, 0.12) for _ in range(40)]
+    norths += [rng.uniform(31, 240) for _ in range(30)] + [rng.uniform(251, 300) for _ in range(5)]
+    now = utcnow()
+    problems = [
+        Problem(
+            # The farther, the smaller the reference: of equal rounded distances, those
+            # past the 20th nearest come first.
+            reference=f"P-2026-{999_999 - round(north * 1000):06d}-{index}",
+            gpo_id=gpo_id,
+            title=f"Problème {index}",
+            description="Généré pour les doublons d'un quartier dense.",
+            category="hall_occupation",
+            commune_code="57463",
+            **moved(METZ, north, rng.uniform(-0.05, 0.05)),
+            priority=Priority.normal,
+            visibility=Visibility.partners,
+            status=ProblemStatus.open,
+            created_at=now - timedelta(minutes=index),
+            updated_at=now,
+        )
+        for index, north in enumerate(norths)
+    ]
+    points = [METZ, (moved(METZ, 10)["lat"], moved(METZ, 10)["lon"])]
+    async with database.session(write=True) as session:
+        session.add_all(problems)
+        await session.flush()
+        for caller in (world.landlord_partner, world.commander):
+            principal = await principal_of(session, database, caller)
+            for lat, lon in points:
+                args = (principal, "hall_occupation", "57463", lat, lon)
+                now_listed = await service.possible_duplicates(session, *args)
+                assert now_listed == await duplicates_before(session, *args)
+                assert len(now_listed) == service.MAX_DUPLICATES
+        await session.rollback()
 
 
 async def test_a_located_report_lists_the_nearest_then_the_unlocated_by_reference(
