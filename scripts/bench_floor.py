@@ -134,10 +134,10 @@ INSERT_REPORT = "INSERT INTO reports (reference, status, source, category, commu
 
 STORE_ANSWER = "UPDATE idempotency_keys SET status_code=$1::INTEGER, response_body=$2::VARCHAR, response_headers=$3::JSONB WHERE idempotency_keys.id = $4::UUID"  # noqa: E501
 
-INSERT_AUDIT = "INSERT INTO audit_events (at, actor_id, token_id, request_id, action, resource_type, resource_id, problem_id, summary, changes, visibility, seq, prev_hash, hash, id) VALUES ($1::TIMESTAMP WITH TIME ZONE, $2::UUID, $3::UUID, $4::VARCHAR, $5::VARCHAR, $6::VARCHAR, $7::VARCHAR, $8::UUID, $9::VARCHAR, $10::JSONB, $11, $12::BIGINT, $13::VARCHAR, $14::VARCHAR, $15::UUID)"  # noqa: E501
+INSERT_AUDIT = "INSERT INTO audit_events (at, actor_id, token_id, request_id, action, resource_type, resource_id, problem_id, summary, changes, visibility, seq, prev_hash, hash, id) VALUES ($1::TIMESTAMP WITH TIME ZONE, $2::UUID, $3::UUID, $4::VARCHAR, $5::VARCHAR, $6::VARCHAR, $7::VARCHAR, $8::UUID, $9::VARCHAR, $10::JSONB, $11, $12::BIGINT, $13::VARCHAR, $14::VARCHAR, $15::UUID) RETURNING audit_events.at, audit_events.actor_id, audit_events.token_id, audit_events.request_id, audit_events.action, audit_events.resource_type, audit_events.resource_id, audit_events.problem_id, audit_events.summary, audit_events.changes, audit_events.visibility, audit_events.seq, audit_events.prev_hash, audit_events.hash, audit_events.id"  # noqa: E501
 # The hash chain (app.governance.chain): the events read back as stored, then sealed.
-UNSEALED_AUDIT = "SELECT audit_events.at, audit_events.actor_id, audit_events.token_id, audit_events.request_id, audit_events.action, audit_events.resource_type, audit_events.resource_id, audit_events.problem_id, audit_events.summary, audit_events.changes, audit_events.visibility, audit_events.seq, audit_events.prev_hash, audit_events.hash, audit_events.id FROM audit_events WHERE audit_events.id IN ($1::UUID) AND audit_events.hash IS NULL ORDER BY audit_events.at, audit_events.id"  # noqa: E501
-SEAL_AUDIT = "SELECT audit_events_seal($1::UUID[], $2::VARCHAR[])"
+# The events to seal within the COMMIT (migration 0026's trigger), as "id:digest".
+SEAL_AUDIT = "SELECT set_config('gpo.audit_seal', concat_ws(',', nullif(current_setting('gpo.audit_seal', true), ''), $1::VARCHAR), true)"  # noqa: E501
 
 
 # GET /stats/overview, a caller who sees everything: the summary rows the triggers keep.
@@ -688,7 +688,8 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
     }
     changes = {name: [None, value] for name, value in values.items() if value is not None}
     event_id = uuid.uuid4()
-    await tx.execute(
+    # Returned as stored, and digested so at commit (the service's `insert_event`).
+    stored = await tx.fetchrow(
         INSERT_AUDIT,
         datetime.now(UTC),
         principal.user_id,
@@ -709,10 +710,9 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
     if row_id is not None:
         stored_headers = {"content-type": "application/json", **headers}
         await tx.execute(STORE_ANSWER, 201, content.decode(), json.dumps(stored_headers), row_id)
-    # Sealed at commit, as the service's `before_commit` hook does: read back, digested,
-    # chained by the database's function under the chain's lock.
-    stored = await tx.fetchrow(UNSEALED_AUDIT, event_id)
-    await tx.execute(SEAL_AUDIT, [event_id], [audit_digest(stored)])
+    # Sealed at commit, as the service's `before_commit` hook does: digested, handed to the
+    # transaction, chained by the trigger within the COMMIT.
+    await tx.execute(SEAL_AUDIT, f"{event_id}:{audit_digest(stored)}")
     if row_id is not None:
         await tx.execute(RELEASE)
     return Response(content, status_code=201, headers=headers, media_type="application/json")

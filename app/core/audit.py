@@ -171,7 +171,10 @@ def record(
 # Session.info: the ids of the audit events inserted without the ORM, sealed at commit
 # (`app.governance.chain`) with those the ORM flushed.
 UNSEALED = "governance.unsealed_audit"
+# ... and the events inserted with RETURNING (PostgreSQL), as stored.
+STORED_UNSEALED = "governance.stored_unsealed_audit"
 _INSERT = insert(cast(Table, AuditEvent.__table__))
+_INSERT_RETURNING = _INSERT.returning(*cast(Table, AuditEvent.__table__).c)
 # Every column, so that the statement is the one the ORM's flush sends.
 _UNSET = {"seq": None, "prev_hash": None, "hash": None}
 
@@ -179,11 +182,17 @@ _UNSET = {"seq": None, "prev_hash": None, "hash": None}
 async def insert_event(session: AsyncSession, row: dict[str, Any]) -> uuid.UUID:
     """An event (`event_row`) written at once by one statement built in advance, not by
     the ORM's flush: for the hot writes (report intake), where the unit of work cost more
-    than the insert. Sealed at commit with the others."""
+    than the insert. Sealed at commit with the others. On PostgreSQL the insert returns
+    the event as stored, kept for the seal (which then need not read it back)."""
     event_id = uuid.uuid4()
     connection = await session.connection()
-    await connection.execute(_INSERT, row | _UNSET | {"id": event_id})
-    session.info.setdefault(UNSEALED, []).append(event_id)
+    values = row | _UNSET | {"id": event_id}
+    if connection.dialect.name == "postgresql":
+        stored = (await connection.execute(_INSERT_RETURNING, values)).mappings().one()
+        session.info.setdefault(STORED_UNSEALED, []).append(dict(stored))
+    else:
+        await connection.execute(_INSERT, values)
+        session.info.setdefault(UNSEALED, []).append(event_id)
     return event_id
 
 

@@ -11,11 +11,16 @@ Sealing happens just before commit (`seal`, a `before_commit` hook on every ORM 
 the access-log entries a transaction queued are inserted, and the audit events it inserted
 (with no hash yet) get their `seq` and hashes. Their content digests are computed first;
 only then is the chain's lock taken (PostgreSQL: an advisory transaction lock, released by
-the commit that follows at once), the last hash read and the rows written. So the critical
-section is one indexed read and one write a chain, and concurrent transactions still make
-one unbroken chain. On PostgreSQL lock, read and write are one call of a function of
-migration 0017 (`access_log_append`, `audit_events_seal`): one round trip in the lock.
-SQLite has one writer at a time: its write lock serialises them already.
+the commit), the last hash read and the rows written. So the critical section is one
+indexed read and one write a chain, and concurrent transactions still make one unbroken
+chain. On PostgreSQL the access-log entries of a write are appended by a function of
+migration 0017 (`access_log_append`: lock, read and write in one round trip). The audit
+events' digests are handed to the transaction (`gpo.audit_seal`, a setting local to it)
+and a deferred trigger of migration 0026 seals them while PostgreSQL runs the COMMIT: the
+lock is taken and released inside the commit, never held across the application's turn
+of its event loop (it was, when the seal was a call before the COMMIT: under 16 clients
+reporting, every write waited ~16 ms for the one before). SQLite has one writer at a
+time: its write lock serialises them already.
 
 A read request (GET) writes its entry once its own transaction is over, before its answer
 leaves (`append_after`): on PostgreSQL one statement by itself, on a pooled connection
@@ -44,12 +49,24 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, cast
 
-from sqlalchemy import ARRAY, String, Table, Uuid, bindparam, event, insert, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 
 from app import wording
-from app.core.audit import UNSEALED, AuditEvent
+from app.core.audit import STORED_UNSEALED, UNSEALED, AuditEvent
 from app.governance.models import GENESIS, AccessLogEntry
 
 ERASED = "erased_sha256"
@@ -208,11 +225,19 @@ def seal(session: Session) -> None:
     """Chain what the transaction wrote; a no-op (no statement) for the others."""
     info = session.info
     nothing_queued = not info.get(PENDING) and not info.get(UNSEALED)
+    nothing_queued &= not info.get(STORED_UNSEALED)
     if nothing_queued and not any(isinstance(obj, AuditEvent) for obj in session.new):
         return
     session.flush()  # audit events still pending are inserted (and `_track`ed)
     pending: list[dict[str, Any]] = session.info.pop(PENDING, [])
     unsealed: list[uuid.UUID] = session.info.pop(UNSEALED, [])
+    # Inserted with RETURNING (PostgreSQL): digested as stored, unless this commit seals
+    # at once (below), which must read back what a rolled-back savepoint left.
+    returned: list[dict[str, Any]] = session.info.pop(STORED_UNSEALED, [])
+    joined = isinstance(session.bind, Connection)
+    if joined:
+        unsealed += [row["id"] for row in returned]
+        returned = []
     if pending and session.get_bind().dialect.name == "postgresql":
         # Straight to the driver: the statement costs less than its building would.
         driver = session.connection().connection.driver_connection
@@ -226,13 +251,23 @@ def seal(session: Session) -> None:
             for entry, link_ in zip(pending, _chained(session, ACCESS_LOG, digests), strict=True)
         ]
         session.execute(insert(ACCESS_LOG.table), rows)
-    if unsealed:
+    if unsealed or returned:
         # Read back as stored (a savepoint rolled back may have dropped some).
-        stored = session.connection().execute(_UNSEALED_AS_STORED, {"ids": unsealed}).mappings()
+        stored = list(returned)
+        if unsealed:
+            statement, ids = _UNSEALED_AS_STORED, {"ids": unsealed}
+            stored += map(dict, session.connection().execute(statement, ids).mappings())
+        stored.sort(key=lambda row: (row["at"], row["id"]))
         digests = [(row["id"], audit_digest(cast(Mapping[str, Any], row))) for row in stored]
         if digests and session.get_bind().dialect.name == "postgresql":
-            keys, contents = zip(*digests, strict=True)
-            session.connection().execute(SEAL_AUDIT, {"ids": list(keys), "digests": list(contents)})
+            if joined:
+                # A session bound to a connection joins its transaction (a test's, a
+                # script's): its commit is not the COMMIT that would fire the trigger.
+                keys, contents = zip(*digests, strict=True)
+                session.connection().execute(SEAL_NOW, {"ids": keys, "digests": contents})
+            else:
+                listed = ",".join(f"{key}:{digest}" for key, digest in digests)
+                session.connection().execute(SEAL_AT_COMMIT, {"listed": listed})
         elif digests:
             session.execute(
                 update(_AUDIT_TABLE)
@@ -258,8 +293,15 @@ _UNSEALED_AS_STORED = (
 APPEND_SQL = "SELECT access_log_append($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12)"
 
 
-# PostgreSQL: the audit events' lock, last hash and sealing update in one round trip too.
-SEAL_AUDIT = text("SELECT audit_events_seal(:ids, :digests)").bindparams(
+# PostgreSQL: the audit events to seal within the commit (migration 0026's trigger), as
+# "id:digest,..." in the order to chain them, after those a savepoint's commit listed;
+# local to the transaction (and to a savepoint rolled back).
+SEAL_AT_COMMIT = text(
+    "SELECT set_config('gpo.audit_seal', "
+    "concat_ws(',', nullif(current_setting('gpo.audit_seal', true), ''), :listed), true)"
+).bindparams(bindparam("listed", type_=String()))
+# Or sealed at once (migration 0017's function: lock, last hash and update in one call).
+SEAL_NOW = text("SELECT audit_events_seal(:ids, :digests)").bindparams(
     bindparam("ids", type_=ARRAY(Uuid())), bindparam("digests", type_=ARRAY(String()))
 )
 
@@ -291,6 +333,7 @@ def _track(session: Session, _context: Any) -> None:
 def _forget(session: Session) -> None:
     session.info.pop(PENDING, None)
     session.info.pop(UNSEALED, None)
+    session.info.pop(STORED_UNSEALED, None)
 
 
 def queue(session: Session, entry: dict[str, Any]) -> None:
