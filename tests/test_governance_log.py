@@ -16,6 +16,8 @@ from sqlalchemy import select, text
 
 from app import wording, worker
 from app.cli import main
+from app.core import audit
+from app.core.audit import AuditEvent
 from app.core.clock import PARIS
 from app.governance import retention
 from app.identity.models import ConsoleSession
@@ -367,6 +369,36 @@ async def test_concurrent_reads_and_writes_make_one_unbroken_chain(world: World)
     await asyncio.gather(*(read() for _ in range(16)), *(comment(n) for n in range(8)))
 
     assert len(await entries(api)) == len(before) + 16
+    checked = await verify(api)
+    assert checked == {"ok": True, "entries": checked["entries"], "first_broken_at": None}
+
+
+@pytest.mark.commits
+async def test_an_event_a_rolled_back_savepoint_took_away_is_no_link(
+    world: World, database: Any
+) -> None:
+    """Events written inside a savepoint that is then rolled back are gone; those around
+    it are sealed at the commit, and the chain has no hole where the others were."""
+    api = world.api
+
+    def event(n: int) -> dict[str, Any]:
+        return audit.event_row(
+            None, action="test.event", resource_type="test", resource_id=str(n), summary=str(n)
+        )
+
+    async with database.session(write=True) as session:
+        kept = [await audit.insert_event(session, event(1))]
+        savepoint = await session.begin_nested()
+        await audit.insert_event(session, event(2))
+        await savepoint.rollback()
+        kept.append(await audit.insert_event(session, event(3)))
+        await session.commit()
+        stored = await session.execute(
+            select(AuditEvent.id, AuditEvent.seq).where(AuditEvent.action == "test.event")
+        )
+        sealed = dict(stored.all())
+    assert set(sealed) == set(kept)
+    assert sealed[kept[1]] == sealed[kept[0]] + 1
     checked = await verify(api)
     assert checked == {"ok": True, "entries": checked["entries"], "first_broken_at": None}
 

@@ -332,6 +332,10 @@ def _track(session: Session, _context: Any) -> None:
 
 def _forget(session: Session) -> None:
     session.info.pop(PENDING, None)
+    if session.in_nested_transaction():
+        # A savepoint's rollback: the events written before it are still to seal (the seal
+        # skips those it took away: read back, or the trigger finds no row).
+        return
     session.info.pop(UNSEALED, None)
     session.info.pop(STORED_UNSEALED, None)
 
