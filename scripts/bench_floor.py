@@ -589,7 +589,6 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
                 headers=headers,
                 media_type=media_type,
             )
-        await tx.execute(SAVEPOINT)
     commune_code = data["commune_code"]
     category = await tx.fetchrow(
         CATEGORY_AND_ROUTE,
@@ -614,7 +613,11 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
     duplicates = await possible_duplicates(tx, principal, data, columns["lat"], columns["lon"])
     observed_at = data.get("observed_at")
     observed = datetime.fromisoformat(observed_at).astimezone(UTC) if observed_at else None
-    # The reference just before the report is stored, as the service takes it.
+    # The claim's savepoint, which SQLAlchemy sends with its first statement after the
+    # claim (the reads before it go to the driver), then the reference just before the
+    # report is stored, as the service takes it.
+    if row_id is not None:
+        await tx.execute(SAVEPOINT)
     created = datetime.now(UTC)
     year = created.astimezone(PARIS).year
     number = (await tx.fetchrow(NEXT_REFERENCE, f"R-{year}"))[0]

@@ -31,7 +31,7 @@ from app import access, wording
 from app.core import audit
 from app.core.audit import created_changes
 from app.core.clock import utcnow
-from app.core.db import AnySelect, built_once, one_entity, one_row
+from app.core.db import AnySelect, built_once, fetch_rows, one_entity, one_row
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey
@@ -168,12 +168,11 @@ async def reportable_category_and_route(
     """The category of a report (known and reportable), its commune (known) and the GPO
     that covers it, in one round trip: 422 at the field that is wrong."""
     statement = built_once("report_category_and_route", _category_and_route_statement)
-    connection = await session.connection()
     values = {"category": category_code, "commune_code": commune_code}
-    row = (await connection.execute(statement, values)).one_or_none()
-    if row is None:
+    rows = await fetch_rows(session, statement, values)
+    if not rows:
         raise Invalid(["body", "category"], f"unknown category {category_code!r}")
-    label, reportable, known, covering_gpo_id = row
+    label, reportable, known, covering_gpo_id = rows[0]
     if not reportable:
         raise Invalid(["body", "category"], f"category {category_code!r} is not reportable")
     if not known:
@@ -264,11 +263,10 @@ async def possible_duplicates(
             "lon_low": lon - d_lon,
             "lon_high": lon + d_lon,
         }
-    connection = await session.connection()
-    # (distance, reference, row): sorted as listed, the models built for the 20 kept only
-    # (a dense neighbourhood has hundreds in its box).
+    # (distance, row): sorted as listed, the models built for the 20 kept only (a dense
+    # neighbourhood has hundreds in its box). Read from the driver (`fetch_rows`).
     candidates = []
-    for row in await connection.execute(statement, values):
+    for row in await fetch_rows(session, statement, values):
         p_lat, p_lon = row[4], row[5]
         distance = None
         if lat is not None and lon is not None and p_lat is not None and p_lon is not None:
