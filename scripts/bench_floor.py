@@ -127,10 +127,9 @@ DUPLICATES_LOCATED = "SELECT problems.id, problems.reference, problems.title, pr
 # An unlocated report (not measured: derived): $1 organisation, $2 category, $3 commune, $4 20.
 DUPLICATES = "SELECT problems.id, problems.reference, problems.title, problems.status, problems.lat, problems.lon \nFROM problems \nWHERE problems.gpo_id IN (SELECT gpo_members.gpo_id \nFROM gpo_members \nWHERE gpo_members.organisation_id = $1::UUID) AND problems.visibility IN ({levels}) AND problems.category = $2::VARCHAR AND problems.commune_code = $3::VARCHAR AND problems.status != 'closed' ORDER BY problems.reference COLLATE \"C\" \n LIMIT $4::INTEGER"  # noqa: E501
 
-# The year's sequence (migration 0023), which holds no lock.
-NEXT_REFERENCE = "SELECT reference_next($1::VARCHAR) AS reference_next_1"
 
-INSERT_REPORT = "INSERT INTO reports (reference, status, source, category, commune_code, description, address, sector, lat, lon, transport_line, station, observed_at, time_pattern, external_ref, media_url, gpo_id, submitted_by_organisation_id, submitted_by_user_id, problem_id, public_note, triaged_at, triaged_by, id, created_at, updated_at, version) VALUES ($1::VARCHAR, $2, $3, $4::VARCHAR, $5::VARCHAR, $6::VARCHAR, $7::VARCHAR, $8::VARCHAR, $9::FLOAT, $10::FLOAT, $11::VARCHAR, $12::VARCHAR, $13::TIMESTAMP WITH TIME ZONE, $14::VARCHAR, $15::VARCHAR, $16::VARCHAR, $17::UUID, $18::UUID, $19::UUID, $20::UUID, $21::VARCHAR, $22::TIMESTAMP WITH TIME ZONE, $23::UUID, $24::UUID, $25::TIMESTAMP WITH TIME ZONE, $26::TIMESTAMP WITH TIME ZONE, $27::INTEGER)"  # noqa: E501
+# The reference taken by the insert itself (migration 0023's reference_take).
+INSERT_REPORT = "INSERT INTO reports (reference, status, source, category, commune_code, description, address, sector, lat, lon, transport_line, station, observed_at, time_pattern, external_ref, media_url, gpo_id, submitted_by_organisation_id, submitted_by_user_id, problem_id, public_note, triaged_at, triaged_by, id, created_at, updated_at, version) VALUES (reference_take($1::VARCHAR), $2, $3, $4::VARCHAR, $5::VARCHAR, $6::VARCHAR, $7::VARCHAR, $8::VARCHAR, $9::FLOAT, $10::FLOAT, $11::VARCHAR, $12::VARCHAR, $13::TIMESTAMP WITH TIME ZONE, $14::VARCHAR, $15::VARCHAR, $16::VARCHAR, $17::UUID, $18::UUID, $19::UUID, $20::UUID, $21::VARCHAR, $22::TIMESTAMP WITH TIME ZONE, $23::UUID, $24::UUID, $25::TIMESTAMP WITH TIME ZONE, $26::TIMESTAMP WITH TIME ZONE, $27::INTEGER) RETURNING reports.reference"  # noqa: E501
 
 STORE_ANSWER = "UPDATE idempotency_keys SET status_code=$1::INTEGER, response_body=$2::VARCHAR, response_headers=$3::JSONB WHERE idempotency_keys.id = $4::UUID"  # noqa: E501
 
@@ -614,18 +613,16 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
     observed_at = data.get("observed_at")
     observed = datetime.fromisoformat(observed_at).astimezone(UTC) if observed_at else None
     # The claim's savepoint, which SQLAlchemy sends with its first statement after the
-    # claim (the reads before it go to the driver), then the reference just before the
-    # report is stored, as the service takes it.
+    # claim (the reads before it go to the driver), then the report, whose insert takes its
+    # reference, as the service stores it.
     if row_id is not None:
         await tx.execute(SAVEPOINT)
     created = datetime.now(UTC)
     year = created.astimezone(PARIS).year
-    number = (await tx.fetchrow(NEXT_REFERENCE, f"R-{year}"))[0]
-    reference = f"R-{year}-{number:06d}"
     report_id = uuid.uuid4()
-    await tx.execute(
+    stored_report = await tx.fetchrow(
         INSERT_REPORT,
-        reference,
+        f"R-{year}",
         "received",
         "api",
         data["category"],
@@ -653,6 +650,7 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
         created,
         1,
     )
+    reference = stored_report[0]
     body = {
         "id": report_id,
         "reference": reference,

@@ -378,6 +378,12 @@ def _take_report_numbers(connection: Connection) -> list[int]:
     return [connection.execute(take, {"name": name}).scalar_one() for name in ("R-2026",) * 2]
 
 
+def _take_references(connection: Connection) -> list[str]:
+    connection.execute(text("INSERT INTO counters (name, value) VALUES ('R-2027', 999998)"))
+    take = text("SELECT reference_take('R-2027')")
+    return [connection.execute(take).scalar_one() for _ in range(2)]
+
+
 def _counters(connection: Connection) -> dict[str, int]:
     return dict(connection.execute(text("SELECT name, value FROM counters")).all())
 
@@ -395,7 +401,9 @@ def test_0023_goes_on_from_the_counter_and_writes_the_sequence_back(empty_databa
     config = alembic_config(empty_database)
     command.upgrade(config, "0023")
     assert _write(empty_database, _take_report_numbers) == [8, 9]
-    assert _inspect(empty_database, _reference_sequences) == 1
+    # Written as the application writes them: six digits at least, more when needed.
+    assert _write(empty_database, _take_references) == ["R-2027-999999", "R-2027-1000000"]
+    assert _inspect(empty_database, _reference_sequences) == 2
     command.downgrade(config, "0022")
-    assert _inspect(empty_database, _counters) == {"R-2026": 9}
+    assert _inspect(empty_database, _counters) == {"R-2026": 9, "R-2027": 1000000}
     assert _inspect(empty_database, _reference_sequences) == 0

@@ -18,7 +18,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, select
+from sqlalchemy import String, Table, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -47,6 +47,31 @@ def _bump(insert: Any) -> Any:
 # The prefixes whose numbers come from a sequence on PostgreSQL (see above).
 SEQUENCED = frozenset({"R"})
 _FROM_SEQUENCE = select(func.reference_next(bindparam("name", type_=String())))
+# ... and the reference written by the insert itself (`reference_take`, migration 0023).
+_TAKE = func.reference_take(bindparam("reference_name", type_=String()))
+
+
+@functools.cache
+def _numbered_insert(table: Table) -> Any:
+    return insert(table).values(reference=_TAKE).returning(table.c.reference)
+
+
+async def insert_with_reference(
+    session: AsyncSession, table: Table, row: dict[str, Any], prefix: str, at: datetime
+) -> str:
+    """Store `row` (every column but `reference`) with a new reference, and return it (also
+    set in `row`). On PostgreSQL for a sequenced prefix the insert takes the number itself:
+    one round trip. Otherwise it is taken just before the insert."""
+    connection = await session.connection()
+    if prefix in SEQUENCED and connection.dialect.name == "postgresql":
+        name = f"{prefix}-{at.astimezone(PARIS).year}"
+        values = {k: v for k, v in row.items() if k != "reference"} | {"reference_name": name}
+        found = await connection.execute(_numbered_insert(table), values)
+        row["reference"] = reference = str(found.scalar_one())
+        return reference
+    row["reference"] = reference = await next_reference(session, prefix, at)
+    await connection.execute(insert(table), row)
+    return reference
 
 
 async def next_reference(session: AsyncSession, prefix: str, at: datetime) -> str:

@@ -19,7 +19,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    insert,
     literal_column,
     or_,
     select,
@@ -35,7 +34,7 @@ from app.core.db import AnySelect, built_once, fetch_rows, one_entity, one_row
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey
-from app.core.references import next_reference
+from app.core.references import insert_with_reference
 from app.core.schemas import shape
 from app.governance import screening
 from app.gpos.models import Gpo, GpoCommune, GpoKind
@@ -301,9 +300,10 @@ async def intake(
     """A partner's report, from the API or Open311: stored, routed to the GPO that covers
     it, with the open problems it may duplicate (those the reporter may see).
 
-    Its reference is taken just before the report is stored: on PostgreSQL from the year's
-    sequence, which locks nothing; on SQLite from the counter's row, locked until the
-    transaction ends (SQLite's one writer serialises intake anyway)."""
+    Its reference is taken as the report is stored: on PostgreSQL by the insert itself,
+    from the year's sequence, which locks nothing; on SQLite from the counter's row just
+    before, locked until the transaction ends (SQLite's one writer serialises intake
+    anyway)."""
     organisation_id = access.member_organisation(principal)
     if organisation_id is None:
         raise Forbidden("Reports are submitted by partners, for their organisation.")
@@ -323,13 +323,11 @@ async def intake(
         session, principal, data.category, data.commune_code, values["lat"], values["lon"]
     )
     now = utcnow()
-    reference = await next_reference(session, "R", now)
     row = dict.fromkeys(_REPORT_COLUMNS) | values
     if row["observed_at"] is not None:  # answered as stored, in UTC, as a read gives it
         row["observed_at"] = row["observed_at"].astimezone(UTC)
     row |= {
         "id": report_id,
-        "reference": reference,
         "status": ReportStatus.received,
         "source": source,
         "media_url": media_url,
@@ -341,9 +339,8 @@ async def intake(
         "version": 1,
     }
     # Written by Core, not by the ORM's unit of work: intake is the hot write, and nothing
-    # here reads the report back as an entity.
-    connection = await session.connection()
-    await connection.execute(_INSERT_REPORT, row)
+    # here reads the report back as an entity. Its reference is taken as it is stored.
+    reference = await insert_with_reference(session, _REPORT_TABLE, row, "R", now)
     event = audit.event_row(
         principal,
         action="report.create",
@@ -367,7 +364,6 @@ async def intake(
 
 _REPORT_TABLE = cast(Table, Report.__table__)
 _REPORT_COLUMNS = tuple(_REPORT_TABLE.c.keys())
-_INSERT_REPORT = insert(_REPORT_TABLE)
 
 
 # --- Routing and triage ------------------------------------------------------------------

@@ -62,6 +62,17 @@ BEGIN
 END $$
 """
 
+# The reference itself (`R-2026-000045`, as `app.core.references` writes it: six digits at
+# least), for an insert that takes its number in the statement that stores the row.
+TAKE = """
+CREATE FUNCTION reference_take(p_name varchar) RETURNS varchar LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint := reference_next(p_name);
+BEGIN
+    RETURN p_name || '-' || CASE WHEN n < 1000000 THEN lpad(n::text, 6, '0') ELSE n::text END;
+END $$
+"""
+
 # Each sequence's last number back into its counter's row, then the sequences dropped.
 DOWN = f"""
 DO $$
@@ -86,9 +97,11 @@ END $$
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(NEXT)
+        op.execute(TAKE)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(DOWN)
+        op.execute("DROP FUNCTION reference_take(varchar)")
         op.execute("DROP FUNCTION reference_next(varchar)")
