@@ -563,7 +563,7 @@ async def _grouped_tallies(
 ) -> dict[tuple[str, str], _Tally]:
     """PostgreSQL: each breakdown's and the total's sums taken by the database (grouping
     sets), a few hundred rows back rather than every (GPO, commune, category, outcome)
-    group of the year (19,000 at a million problems, held by each request: the
+    group of the year (6,333 at a million problems, held by each request: the
     evaluation's memory under load), then the medians (`_medians`). When `summarised` (a
     reader who sees every problem) the closed problems come from their summary rows
     (`figures_closed_problems`: groups, outcome, improved indicator and days to close in
