@@ -892,9 +892,9 @@ async def annual(request: Request, tx: Tx, principal: Principal) -> Response:
     ):
         if middle is None:
             continue
-        name = GROUPING_BITS[bits]
-        raw = {"gpo": str(gpo_id), "commune": commune, "category": category, "all": "all"}[name]
-        tally((name, raw)).median = round((float(middle[0]) + float(middle[1])) / 2, 1)
+        tally(place(bits, gpo_id, commune, category)).median = round(
+            (float(middle[0]) + float(middle[1])) / 2, 1
+        )
     labels = {
         "gpo": {str(raw): (str(k), v) for raw, k, v in await tx.fetch(GPO_LABELS)},
         "commune": {str(raw): (str(k), v) for raw, k, v in await tx.fetch(COMMUNE_LABELS)},

@@ -462,6 +462,12 @@ async def test_figures_equal_the_reference_statements(world: World, app: FastAPI
             async with app.state.database.session(write=False) as session:
                 evaluation = await reference_annual(session, principal, year)
             same(served, evaluation.model_dump(mode="json"), dialect)
+            # Outcomes in key order, rows by label then key, whatever the data's order.
+            for name in ("by_gpo", "by_commune", "by_category"):
+                rows = served[name]
+                assert rows == sorted(rows, key=lambda r: (r["label"], r["key"])), name
+            for row in (served["totals"], *served["by_gpo"], *served["by_category"]):
+                assert list(row["outcomes"]) == sorted(row["outcomes"]), row["key"]
             checked += 1
     assert checked == len(readers) * (len(filters) + this_year - 2021)
 

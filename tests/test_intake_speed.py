@@ -251,9 +251,8 @@ async def test_a_dense_neighbourhood_lists_the_same_nearest_twenty(
     world: World, database: Any
 ) -> None:
     """Far more than 20 problems in the box, many at one point or within a rounding of each
-    other around the 20th nearest: PostgreSQL sends only those near the 20th (its own
-    haversine, a margin past it), and the 20 listed are still those of the statement that
-    sent them all, in the same order (ties by reference)."""
+    other around the 20th nearest: the 20 listed are those of the statement that sent them
+    all, in the same order (equal rounded distances by reference, the farther first)."""
     rng = random.Random(3)
     gpo_id = uuid.UUID(world.gpo["id"])
     # metres north of Metz: 10 at one point, 40 within a few centimetres of 30 m (distances

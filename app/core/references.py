@@ -18,7 +18,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Table, bindparam, func, insert, select
+from sqlalchemy import String, Table, bindparam, func, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -44,10 +44,9 @@ def _bump(insert: Any) -> Any:
     )
 
 
-# The prefixes whose numbers come from a sequence on PostgreSQL (see above).
+# The prefixes whose numbers come from a sequence on PostgreSQL (see above), taken by the
+# insert itself (`reference_take`, migration 0023).
 SEQUENCED = frozenset({"R"})
-_FROM_SEQUENCE = select(func.reference_next(bindparam("name", type_=String())))
-# ... and the reference written by the insert itself (`reference_take`, migration 0023).
 _TAKE = func.reference_take(bindparam("reference_name", type_=String()))
 
 
@@ -75,12 +74,10 @@ async def insert_with_reference(
 
 
 async def next_reference(session: AsyncSession, prefix: str, at: datetime) -> str:
+    """The next reference from the counter's row (a sequenced prefix on PostgreSQL takes
+    its own in `insert_with_reference`)."""
     year = at.astimezone(PARIS).year
     name = f"{prefix}-{year}"
     connection = await session.connection()
-    if prefix in SEQUENCED and connection.dialect.name == "postgresql":
-        statement = _FROM_SEQUENCE
-    else:
-        statement = _bump(dialect_insert(session))
-    value = (await connection.execute(statement, {"name": name})).scalar_one()
+    value = (await connection.execute(_bump(dialect_insert(session)), {"name": name})).scalar_one()
     return f"{name}-{value:06d}"

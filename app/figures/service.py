@@ -178,18 +178,14 @@ async def overview(session: AsyncSession, principal: Principal, f: OverviewFilte
     if median_days is None and counts.closed:
         median_days = await median(session, days_to_close(dialect), closed)
     everything = access.sees_everything(principal) and f == OverviewFilters()
-    overdue_statement = _OVERDUE_BY_ORGANISATION
-    if everything and dialect == "postgresql":
-        overdue_statement = _OVERDUE_FROM_SUMMARY
-    elif not everything:
-        overdue_statement = overdue_statement.join(Problem, Problem.id == Action.problem_id).where(
-            condition
-        )
     today = {"today": today_in_paris()}
-    if overdue_statement is _OVERDUE_FROM_SUMMARY or overdue_statement is _OVERDUE_BY_ORGANISATION:
-        overdue_rows = await fetch_rows(session, overdue_statement, today)  # built once
+    overdue_rows: Sequence[Any]
+    if everything:  # statements built once: read from the driver
+        summary = _OVERDUE_FROM_SUMMARY if dialect == "postgresql" else _OVERDUE_BY_ORGANISATION
+        overdue_rows = await fetch_rows(session, summary, today)
     else:
-        overdue_rows = (await (await session.connection()).execute(overdue_statement, today)).all()
+        joined = _OVERDUE_BY_ORGANISATION.join(Problem, Problem.id == Action.problem_id)
+        overdue_rows = (await session.execute(joined.where(condition), today)).all()
     return Overview(
         problems_by_status=counts.by_status,
         problems_by_category=_present(counts.by_category),
@@ -641,10 +637,8 @@ async def _medians(
     for bits, *values, middle in await session.execute(statement):
         if middle is None:
             continue  # no closure at all: the total's group is still there, empty
-        name = GROUPING_BITS[bits]
-        raw = TOTAL if name == TOTAL else str(values[list(BREAKDOWNS).index(name)])
         lower, upper = middle
-        tallies[(name, raw)].median = round((float(lower) + float(upper)) / 2, 1)
+        tallies[_place(bits, values)].median = round((float(lower) + float(upper)) / 2, 1)
 
 
 async def _labels(
