@@ -229,9 +229,18 @@ async def service_statements(
 
         asyncpg.Connection.fetch = recorded_fetch  # type: ignore[method-assign]
         event.listen(engine, "before_cursor_execute", on_execute)
-        event.listen(engine, "begin", lambda _c: record("BEGIN"))
-        event.listen(engine, "commit", lambda _c: record("COMMIT"))
-        event.listen(engine, "rollback", lambda _c: record("ROLLBACK"))
+        # BEGIN, COMMIT and ROLLBACK as the driver sends them: SQLAlchemy's adapter and
+        # `app.core.db.RequestSession` both end up in asyncpg's Transaction.
+        transaction_methods = {
+            name: getattr(asyncpg.transaction.Transaction, name)
+            for name in ("start", "commit", "rollback")
+        }
+        for name, said in (("start", "BEGIN"), ("commit", "COMMIT"), ("rollback", "ROLLBACK")):
+            setattr(
+                asyncpg.transaction.Transaction,
+                name,
+                _recorded(transaction_methods[name], said, record),
+            )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
             for route in routes:
@@ -240,7 +249,19 @@ async def service_statements(
                     await send(http, route, world)
                 found[route.key] = list(log)
     asyncpg.Connection.fetch = driver_fetch  # type: ignore[method-assign]
+    for name, method in transaction_methods.items():
+        setattr(asyncpg.transaction.Transaction, name, method)
     return found
+
+
+def _recorded(
+    method: Callable[..., Any], said: str, record: Callable[..., None]
+) -> Callable[..., Any]:
+    async def recorded(self: Any) -> Any:
+        record(said)
+        return await method(self)
+
+    return recorded
 
 
 class RecordedDriver:

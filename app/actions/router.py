@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -76,7 +76,7 @@ async def list_actions(
         Day | None, Query(description="Due strictly before this date.", examples=["2026-04-01"])
     ] = None,
     sort: Annotated[ActionSort, Query(description="Sort order.")] = "due_date",
-) -> Any:
+) -> Response:
     """Actions the caller may see (a partner also sees its organisation's actions on
     problems it may not see), soonest due first."""
     filters = service.Filters(

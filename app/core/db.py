@@ -29,6 +29,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection, ExceptionContext
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -39,10 +40,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import greenlet_spawn
 
 from app.config import Settings
 from app.core.clock import utcnow
@@ -339,24 +341,123 @@ def _use_write_ahead_log(cursor: Any) -> None:
         logger.info("SQLite file busy: write-ahead logging switched on by a later connection")
 
 
+# --- A transaction the driver begins, SQLAlchemy joining it when it is needed --------------
+
+_DRIVER_HELD = "driver_held_connection"
+
+
+class DriverHeld:
+    """A pooled connection a session's first statement took straight from the pool
+    (`fetch_rows`), its transaction begun by the driver; and the SQLAlchemy `Connection`
+    around it, made only if the session runs a statement of its own."""
+
+    def __init__(self, engine: Any, pooled: PoolProxiedConnection) -> None:
+        self.engine = engine  # the sync Engine
+        self.pooled = pooled
+        self.connection: Connection | None = None
+
+    def bind(self) -> Connection:
+        if self.connection is None:
+            self.connection = Connection(self.engine, self.pooled)
+        return self.connection
+
+    def end(self, *, commit: bool) -> None:
+        """COMMIT or ROLLBACK what the driver began (in the session's greenlet)."""
+        adapter: Any = self.pooled.dbapi_connection
+        try:
+            adapter.commit() if commit else adapter.rollback()
+        except Exception as exc:
+            if is_unavailable(exc):
+                self.pooled.invalidate(exc)
+            raise
+
+    def release(self) -> None:
+        """Back to the pool (in a greenlet: a transaction left open, by a cancelled request,
+        is rolled back there through SQLAlchemy's adapter)."""
+        if self.connection is not None:
+            self.connection.close()
+        else:
+            self.pooled.close()
+
+
+class RequestSession(Session):
+    """The session of a request or a task on PostgreSQL. When its first statement is a read
+    sent to the driver (the token's lookup, `fetch_rows`), it takes a pooled connection
+    straight from the pool and lets the driver begin the transaction; SQLAlchemy is bound to
+    that same connection only if a statement of its own follows, and a commit or rollback
+    with nothing of SQLAlchemy's to end goes to the driver. A detail read spent a seventh
+    of its CPU checking out, beginning and ending SQLAlchemy's connection and transaction
+    around two statements it did not send."""
+
+    def get_bind(self, mapper: Any = None, **kw: Any) -> Any:
+        held: DriverHeld | None = self.info.get(_DRIVER_HELD)
+        if held is not None:
+            return held.bind()
+        return super().get_bind(mapper, **kw)
+
+    def commit(self) -> None:
+        held: DriverHeld | None = self.info.get(_DRIVER_HELD)
+        if held is not None and not self.in_transaction():
+            self.dispatch.before_commit(self)  # what commits write (the audit seal)
+            if not (self.in_transaction() or self.new or self.dirty or self.deleted):
+                held.end(commit=True)
+                return
+        super().commit()  # SQLAlchemy's work: flushed and committed on the held connection
+
+    def rollback(self) -> None:
+        held: DriverHeld | None = self.info.get(_DRIVER_HELD)
+        if held is not None and not self.in_transaction():
+            held.end(commit=False)
+            self.dispatch.after_rollback(self)
+            return
+        super().rollback()
+
+
+async def _driver_held(session: AsyncSession) -> DriverHeld | None:
+    """The session's driver-held connection; taken now if nothing else holds one: not a
+    session in SQLAlchemy's transaction, nor one bound to a connection (tests, scripts)."""
+    info = session.info
+    held: DriverHeld | None = info.get(_DRIVER_HELD)
+    if held is not None or session.in_transaction():
+        return held
+    bind = session.bind
+    if not isinstance(bind, AsyncEngine) or not isinstance(session.sync_session, RequestSession):
+        return None
+    held = info[_DRIVER_HELD] = DriverHeld(bind.sync_engine, await bind.raw_connection())
+    return held
+
+
+async def _release_driver_held(session: AsyncSession) -> None:
+    held: DriverHeld | None = session.info.pop(_DRIVER_HELD, None)
+    if held is not None:
+        await greenlet_spawn(held.release)
+
+
 class Database:
     """The engines and the session factories of one process."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine, self.read_engine = create_engines(settings)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self.read_sessionmaker = async_sessionmaker(
-            self.read_engine, expire_on_commit=False, autoflush=False
-        )
+        options: dict[str, Any] = {"expire_on_commit": False, "autoflush": False}
+        if not settings.is_sqlite:
+            options["sync_session_class"] = RequestSession
+        self.sessionmaker = async_sessionmaker(self.engine, **options)
+        self.read_sessionmaker = async_sessionmaker(self.read_engine, **options)
 
     @asynccontextmanager
     async def session(self, *, write: bool) -> AsyncIterator[AsyncSession]:
         """A session whose transaction the caller commits; rolled back if left open."""
-        async with (self.sessionmaker if write else self.read_sessionmaker)() as session:
+        session = (self.sessionmaker if write else self.read_sessionmaker)()
+        try:
             if write and self.settings.is_sqlite:
                 await session.connection(execution_options={"sqlite_immediate": True})
             yield session
+        finally:
+            try:
+                await session.close()
+            finally:
+                await _release_driver_held(session)
 
     @asynccontextmanager
     async def driver_connection(self) -> AsyncIterator[Any]:
@@ -450,10 +551,22 @@ _driver_forms: dict[int, tuple[Any, DriverForm]] = {}
 _HELD = "fetch_rows_connection"
 
 
+def _dialect(session: AsyncSession) -> Dialect:
+    """The session's dialect, without asking for its bind (`RequestSession.get_bind` would
+    make the connection it holds a SQLAlchemy one)."""
+    bind = session.bind
+    assert bind is not None
+    return bind.dialect
+
+
 async def _held_connection(session: AsyncSession) -> tuple[Dialect, Any]:
     """The dialect and pooled connection of the session's transaction, kept for the rest of
     it: asking the session for its connection at each read went through its state machine
-    (a twelfth of a detail read's CPU, for the token's lookup and the problem's)."""
+    (a twelfth of a detail read's CPU, for the token's lookup and the problem's). A session
+    with nothing begun yet takes one straight from the pool (`RequestSession`)."""
+    driver_held = await _driver_held(session)
+    if driver_held is not None:
+        return _dialect(session), driver_held.pooled
     transaction = session.sync_session.get_transaction()
     held = session.info.get(_HELD)
     if held is not None and transaction is not None and held[0] is transaction:
@@ -474,7 +587,7 @@ async def fetch_rows(session: AsyncSession, statement: Any, values: dict[str, An
 
     A read sent first (the token's lookup) begins the transaction as SQLAlchemy would:
     through its asyncpg adapter, which the commit or rollback then ends."""
-    if session.sync_session.get_bind().dialect.name != "postgresql":
+    if _dialect(session).name != "postgresql":
         connection = await session.connection()
         return (await connection.execute(statement, values)).all()
     dialect, pooled = await _held_connection(session)

@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException
 from app.core import idempotency
 from app.core.concurrency import check_preconditions, collecting_preconditions
 from app.core.db import Outage, is_bad_value, is_unavailable
+from app.core.direct import direct_handler, respond
 from app.core.errors import (
     ApiError,
     Conflict,
@@ -162,7 +163,10 @@ class TransactionalRoute(APIRoute):
     locates_created = False
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        self.direct = False
         super().__init__(path, _after_preconditions(endpoint), **kwargs)
+        if self.direct:
+            self.app = respond(self.get_route_handler())
         if "POST" in (self.methods or ()) and not _declares(self.dependant, self.post_marker):
             raise TypeError(f"POST {path} must declare {self.post_requirement}.")
         for status, response in self.documented_errors().items():
@@ -216,7 +220,11 @@ class TransactionalRoute(APIRoute):
     # --- the transaction -----------------------------------------------------------------
 
     def get_route_handler(self) -> Handler:
-        handle = super().get_route_handler()
+        # Without FastAPI's dependency solving when it adds nothing (`app.core.direct`).
+        handle = direct_handler(self.dependant, self.endpoint)
+        self.direct = handle is not None
+        if handle is None:
+            handle = super().get_route_handler()
         accepted = accepted_media_types(self)
 
         async def transactional_handler(request: Request) -> Response:

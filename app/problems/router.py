@@ -187,7 +187,7 @@ async def list_problems(
         ),
     ] = None,
     sort: Annotated[ProblemSort, Query(description="Sort order.")] = "-created_at",
-) -> Any:
+) -> Response:
     """Problems the caller may see. With `Accept: application/geo+json`, a GeoJSON
     FeatureCollection of the located ones, same filters and cursor."""
     geojson = GEOJSON in request.headers.get("accept", "")
@@ -215,7 +215,7 @@ async def list_problems(
 @router.get("/problems/{problem_id}", summary="Read a problem", response_model=ProblemOut)
 async def get_problem(
     problem_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentUser
-) -> Any:
+) -> Response:
     """404 for a problem the caller may not see (its existence is not revealed)."""
     problem = await service.problem_detail(session, principal, problem_id)
     await governance.log_problems_read(session, principal, request, [problem])
