@@ -147,7 +147,7 @@ TOTALS = "SELECT 'status', figures_status_totals.status, figures_status_totals.o
 DAY_TOTALS = "SELECT figures_day_totals.day, figures_day_totals.problems \nFROM figures_day_totals ORDER BY figures_day_totals.day"  # noqa: E501
 
 # $1 day, $2 day + 1, $3 limit, $4 offset.
-CLOSED_DAYS = "SELECT figures_closed_problems.days \nFROM figures_closed_problems \nWHERE figures_closed_problems.days >= $1::INTEGER AND figures_closed_problems.days < $2::INTEGER ORDER BY figures_closed_problems.days \n LIMIT $3::INTEGER OFFSET $4::INTEGER"  # noqa: E501
+CLOSED_DAYS = "SELECT figures_closed_problems.days AS days \nFROM figures_closed_problems \nWHERE figures_closed_problems.days >= $1::INTEGER AND figures_closed_problems.days < $2::INTEGER ORDER BY figures_closed_problems.days \n LIMIT $3::INTEGER OFFSET $4::INTEGER"  # noqa: E501
 
 OVERDUE_BY_ORGANISATION = "SELECT figures_open_actions.assignee_organisation_id, sum(figures_open_actions.actions) AS sum_1 \nFROM figures_open_actions \nWHERE figures_open_actions.due_date < $1::DATE GROUP BY figures_open_actions.assignee_organisation_id"  # noqa: E501
 

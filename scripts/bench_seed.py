@@ -27,8 +27,10 @@ never read them; a seeded problem's timeline is empty.
 
 On PostgreSQL the rows go in with COPY (asyncpg `copy_records_to_table`), the big tables'
 secondary indexes and foreign keys dropped first and rebuilt after (then VACUUM ANALYZE); on SQLite
-with `executemany` in large transactions, indexes likewise rebuilt after. The database is
-dropped and created anew first unless `--into-existing` (the test seeds into its own).
+with `executemany` in large transactions, indexes likewise rebuilt after. Either way the figures'
+triggers are off during a bulk load, the summaries filled after by the migrations' backfills.
+The database is dropped and created anew first unless `--into-existing` (the test seeds into
+its own).
 """
 
 from __future__ import annotations
@@ -529,6 +531,7 @@ class SqliteWriter(Writer):
         self.connection.execute("BEGIN")
         self.dialect = sqlite_dialect.dialect()
         self.saved_indexes: list[str] = []
+        self.saved_triggers: list[str] = []
         self.statements: dict[str, tuple[str, list[Callable[[Any], Any] | None]]] = {}
 
     def _statement(self, table: str) -> tuple[str, list[Callable[[Any], Any] | None]]:
@@ -572,9 +575,25 @@ class SqliteWriter(Writer):
         self.saved_indexes = [sql for _, sql in found]
         for name, _ in found:
             self.connection.execute(f'DROP INDEX "{name}"')
+        # The figures' triggers (migration 0027) would run their statements for every row,
+        # some without their indexes: dropped during the load, the summaries filled after
+        # as the migration fills them, the triggers created again.
+        triggers = self.connection.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'figures_%'"
+        ).fetchall()
+        self.saved_triggers = [sql for _, sql in triggers]
+        for name, _ in triggers:
+            self.connection.execute(f'DROP TRIGGER "{name}"')
 
     async def after_bulk(self) -> None:
         for sql in self.saved_indexes:
+            self.connection.execute(sql)
+        self.connection.execute("ANALYZE")  # the backfill's joins planned with statistics
+        for table in SUMMARY_TABLES:
+            self.connection.execute(f'DELETE FROM "{table}"')  # noqa: S608 (our names)
+        for statement in sqlite_summary_backfill():
+            self.connection.execute(statement)
+        for sql in self.saved_triggers:
             self.connection.execute(sql)
 
     async def set_counters(self, counters: dict[str, int]) -> None:
@@ -590,28 +609,35 @@ class SqliteWriter(Writer):
         self.connection.close()
 
 
-def summary_backfill() -> list[str]:
-    """The statements with which the figures' migrations fill their summaries from the
-    rows already there (the migrations are the one definition of those summaries): 0008's,
-    with the closed problems' rows as 0014 widened them, and 0022's open actions."""
+def _backfill(name: str) -> list[str]:
+    """A migration's BACKFILL: the statements with which it fills its summaries from the
+    rows already there (the migrations are the one definition of those summaries)."""
     import importlib.util
 
-    def backfill(name: str) -> list[str]:
-        path = PROJECT_ROOT / "migrations" / "versions" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(f"migration_{name}", path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        statements = module.BACKFILL  # a list, or (0008, 0014) one script to split
-        return list(statements) if isinstance(statements, list) else module.statements(statements)
+    path = PROJECT_ROOT / "migrations" / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"migration_{name}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    statements = module.BACKFILL  # a list, or (0008, 0014) one script to split
+    return list(statements) if isinstance(statements, list) else module.statements(statements)
 
-    widened = backfill("0014_annual_summaries")
+
+def summary_backfill() -> list[str]:
+    """PostgreSQL's: 0008's, with the closed problems' rows as 0014 widened them, and
+    0022's open actions (0025's totals follow through its triggers)."""
+    widened = _backfill("0014_annual_summaries")
     found: list[str] = []
-    for statement in backfill("0008_figures"):
+    for statement in _backfill("0008_figures"):
         closed = statement.startswith("INSERT INTO figures_closed_problems")
         found += widened if closed else [statement]
-    return found + backfill("0022_open_actions_summary")
+    return found + _backfill("0022_open_actions_summary")
+
+
+def sqlite_summary_backfill() -> list[str]:
+    """SQLite's, every summary and total at once, with no trigger on (0027's)."""
+    return _backfill("0027_sqlite_figures_triggers")
 
 
 def plain_postgres_url(url: str) -> str:

@@ -108,9 +108,7 @@ async def test_reads_and_writes_commit_what_they_must(world: World) -> None:
         expect(await api.get(commander, f"/problems/{created['id']}"), 200)
         problem_of(await api.get(commander, f"/problems/{uuid.uuid4()}"), 404)
     problem_of(
-        await api.post(
-            fac, f"/problems/{created['id']}/transitions", json={"to": "monitoring"}
-        ),
+        await api.post(fac, f"/problems/{created['id']}/transitions", json={"to": "monitoring"}),
         409,
     )
     expect(
@@ -120,9 +118,7 @@ async def test_reads_and_writes_commit_what_they_must(world: World) -> None:
     stored = expect(await api.get(commander, f"/problems/{created['id']}"), 200)
     assert stored["status"] == "open"
     log = expect(
-        await api.get(
-            world.admin, "/governance/access-log", params={"resource_id": created["id"]}
-        ),
+        await api.get(world.admin, "/governance/access-log", params={"resource_id": created["id"]}),
         200,
     )
     reads = [entry for entry in log["items"] if entry["user_id"] == commander.id]

@@ -3,7 +3,11 @@ equal the figures as they were computed before (the statements kept below as the
 reference), on a generated data set: problems of every status and outcome over several
 years, actions, indicators with and without measurements, three GPOs of two facilitators,
 changes through the API and by hand-made UPDATEs and DELETEs; read by a commander, an admin
-and a facilitator, with and without filters, on both databases."""
+and a facilitator, with and without filters, on both databases (SQLite's summary rows kept by
+its own triggers, migration 0027). The summary rows themselves equal their recomputation
+from the rows (`tests.summaries`): a trigger's mistake that the figures' fallbacks would
+hide (a histogram that no longer holds every closed problem is read from the rows) fails
+too."""
 
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ from app.indicators.models import (
 )
 from app.problems.models import Outcome, Priority, Problem, ProblemStatus
 from app.reference.models import Organisation
+from tests import summaries
 from tests.api import Caller, World, expect
 
 # --- the reference: the figures' statements as they were ----------------------------------
@@ -340,11 +345,28 @@ async def generate(world: World, app: FastAPI) -> tuple[list[dict[str, Any]], li
                 .where(Problem.id == problem_id)
                 .values(created_at=created - timedelta(days=rng.randrange(1, 90)))
             )
+        # Closing times alone moved (the closed problem's days, day and year).
+        closed_ids = await session.scalars(
+            select(Problem.id)
+            .where(Problem.status == ProblemStatus.closed, Problem.closed_at.is_not(None))
+            .order_by(Problem.id)
+        )
+        for problem_id in rng.sample(list(closed_ids), 15):
+            closed_at = await session.scalar(
+                select(Problem.closed_at).where(Problem.id == problem_id)
+            )
+            assert closed_at is not None
+            await session.execute(
+                update(Problem)
+                .where(Problem.id == problem_id)
+                .values(closed_at=closed_at + timedelta(hours=rng.randrange(1, 2000)))
+            )
         await session.execute(
             update(Problem)
             .where(Problem.id.in_(rng.sample(problem_ids, 10)))
             .values(gpo_id=uuid.UUID(second["id"]), commune_code="57480", category="damage")
         )
+        await same_summaries(session)
         measured = (await session.scalars(select(Measurement.id))).all()
         # Rates and periods rewritten (which measurement is the latest, and whether it is
         # better), indicators turned the other way or given another baseline.
@@ -354,6 +376,7 @@ async def generate(world: World, app: FastAPI) -> tuple[list[dict[str, Any]], li
                 .where(Measurement.id == measurement_id)
                 .values(rate=float(rng.randrange(20, 41)))
             )
+        await same_summaries(session)
         for measurement_id in rng.sample(list(measured), 10):
             await session.execute(
                 update(Measurement)
@@ -361,6 +384,7 @@ async def generate(world: World, app: FastAPI) -> tuple[list[dict[str, Any]], li
                 .values(period_end=Measurement.period_end + timedelta(days=90))
             )
         with_measures = (await session.scalars(select(Measurement.indicator_id))).all()
+        await same_summaries(session)
         for indicator_id in rng.sample(sorted(set(with_measures)), 15):
             await session.execute(
                 update(Indicator)
@@ -372,12 +396,14 @@ async def generate(world: World, app: FastAPI) -> tuple[list[dict[str, Any]], li
                     )
                 )
             )
+        await same_summaries(session)
         for indicator_id in rng.sample(sorted(set(with_measures)), 15):
             await session.execute(
                 update(Indicator)
                 .where(Indicator.id == indicator_id)
                 .values(baseline_rate=float(rng.randrange(20, 41)))
             )
+        await same_summaries(session)
         # Actions done, reopened, moved in time, reassigned, removed (the open actions'
         # summary rows follow each).
         action_ids = (await session.scalars(select(Action.id).order_by(Action.id))).all()
@@ -398,12 +424,38 @@ async def generate(world: World, app: FastAPI) -> tuple[list[dict[str, Any]], li
             .where(Action.id.in_(rng.sample(list(action_ids), 20)))
             .values(assignee_organisation_id=rng.choice(organisations))
         )
+        await same_summaries(session)
         await session.execute(delete(Action).where(Action.id.in_(action_ids[::9])))
         await session.execute(delete(Measurement).where(Measurement.id.in_(measured[::4])))
         indicators = (await session.scalars(select(Indicator.id))).all()
         await session.execute(delete(Indicator).where(Indicator.id.in_(indicators[::7])))
+        # Problems removed (those with no actions or indicators to hold them).
+        childless = await session.scalars(
+            select(Problem.id)
+            .where(
+                Problem.reference.like("P-SAME-%"),
+                Problem.id != problem_ids[0],
+                ~select(Action.id).where(Action.problem_id == Problem.id).exists(),
+                ~select(Indicator.id).where(Indicator.problem_id == Problem.id).exists(),
+            )
+            .order_by(Problem.id)
+        )
+        removed = list(childless)[::3]
+        assert removed
+        await session.execute(delete(Problem).where(Problem.id.in_(removed)))
+        await same_summaries(session)
         await session.commit()
     return [world.gpo, second, elsewhere], problem_ids
+
+
+async def same_summaries(session: AsyncSession) -> None:
+    """The summary rows as the triggers left them equal their recomputation (checked along
+    the way as well: a later change may repair a row an earlier one got wrong)."""
+    stored = await session.run_sync(lambda s: summaries.stored(s.connection()))
+    recomputed = await session.run_sync(lambda s: summaries.recomputed(s.connection()))
+    assert stored["counts"], "the data set has summary rows"
+    for name, rows in recomputed.items():
+        assert stored[name] == rows, name
 
 
 def principal_of(caller: Caller, role: Role) -> Principal:
@@ -487,3 +539,5 @@ async def test_figures_equal_the_reference_statements(world: World, app: FastAPI
                 session, principal_of(caller, role), service.OverviewFilters()
             )
         same(served, reference.model_dump(mode="json"), dialect)
+    async with app.state.database.session(write=False) as session:
+        await same_summaries(session)

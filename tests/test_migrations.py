@@ -9,7 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from app.governance import service as governance
 from app.main import PROJECT_ROOT
 from app.models import metadata
 from app.reference.seed import CATEGORIES, COMMUNES
+from tests import summaries
 from tests.databases import alembic_config, postgres, with_database
 
 # Each test migrates a new empty database of its own.
@@ -407,3 +408,174 @@ def test_0023_goes_on_from_the_counter_and_writes_the_sequence_back(empty_databa
     command.downgrade(config, "0022")
     assert _inspect(empty_database, _counters) == {"R-2026": 9, "R-2027": 1000000}
     assert _inspect(empty_database, _reference_sequences) == 0
+
+
+# Problems stored before 0027: (status, outcome, with an improved indicator).
+FIGURES_PROBLEMS = {
+    "P-2025-000001": ("closed", "reduced", True),
+    "P-2025-000002": ("closed", None, False),  # closed with no outcome
+    "P-2025-000003": ("new", None, True),
+    "P-2025-000004": ("new", None, False),
+}
+
+
+def _figures_rows(connection: Connection) -> None:
+    """Problems, each with an open action, half with an improved indicator, written at
+    0026 (the schema of the models): SQLite has no summary rows of them."""
+    tables = metadata.tables
+    now = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+    connection.execute(
+        tables["communes"].insert().values(code="57463", name="Metz", lat=49.1, lon=6.2)
+    )
+    connection.execute(
+        tables["categories"]
+        .insert()
+        .values(code="rodeo", family="other", label_fr="Rodéo", label_en="Rodeo")
+    )
+    connection.execute(
+        tables["action_kinds"]
+        .insert()
+        .values(code="foot_patrol", label_fr="Patrouille", label_en="Patrol")
+    )
+    gpo, organisation = uuid.uuid4(), uuid.uuid4()
+    connection.execute(
+        tables["gpos"]
+        .insert()
+        .values(
+            id=gpo, name="GPO Borny", kind="general", meeting_interval_days=60, next_meeting_due=now
+        )
+    )
+    connection.execute(
+        tables["organisations"].insert().values(id=organisation, name="Bailleur", kind="landlord")
+    )
+    for n, (reference, (status, outcome, improved)) in enumerate(FIGURES_PROBLEMS.items()):
+        problem, indicator = uuid.uuid4(), uuid.uuid4()
+        connection.execute(
+            tables["problems"]
+            .insert()
+            .values(
+                id=problem,
+                reference=reference,
+                gpo_id=gpo,
+                title="Titre",
+                description="Texte",
+                category="rodeo",
+                commune_code="57463",
+                priority="normal",
+                priority_rank=1,
+                visibility="partners",
+                status=status,
+                outcome=outcome,
+                closed_at=now.replace(day=10 + n) if status == "closed" else None,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        connection.execute(
+            tables["actions"]
+            .insert()
+            .values(
+                problem_id=problem,
+                title="Patrouille",
+                kind="foot_patrol",
+                assignee_organisation_id=organisation,
+                due_date=date(2025, 7, 1),
+                visibility="partners",
+            )
+        )
+        connection.execute(
+            tables["indicators"]
+            .insert()
+            .values(
+                id=indicator,
+                problem_id=problem,
+                name="Appels",
+                unit="appels",
+                direction="decrease",
+                baseline_value=30,
+                baseline_start=date(2025, 1, 1),
+                baseline_end=date(2025, 1, 30),
+                baseline_rate=30,
+                visibility="partners",
+            )
+        )
+        connection.execute(
+            tables["measurements"]
+            .insert()
+            .values(
+                indicator_id=indicator,
+                period_start=date(2025, 2, 1),
+                period_end=date(2025, 2, 28),
+                value=20 if improved else 40,
+                rate=20 if improved else 40,
+                visibility="partners",
+            )
+        )
+
+
+def _summaries_as_recomputed(connection: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
+    return summaries.stored(connection), summaries.recomputed(connection)
+
+
+def _reopen_by_hand(connection: Connection) -> None:
+    connection.execute(
+        text(
+            "UPDATE problems SET status = 'open', outcome = NULL, closed_at = NULL "
+            "WHERE reference = 'P-2025-000001'"
+        )
+    )
+
+
+def _status_totals(connection: Connection) -> dict[tuple[str, str], int]:
+    rows = connection.execute(text("SELECT status, outcome, problems FROM figures_status_totals"))
+    found: dict[tuple[str, str], int] = {}
+    for status, outcome, problems in rows:
+        found[(status, outcome)] = found.get((status, outcome), 0) + problems
+    return {key: n for key, n in found.items() if n}
+
+
+def _figures_triggers(connection: Connection) -> int:
+    found = "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'figures%'"
+    return int(connection.execute(text(found)).scalar_one())
+
+
+def test_0027_fills_sqlites_summaries_and_its_triggers_keep_them(empty_database: str) -> None:
+    """SQLite's summaries, empty before 0027, are filled as they would be recomputed; a
+    hand-made UPDATE of a problem's status then moves them, as on PostgreSQL; the downgrade
+    drops the triggers and empties the summaries, which nothing keeps any more."""
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0026")
+    _write(empty_database, _figures_rows)
+    command.upgrade(config, "0027")
+    stored, recomputed = _inspect(empty_database, _summaries_as_recomputed)
+    assert stored == recomputed
+    assert sum(stored["counts"].values()) == len(FIGURES_PROBLEMS)
+    assert len(stored["measured"]) == len(FIGURES_PROBLEMS)
+    assert sorted(row[6] for row in stored["closed"]) == [False, True]  # improved or not
+    assert sum(stored["open_actions"].values()) == len(FIGURES_PROBLEMS)
+    assert _inspect(empty_database, _status_totals) == {
+        ("closed", "reduced"): 1,
+        ("closed", ""): 1,
+        ("new", ""): 2,
+    }
+
+    _write(empty_database, _reopen_by_hand)
+    stored, recomputed = _inspect(empty_database, _summaries_as_recomputed)
+    assert stored == recomputed
+    assert len(stored["closed"]) == 1
+    assert _inspect(empty_database, _status_totals) == {
+        ("closed", ""): 1,
+        ("new", ""): 2,
+        ("open", ""): 1,
+    }
+
+    if not empty_database.startswith("sqlite"):
+        return  # PostgreSQL's triggers are 0008's, untouched by 0027
+    command.downgrade(config, "0026")
+    assert _inspect(empty_database, _figures_triggers) == 0
+    stored, _ = _inspect(empty_database, _summaries_as_recomputed)
+    assert not any(stored.values())
+    command.upgrade(config, "0027")
+    assert _inspect(empty_database, _figures_triggers) == 17
+    stored, recomputed = _inspect(empty_database, _summaries_as_recomputed)
+    assert stored == recomputed

@@ -1,6 +1,6 @@
-"""Summary rows of the figures, kept exact by PostgreSQL triggers (migration 0008) in the
-transaction of every change to problems, actions, indicators and measurements, whoever makes
-it.
+"""Summary rows of the figures, kept exact by triggers (PostgreSQL's since migration 0008,
+SQLite's since 0027) in the transaction of every change to problems, actions, indicators and
+measurements, whoever makes it.
 
 - `figures_problem_counts`: problems by GPO, commune, category, status, outcome ('' when
   none) and whether an indicator of theirs has a measurement;
@@ -19,8 +19,8 @@ it.
   `figures_category_totals`, `figures_commune_totals`, and `figures_day_totals` (the
   closing days' histogram by day alone).
 
-On SQLite (one district's embedded database) nothing maintains them: the figures are read
-from the rows there (`app.figures.service`).
+On SQLite (one district's embedded database) triggers of its own keep the same rows
+(migration 0027), and the figures read them as on PostgreSQL (`app.figures.service`).
 """
 
 from __future__ import annotations

@@ -53,7 +53,6 @@ from app.figures.models import (
 from app.figures.schemas import AnnualEvaluation, EvaluationRow, OrganisationRow, Overview, Totals
 from app.gpos.models import Gpo
 from app.identity.principal import Principal
-from app.indicators.models import has_improved_indicator, has_measured_indicator
 from app.problems.models import Outcome, Problem, ProblemStatus
 from app.reference.models import Category, Commune, Organisation
 
@@ -120,10 +119,25 @@ class _Counts:
     worked_on: int = 0
     measured: int = 0
 
-    def add(self, status: str, category: str, commune_code: str, problems: int) -> None:
+    def add_group(
+        self,
+        status: str,
+        category: str,
+        commune_code: str,
+        problems: int,
+        worked: int,
+        measured: int,
+    ) -> None:
+        """A (status, category, commune) group's problems, and its closed ones worked on
+        and measured."""
+        status = str(status)  # a ProblemStatus from the problems' rows
         self.by_status[status] = self.by_status.get(status, 0) + problems
         self.by_category[category] = self.by_category.get(category, 0) + problems
         self.by_commune[commune_code] = self.by_commune.get(commune_code, 0) + problems
+        if status == ProblemStatus.closed:
+            self.closed += problems
+            self.worked_on += worked
+            self.measured += measured
 
 
 def _present(counts: dict[str, int]) -> dict[str, int]:
@@ -131,15 +145,15 @@ def _present(counts: dict[str, int]) -> dict[str, int]:
     return {key: counts[key] for key in sorted(counts) if counts[key]}
 
 
-# Every overdue action, by assignee: a reader who sees them all, nothing filtering them
-# (SQLite; and the join below for the others).
+# The overdue actions by assignee, joined to the problems of a reader who does not see them
+# all, or filtered.
 _OVERDUE_BY_ORGANISATION = (
     select(Action.assignee_organisation_id, func.count())
     .where(overdue(bindparam("today", type_=Date())))
     .group_by(Action.assignee_organisation_id)
 )
-# The same on PostgreSQL, from the open actions' summary rows: a few thousand (due date,
-# organisation) pairs instead of every overdue action.
+# A reader who sees them all, nothing filtering them: from the open actions' summary rows, a
+# few thousand (due date, organisation) pairs instead of every overdue action.
 _OVERDUE_FROM_SUMMARY = (
     select(OpenActions.assignee_organisation_id, func.sum(OpenActions.actions))
     .where(OpenActions.due_date < bindparam("today", type_=Date()))
@@ -150,17 +164,14 @@ _OVERDUE_FROM_SUMMARY = (
 async def overview(session: AsyncSession, principal: Principal, f: OverviewFilters) -> Overview:
     """The figures of the problems the principal sees (its readers: `access.FiguresReader`).
 
-    On PostgreSQL, for a reader who sees everything and no creation bounds, the counts,
-    the evidence ratio and the median come from the summary rows the triggers keep
+    For a reader who sees everything and no creation bounds, the counts, the evidence
+    ratio and the median come from the summary rows the triggers keep
     (`app.figures.models`); otherwise from the problems' rows. Overdue actions are counted
-    without their problems when the reader sees them all and nothing filters them: on
-    PostgreSQL from the open actions' summary rows."""
+    from the open actions' summary rows when the reader sees them all and nothing filters
+    them."""
     dialect = session.get_bind().dialect.name
     summarised = (
-        dialect == "postgresql"
-        and access.sees_everything(principal)
-        and f.created_from is None
-        and f.created_to is None
+        access.sees_everything(principal) and f.created_from is None and f.created_to is None
     )
     condition = access.figures_scope(principal)
     if f.gpo_id is not None:
@@ -181,8 +192,7 @@ async def overview(session: AsyncSession, principal: Principal, f: OverviewFilte
     today = {"today": today_in_paris()}
     overdue_rows: Sequence[Any]
     if everything:  # statements built once: read from the driver
-        summary = _OVERDUE_FROM_SUMMARY if dialect == "postgresql" else _OVERDUE_BY_ORGANISATION
-        overdue_rows = await fetch_rows(session, summary, today)
+        overdue_rows = await fetch_rows(session, _OVERDUE_FROM_SUMMARY, today)
     else:
         joined = _OVERDUE_BY_ORGANISATION.join(Problem, Problem.id == Action.problem_id)
         overdue_rows = (await session.execute(joined.where(condition), today)).all()
@@ -201,15 +211,9 @@ async def overview(session: AsyncSession, principal: Principal, f: OverviewFilte
 async def _counts(session: AsyncSession, condition: ColumnElement[bool]) -> _Counts:
     """The counts from the problems' rows, in one statement."""
     worked_on = and_(Problem.status == ProblemStatus.closed, Problem.outcome.not_in(NOT_WORKED_ON))
-    measured: ColumnElement[bool]
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    if postgresql:
-        # The triggers' set of problems with a measured indicator, outer-joined (an IN
-        # would be a subplan that rescans the set for each problem once it outgrows
-        # work_mem).
-        measured = MeasuredProblem.problem_id.is_not(None)
-    else:
-        measured = has_measured_indicator(Problem.id)
+    # The triggers' set of problems with a measured indicator, outer-joined (an IN would be
+    # a subplan that rescans the set for each problem once it outgrows work_mem).
+    measured = MeasuredProblem.problem_id.is_not(None)
     statement = select(
         Problem.status,
         Problem.category,
@@ -217,18 +221,12 @@ async def _counts(session: AsyncSession, condition: ColumnElement[bool]) -> _Cou
         func.count(),
         _sum_if(worked_on),
         _sum_if(and_(worked_on, measured)),
-    )
-    if postgresql:
-        statement = statement.outerjoin(MeasuredProblem, MeasuredProblem.problem_id == Problem.id)
+    ).outerjoin(MeasuredProblem, MeasuredProblem.problem_id == Problem.id)
     counts = _Counts()
-    for status, category, commune_code, problems, worked, with_measure in await session.execute(
+    for row in await session.execute(
         statement.where(condition).group_by(Problem.status, Problem.category, Problem.commune_code)
     ):
-        counts.add(status.value, category, commune_code, problems)
-        if status is ProblemStatus.closed:
-            counts.closed += problems
-        counts.worked_on += worked
-        counts.measured += with_measure
+        counts.add_group(*row)
     return counts
 
 
@@ -302,36 +300,59 @@ async def _total_counts(session: AsyncSession) -> _Counts:
     return counts
 
 
+def _summary_sums() -> list[Any]:
+    """The problems of the summary rows, those worked on and those measured too."""
+    c = ProblemCount
+    worked_on = c.outcome.not_in([*(o.value for o in NOT_WORKED_ON), ""])  # '': no outcome
+    return [
+        func.sum(c.problems),
+        func.coalesce(func.sum(c.problems).filter(worked_on), 0),
+        func.coalesce(func.sum(c.problems).filter(and_(worked_on, c.measured.is_(True))), 0),
+    ]
+
+
 @functools.cache
 def _summary_counts_statement(form: SummaryForm) -> AnySelect:
     c = ProblemCount
-    worked_on = c.outcome.not_in([*(o.value for o in NOT_WORKED_ON), ""])  # '': no outcome
     return (
         select(
             func.grouping(c.status, c.category, c.commune_code),
             c.status,
             c.category,
             c.commune_code,
-            func.sum(c.problems),
-            func.coalesce(func.sum(c.problems).filter(worked_on), 0),
-            func.coalesce(func.sum(c.problems).filter(and_(worked_on, c.measured.is_(True))), 0),
+            *_summary_sums(),
         )
         .where(*_summary_filters(c, form))
         .group_by(func.grouping_sets(tuple_(c.status), tuple_(c.category), tuple_(c.commune_code)))
     )
 
 
+@functools.cache
+def _summary_groups_statement(form: SummaryForm) -> AnySelect:
+    """SQLite, which has no grouping sets: the summary rows by status, category and
+    commune (GPO, outcome and measured summed), each breakdown's sums taken in Python."""
+    c = ProblemCount
+    return (
+        select(c.status, c.category, c.commune_code, *_summary_sums())
+        .where(*_summary_filters(c, form))
+        .group_by(c.status, c.category, c.commune_code)
+    )
+
+
 async def _summary_counts(session: AsyncSession, f: OverviewFilters) -> _Counts:
     """The counts by status, category and commune summed by PostgreSQL from the summary
     rows (grouping sets: a few dozen rows back, not the thousands of summary rows), with
-    the closed problems worked on and measured on the status rows; without a filter, from
-    their totals."""
+    the closed problems worked on and measured on the status rows (SQLite: their groups by
+    all three, summed here); without a filter, from their totals."""
     if _summary_form(f) == UNFILTERED:
         return await _total_counts(session)
     counts = _Counts()
-    rows = await fetch_rows(
-        session, _summary_counts_statement(_summary_form(f)), _summary_values(f)
-    )
+    form, values = _summary_form(f), _summary_values(f)
+    if session.get_bind().dialect.name != "postgresql":
+        for row in await fetch_rows(session, _summary_groups_statement(form), values):
+            counts.add_group(*row)
+        return counts
+    rows = await fetch_rows(session, _summary_counts_statement(form), values)
     for bits, status, category, commune_code, problems, worked, measured in rows:
         if bits == 0b011:  # by status
             counts.by_status[status] = counts.by_status.get(status, 0) + problems
@@ -358,9 +379,16 @@ def _histogram_statement(form: SummaryForm) -> AnySelect:
     )
 
 
+def _closed_days() -> Any:
+    """The closed problems' exact days to close. Read as the float SQLite holds (its
+    NUMERIC to Decimal conversion rounds to ten places, and the medians would differ
+    from the rows'); PostgreSQL's driver reads its numeric as ever."""
+    return type_coerce(ClosedProblem.days, Float())
+
+
 @functools.cache
 def _middle_statement(form: SummaryForm) -> AnySelect:
-    days = ClosedProblem.days
+    days = _closed_days()
     return (
         select(days)
         .where(
@@ -469,7 +497,8 @@ async def _problem_rows(
     and the totals (grouping sets: `_grouped_tallies`). SQLite has no grouping sets: one
     statement counts the groups by GPO, commune, category and outcome, each breakdown and
     the totals are their sums, and the medians are taken from the year's days to close (a
-    bounded list, read once)."""
+    bounded list, read once). The closed problems come from their summary rows, as on
+    PostgreSQL (`_closed_source`)."""
     raised = and_(Problem.created_at >= start, Problem.created_at < end)
     closed = and_(
         Problem.status == ProblemStatus.closed, Problem.closed_at >= start, Problem.closed_at < end
@@ -477,7 +506,7 @@ async def _problem_rows(
     if session.get_bind().dialect.name == "postgresql":
         tallies = await _grouped_tallies(session, scope, raised, closed, start, end, summarised)
         return await _rows_of(session, tallies)
-    keys = [_as_text(breakdown[0]) for breakdown in BREAKDOWNS.values()]
+    problem_keys = [_as_text(breakdown[0]) for breakdown in BREAKDOWNS.values()]
     tallies = defaultdict(_Tally)
 
     def places(values: Sequence[Any]) -> list[tuple[str, str]]:
@@ -488,33 +517,64 @@ async def _problem_rows(
 
     groups: dict[tuple[Any, ...], list[Any]] = {}
     for *values, n_raised in await session.execute(
-        select(*keys, func.count()).where(scope, raised).group_by(*keys)
+        select(*problem_keys, func.count()).where(scope, raised).group_by(*problem_keys)
     ):
         groups[(*values, None)] = [n_raised, 0, 0]
+    c = ClosedProblem
+    source, keys, outcome, closed_where = _closed_source(scope, closed, start, end, summarised)
+    keys = [_as_text(keys[0]), *keys[1:]]
     closed_groups = (
-        select(*keys, Problem.outcome, func.count(), _sum_if(has_improved_indicator(Problem.id)))
-        .where(scope, closed)
-        .group_by(*keys, Problem.outcome)
+        source.add_columns(*keys, outcome, func.count(), _sum_if(c.improved.is_(True)))
+        .where(closed_where)
+        .group_by(*keys, outcome)
     )
-    for *values, outcome, n_closed, n_improved in await session.execute(closed_groups):
-        # Closed with no outcome: with those raised, as in one GROUP BY of keys and outcome.
-        counted = groups.setdefault((*values, outcome), [0, 0, 0])
+    for *values, closed_outcome, n_closed, n_improved in await session.execute(closed_groups):
+        # Closed with no outcome ('' in the summary rows): with those raised, as in one
+        # GROUP BY of keys and outcome.
+        value = closed_outcome.value if isinstance(closed_outcome, Outcome) else closed_outcome
+        counted = groups.setdefault((*values, value or None), [0, 0, 0])
         counted[1] += n_closed
         counted[2] += n_improved
     for group, (n_raised, n_closed, n_improved) in groups.items():
-        *values, outcome = group
+        *values, value = group
         for place in places(values):
             tally = tallies[place]
             tally.raised += n_raised
             tally.closed += n_closed
             tally.improved += n_improved
-            if outcome is not None:
-                tally.outcomes[outcome.value] = tally.outcomes.get(outcome.value, 0) + n_closed
-    days = days_to_close("sqlite")
-    for *values, value in await session.execute(select(*keys, days).where(scope, closed)):
+            if value is not None:
+                tally.outcomes[value] = tally.outcomes.get(value, 0) + n_closed
+    days = source.add_columns(*keys, _closed_days()).where(closed_where)
+    for *values, day in await session.execute(days):
         for place in places(values):
-            tallies[place].days.append(float(value))
+            tallies[place].days.append(float(day))
     return await _rows_of(session, tallies)
+
+
+def _closed_source(
+    scope: ColumnElement[bool],
+    closed: ColumnElement[bool],
+    start: datetime,
+    end: datetime,
+    summarised: bool,
+) -> tuple[Any, list[Any], Any, ColumnElement[bool]]:
+    """Where the year's closed problems are read, their (GPO, commune, category) keys, their
+    outcome and the condition: for a reader who sees every problem (`summarised`) their
+    summary rows alone (groups, outcome, improved indicator and days to close in one
+    index), else the problems' rows in scope joined to their summary row (whether an
+    indicator improved)."""
+    c = ClosedProblem
+    if summarised:
+        closed_in_year = and_(c.closed_at >= start, c.closed_at < end)
+        return (
+            select().select_from(c),
+            [c.gpo_id, c.commune_code, c.category],
+            c.outcome,
+            closed_in_year,
+        )
+    source = select().select_from(Problem).join(c, c.problem_id == Problem.id)
+    keys = [breakdown[0] for breakdown in BREAKDOWNS.values()]
+    return source, keys, Problem.outcome, and_(scope, closed)
 
 
 async def _rows_of(
@@ -575,16 +635,8 @@ async def _grouped_tallies(
         if n_raised:  # the total's group is there even when nothing was raised
             tallies[_place(grouped, values)].raised += n_raised
     c = ClosedProblem
-    keys: list[Any]
-    outcome: Any
-    if summarised:
-        keys, outcome = [c.gpo_id, c.commune_code, c.category], c.outcome
-        days, closed_where = c.days, and_(c.closed_at >= start, c.closed_at < end)
-        source: Any = select().select_from(c)
-    else:
-        keys, outcome = problem_keys, Problem.outcome
-        days, closed_where = days_to_close("postgresql"), and_(scope, closed)
-        source = select().select_from(Problem).join(c, c.problem_id == Problem.id)
+    source, keys, outcome, closed_where = _closed_source(scope, closed, start, end, summarised)
+    days = c.days if summarised else days_to_close("postgresql")
     bits, sets = _by_breakdown(keys, outcome)
     closed_keys = [_as_text(keys[0]), *keys[1:]]
     closed_groups = (
@@ -691,9 +743,7 @@ async def annual(session: AsyncSession, principal: Principal, year: int) -> Annu
     """The contract's evaluation of a year, over the problems the principal sees."""
     scope = access.figures_scope(principal)
     start, end = year_bounds(year)
-    summarised = session.get_bind().dialect.name == "postgresql" and access.sees_everything(
-        principal
-    )
+    summarised = access.sees_everything(principal)
     rows = await _problem_rows(session, scope, start, end, summarised)
     breakdowns = {name: rows[name] for name in BREAKDOWNS}
     total = rows[TOTAL][0] if rows[TOTAL] else _Tally().row(TOTAL, "Total")
