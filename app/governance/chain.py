@@ -39,10 +39,12 @@ with it (503 when the database is unavailable): no police data leaves unlogged.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -346,14 +348,71 @@ def queue(session: Session, entry: dict[str, Any]) -> None:
     session.info.setdefault(PENDING, []).append(entry)
 
 
+class GroupedAppends:
+    """SQLite's read entries, written together: each read waits for the write transaction
+    that holds its entry, and the entries queued while one commits go in the next, one
+    transaction for all of them. SQLite has one writer: a transaction for each read of
+    police data made the reads queue behind each other's BEGIN IMMEDIATE and COMMIT (each
+    a hop to the driver's thread), a third of the commander's list throughput."""
+
+    def __init__(self, database: Any) -> None:
+        self.database = database
+        self.waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    async def append(self, entry: dict[str, Any]) -> None:
+        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiting.append((entry, written))
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self._write())
+        # Shielded: a read cancelled while it waits leaves its entry to the writer.
+        await asyncio.shield(written)
+
+    async def _write(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting, []
+            try:
+                async with self.database.session(write=True) as session:
+                    for entry, _ in batch:
+                        queue(session.sync_session, entry)
+                    await session.commit()
+            except Exception as exc:  # each read answers it (503 for an unavailable file)
+                for _, written in batch:
+                    _settle(written, exc)
+            except BaseException:  # cancelled (shutdown): so are the reads still waiting
+                for _, written in batch + self.waiting:
+                    written.cancel()
+                self.waiting = []
+                raise
+            else:
+                for _, written in batch:
+                    _settle(written, None)
+
+
+def _settle(written: asyncio.Future[None], error: Exception | None) -> None:
+    if written.done():
+        return
+    if error is None:
+        written.set_result(None)
+    else:
+        written.set_exception(error)
+        # Retrieved here too: a read cancelled meanwhile no longer awaits it.
+        written.add_done_callback(lambda future: future.exception())
+
+
+_grouped: weakref.WeakKeyDictionary[Any, GroupedAppends] = weakref.WeakKeyDictionary()
+
+
 async def append_after(database: Any, *, entry: dict[str, Any]) -> None:
     """A read request's entry, written once its transaction is over (see the module's
     docstring): on PostgreSQL one statement by itself, on SQLite (whose read transactions
-    cannot write) a short write transaction."""
+    cannot write) in a write transaction shared with the reads' entries queued beside it
+    (`GroupedAppends`)."""
     if database.settings.is_sqlite:
-        async with database.session(write=True) as session:
-            queue(session.sync_session, entry)
-            await session.commit()
+        grouped = _grouped.get(database)
+        if grouped is None:
+            grouped = _grouped[database] = GroupedAppends(database)
+        await grouped.append(entry)
         return
     async with database.driver_connection() as driver:
         await driver.execute(APPEND_SQL, *_append_args(entry, read_only=True))
