@@ -22,9 +22,10 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import literal, select, text
 
 from app.config import Settings
-from app.core.db import is_unavailable
+from app.core.db import Database, built_once, fetch_rows, is_unavailable
 from app.main import create_app
 from tests.databases import BOOTSTRAP_TOKEN, settings_for
 from tests.faults import Proxy, proxy_to
@@ -191,6 +192,46 @@ async def test_a_read_held_up_in_the_driver_gives_503_and_the_pool_recovers(
             await holder.close()
         for _ in range(QUICK["gpo_db_pool_size"] + 2):
             assert_ok(await within(2.0, http.get("/api/v1/problems", headers=ADMIN)))
+
+
+async def test_a_read_cancelled_in_the_driver_leaves_no_transaction_to_the_next(
+    settings: Settings,
+) -> None:
+    """A client that goes away cancels its request wherever it is, a BEGIN the driver sent
+    (`app.core.db.fetch_rows`) included. The connection must not go back to the pool inside
+    a transaction the next request would take for its own: its writes, committed as far as
+    it knows, would never be seen."""
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's driver")
+    database = Database(settings.model_copy(update={"gpo_db_pool_size": 1}))
+    statement = built_once("test: a read to cancel", lambda: select(literal(1)))
+    observer = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
+
+    async def read() -> None:
+        async with database.session(write=False) as session:
+            await fetch_rows(session, statement, {})
+            await asyncio.sleep(10)
+
+    try:
+        for turns in range(1, 8):  # the cancellation lands at another await each time
+            task = asyncio.create_task(read())
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            name = f"cancelled-{uuid.uuid4().hex[:12]}"
+            async with database.session(write=True) as session:
+                await fetch_rows(session, statement, {})
+                await session.execute(
+                    text("INSERT INTO counters (name, value) VALUES (:name, 1)"), {"name": name}
+                )
+                await session.commit()
+            seen = await observer.fetchval("SELECT value FROM counters WHERE name = $1", name)
+            assert seen == 1, f"a write after a read cancelled at turn {turns} was lost"
+    finally:
+        await observer.close()
+        await database.dispose()
 
 
 # --- PostgreSQL frozen ----------------------------------------------------------------------

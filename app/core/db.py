@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import re
@@ -341,6 +342,16 @@ def _use_write_ahead_log(cursor: Any) -> None:
         logger.info("SQLite file busy: write-ahead logging switched on by a later connection")
 
 
+def drop_if_broken(pooled: PoolProxiedConnection, exc: BaseException) -> None:
+    """Drop a pooled connection the driver failed on: SQLAlchemy does not see the driver's
+    own errors. One that failed or timed out (as `_drop_connections_that_timed_out` does
+    for SQLAlchemy's), and one whose statement a cancelled request cut off: asyncpg's state
+    (a transaction it began, a reply not read) is then unknown to SQLAlchemy's adapter, and
+    the pool would hand it on as it is."""
+    if not isinstance(exc, Exception) or is_unavailable(exc):
+        pooled.invalidate(exc)
+
+
 # --- A transaction the driver begins, SQLAlchemy joining it when it is needed --------------
 
 _DRIVER_HELD = "driver_held_connection"
@@ -366,14 +377,20 @@ class DriverHeld:
         adapter: Any = self.pooled.dbapi_connection
         try:
             adapter.commit() if commit else adapter.rollback()
-        except Exception as exc:
-            if is_unavailable(exc):
-                self.pooled.invalidate(exc)
+        except BaseException as exc:
+            drop_if_broken(self.pooled, exc)
             raise
 
     def release(self) -> None:
-        """Back to the pool (in a greenlet: a transaction left open, by a cancelled request,
-        is rolled back there through SQLAlchemy's adapter)."""
+        """Back to the pool (in a greenlet: a transaction left open is rolled back there
+        through SQLAlchemy's adapter). One asyncpg holds open though the adapter does not
+        know it (a BEGIN cut off by a cancelled request) would never be rolled back: the
+        connection is dropped instead."""
+        adapter: Any = self.pooled.dbapi_connection
+        driver = self.pooled.driver_connection
+        unknown = driver is not None and (driver.is_in_transaction() or driver._top_xact)
+        if adapter is not None and adapter._transaction is None and unknown:
+            self.pooled.invalidate()
         if self.connection is not None:
             self.connection.close()
         else:
@@ -398,7 +415,9 @@ class RequestSession(Session):
     def commit(self) -> None:
         held: DriverHeld | None = self.info.get(_DRIVER_HELD)
         if held is not None and not self.in_transaction():
-            self.dispatch.before_commit(self)  # what commits write (the audit seal)
+            # What commits write (the audit seal). Should it begin SQLAlchemy's transaction,
+            # SQLAlchemy's commit runs the hooks again: the seal finds nothing left queued.
+            self.dispatch.before_commit(self)
             if not (self.in_transaction() or self.new or self.dirty or self.deleted):
                 held.end(commit=True)
                 return
@@ -427,10 +446,15 @@ async def _driver_held(session: AsyncSession) -> DriverHeld | None:
     return held
 
 
-async def _release_driver_held(session: AsyncSession) -> None:
-    held: DriverHeld | None = session.info.pop(_DRIVER_HELD, None)
-    if held is not None:
-        await greenlet_spawn(held.release)
+async def _end(session: AsyncSession) -> None:
+    """Close the session (rolling back what is left open), then give back the connection
+    the driver held for it."""
+    try:
+        await session.close()
+    finally:
+        held: DriverHeld | None = session.info.pop(_DRIVER_HELD, None)
+        if held is not None:
+            await greenlet_spawn(held.release)
 
 
 class Database:
@@ -454,10 +478,9 @@ class Database:
                 await session.connection(execution_options={"sqlite_immediate": True})
             yield session
         finally:
-            try:
-                await session.close()
-            finally:
-                await _release_driver_held(session)
+            # Shielded, as `async with AsyncSession` closes: a second cancellation (a
+            # shutdown) must not leave the connection half returned.
+            await asyncio.shield(asyncio.ensure_future(_end(session)))
 
     @asynccontextmanager
     async def driver_connection(self) -> AsyncIterator[Any]:
@@ -468,11 +491,8 @@ class Database:
         pooled = await self.engine.raw_connection()
         try:
             yield pooled.driver_connection
-        except Exception as exc:
-            # SQLAlchemy does not see the driver's errors: a connection that failed or
-            # timed out is dropped here, as `_drop_connections_that_timed_out` does.
-            if is_unavailable(exc):
-                pooled.invalidate(exc)
+        except BaseException as exc:
+            drop_if_broken(pooled, exc)
             raise
         finally:
             pooled.close()  # back to the pool (or, invalidated, discarded)
@@ -605,11 +625,8 @@ async def fetch_rows(session: AsyncSession, statement: Any, values: dict[str, An
             await adapter._start_transaction()
         sql, arguments = form.query(values)
         return await driver.fetch(sql, *arguments)
-    except Exception as exc:
-        # SQLAlchemy does not see the driver's errors: a connection that failed or timed
-        # out is dropped, as `_drop_connections_that_timed_out` does for its own.
-        if is_unavailable(exc):
-            pooled.invalidate(exc)
+    except BaseException as exc:
+        drop_if_broken(pooled, exc)
         raise
 
 

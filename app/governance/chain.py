@@ -353,32 +353,34 @@ class GroupedAppends:
     that holds its entry, and the entries queued while one commits go in the next, one
     transaction for all of them. SQLite has one writer: a transaction for each read of
     police data made the reads queue behind each other's BEGIN IMMEDIATE and COMMIT (each
-    a hop to the driver's thread), a third of the commander's list throughput."""
+    a hop to the driver's thread), a third of the commander's list throughput. A failed
+    transaction fails the reads whose entries it held (503 for an unavailable file)."""
 
-    def __init__(self, database: Any) -> None:
-        self.database = database
+    def __init__(self) -> None:
         self.waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self.writer: asyncio.Task[None] | None = None
 
-    async def append(self, entry: dict[str, Any]) -> None:
+    async def append(self, database: Any, entry: dict[str, Any]) -> None:
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiting.append((entry, written))
         if self.writer is None or self.writer.done():
-            self.writer = asyncio.create_task(self._write())
+            self.writer = asyncio.create_task(self._write(database))
         # Shielded: a read cancelled while it waits leaves its entry to the writer.
         await asyncio.shield(written)
 
-    async def _write(self) -> None:
+    async def _write(self, database: Any) -> None:
         while self.waiting:
             batch, self.waiting = self.waiting, []
+            committed = False
             try:
-                async with self.database.session(write=True) as session:
+                async with database.session(write=True) as session:
                     for entry, _ in batch:
                         queue(session.sync_session, entry)
                     await session.commit()
-            except Exception as exc:  # each read answers it (503 for an unavailable file)
+                    committed = True
+            except Exception as exc:  # written all the same if only the closing failed
                 for _, written in batch:
-                    _settle(written, exc)
+                    _settle(written, None if committed else exc)
             except BaseException:  # cancelled (shutdown): so are the reads still waiting
                 for _, written in batch + self.waiting:
                     written.cancel()
@@ -400,6 +402,8 @@ def _settle(written: asyncio.Future[None], error: Exception | None) -> None:
         written.add_done_callback(lambda future: future.exception())
 
 
+# One a database (a process has one; the tests one a test database). The value holds no
+# reference to its key, which goes with its database.
 _grouped: weakref.WeakKeyDictionary[Any, GroupedAppends] = weakref.WeakKeyDictionary()
 
 
@@ -411,8 +415,8 @@ async def append_after(database: Any, *, entry: dict[str, Any]) -> None:
     if database.settings.is_sqlite:
         grouped = _grouped.get(database)
         if grouped is None:
-            grouped = _grouped[database] = GroupedAppends(database)
-        await grouped.append(entry)
+            grouped = _grouped[database] = GroupedAppends()
+        await grouped.append(database, entry)
         return
     async with database.driver_connection() as driver:
         await driver.execute(APPEND_SQL, *_append_args(entry, read_only=True))
