@@ -13,9 +13,13 @@ import uuid
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import literal, select
 
+from app.core.db import Database, fetch_rows
 from app.core.routing import TransactionalRoute
+from app.reference.models import Organisation, OrganisationKind
 from tests.api import World, expect, problem_of
+from tests.test_problems import creation_body
 
 
 def test_the_hot_reads_and_the_console_pages_are_direct(app: FastAPI) -> None:
@@ -64,20 +68,7 @@ async def test_an_id_that_cannot_exist_is_not_found(world: World) -> None:
 
 async def test_defaults_and_repeated_parameters_reach_the_endpoint(world: World) -> None:
     api, fac = world.api, world.facilitator
-    created = expect(
-        await api.post(
-            fac,
-            "/problems",
-            json={
-                "gpo_id": world.gpo["id"],
-                "title": "Halls squattés rue Direct",
-                "description": "Regroupements le soir.",
-                "category": "hall_occupation",
-                "commune_code": "57463",
-            },
-        ),
-        201,
-    )
+    created = expect(await api.post(fac, "/problems", json=creation_body(world)), 201)
     page = expect(
         await api.get(fac, "/problems", params=[("status", "new"), ("status", "open")]),
         200,
@@ -95,14 +86,7 @@ async def test_reads_and_writes_commit_what_they_must(world: World) -> None:
     reads is stored, a refused one leaves nothing, reads that log police data write their
     access-log entry, and the connections all go back to the pool."""
     api, fac, commander = world.api, world.facilitator, world.commander
-    body = {
-        "gpo_id": world.gpo["id"],
-        "title": "Rodéos quai Direct",
-        "description": "Motos le soir.",
-        "category": "hall_occupation",
-        "commune_code": "57463",
-        "visibility": "police",
-    }
+    body = creation_body(world, visibility="police")
     created = expect(await api.post(fac, "/problems", json=body), 201)
     for _ in range(3):  # more than once: a connection left out of the pool would show
         expect(await api.get(commander, f"/problems/{created['id']}"), 200)
@@ -123,3 +107,29 @@ async def test_reads_and_writes_commit_what_they_must(world: World) -> None:
     )
     reads = [entry for entry in log["items"] if entry["user_id"] == commander.id]
     assert len(reads) >= 4, log  # three reads and the one after the transition
+
+
+_ONE = select(literal(1))  # a read `fetch_rows` sends to the driver (built once)
+
+
+@pytest.mark.commits
+async def test_a_session_begun_by_the_driver_commits_what_it_changed(database: Database) -> None:
+    """A session whose transaction the driver began commits it itself (`RequestSession`)
+    when SQLAlchemy has nothing to end, and leaves the commit to SQLAlchemy when it has
+    work: an object added, then one changed after the driver's own commit (adding or
+    changing an object begins SQLAlchemy's transaction on the connection held)."""
+    name = f"Bailleur {uuid.uuid4().hex[:8]}"
+    async with database.session(write=True) as session:
+        assert (await fetch_rows(session, _ONE, {}))[0][0] == 1
+        organisation = Organisation(name=name, kind=OrganisationKind.landlord)
+        session.add(organisation)
+        await session.commit()
+        assert (await fetch_rows(session, _ONE, {}))[0][0] == 1
+        await session.commit()  # the driver's transaction alone
+        organisation.name = f"{name} (renamed)"
+        await session.commit()
+    async with database.session(write=False) as session:
+        stored = await session.scalar(
+            select(Organisation.name).where(Organisation.id == organisation.id)
+        )
+    assert stored == f"{name} (renamed)"

@@ -16,9 +16,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.console.rendering import render, with_notices
+from app.core.direct import Handler
 from app.core.errors import ApiError, SeeOther
 from app.core.requests import current_request_id
-from app.core.routing import Handler, TransactionalRoute
+from app.core.routing import TransactionalRoute
 from app.governance import screening
 
 logger = logging.getLogger("app.errors")

@@ -418,7 +418,7 @@ class RequestSession(Session):
             # What commits write (the audit seal). Should it begin SQLAlchemy's transaction,
             # SQLAlchemy's commit runs the hooks again: the seal finds nothing left queued.
             self.dispatch.before_commit(self)
-            if not (self.in_transaction() or self.new or self.dirty or self.deleted):
+            if not self.in_transaction():  # adding or changing an object begins one
                 held.end(commit=True)
                 return
         super().commit()  # SQLAlchemy's work: flushed and committed on the held connection

@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException
 from app.core import idempotency
 from app.core.concurrency import check_preconditions, collecting_preconditions
 from app.core.db import Outage, is_bad_value, is_unavailable
-from app.core.direct import direct_handler, respond
+from app.core.direct import Handler, direct_handler, respond
 from app.core.errors import (
     ApiError,
     Conflict,
@@ -54,9 +54,6 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 STORED_REFUSALS = frozenset({403, 404, 409})
 JSON_TYPES = ("application/json",)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-
 
 # --- Media type ------------------------------------------------------------------------
 
