@@ -112,8 +112,7 @@ CLAIM_KEY = "INSERT INTO idempotency_keys (owner_id, key, method, path, fingerpr
 
 STORED_KEY = "SELECT idempotency_keys.owner_id, idempotency_keys.key, idempotency_keys.method, idempotency_keys.path, idempotency_keys.fingerprint, idempotency_keys.status_code, idempotency_keys.response_body, idempotency_keys.response_headers, idempotency_keys.created_at, idempotency_keys.id \nFROM idempotency_keys \nWHERE idempotency_keys.owner_id = $1::UUID AND idempotency_keys.key = $2::VARCHAR"  # noqa: E501
 
-SAVEPOINT = "SAVEPOINT sa_savepoint_1"
-RELEASE = "RELEASE SAVEPOINT sa_savepoint_1"
+SAVEPOINT = "SAVEPOINT request_effect"
 
 # The category, whether the commune exists (anon_1) and the covering GPO (anon_2), in one:
 # $1 commune, $2 $3 'transport', $4 1, $5 'general', $6 commune, $7 1, $8 category.
@@ -588,6 +587,8 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
                 headers=headers,
                 media_type=media_type,
             )
+        # The claim's savepoint, where a refusal would roll back to (the COMMIT releases it).
+        await tx.execute(SAVEPOINT)
     commune_code = data["commune_code"]
     category = await tx.fetchrow(
         CATEGORY_AND_ROUTE,
@@ -612,11 +613,7 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
     duplicates = await possible_duplicates(tx, principal, data, columns["lat"], columns["lon"])
     observed_at = data.get("observed_at")
     observed = datetime.fromisoformat(observed_at).astimezone(UTC) if observed_at else None
-    # The claim's savepoint, which SQLAlchemy sends with its first statement after the
-    # claim (the reads before it go to the driver), then the report, whose insert takes its
-    # reference, as the service stores it.
-    if row_id is not None:
-        await tx.execute(SAVEPOINT)
+    # The report, whose insert takes its reference, as the service stores it.
     created = datetime.now(UTC)
     year = created.astimezone(PARIS).year
     report_id = uuid.uuid4()
@@ -714,8 +711,6 @@ async def intake(request: Request, tx: Tx, principal: Principal, raw: bytes) -> 
     # Sealed at commit, as the service's `before_commit` hook does: digested, handed to the
     # transaction, chained by the trigger within the COMMIT.
     await tx.execute(SEAL_AUDIT, f"{event_id}:{audit_digest(stored)}")
-    if row_id is not None:
-        await tx.execute(RELEASE)
     return Response(content, status_code=201, headers=headers, media_type="application/json")
 
 

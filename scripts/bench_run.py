@@ -228,6 +228,17 @@ async def service_statements(
             return await driver_fetch(self, statement, *args, **kwargs)
 
         asyncpg.Connection.fetch = recorded_fetch  # type: ignore[method-assign]
+        # And the few statements sent to it by `execute` (the audit seal, the claim's
+        # savepoint), but for the transaction's own, recorded as BEGIN, COMMIT, ROLLBACK.
+        driver_execute = asyncpg.Connection.execute
+        quiet = [False]  # within the transaction's own methods
+
+        async def recorded_execute(self: Any, statement: str, *args: Any, **kwargs: Any) -> Any:
+            if not quiet[0]:
+                record(statement, args)
+            return await driver_execute(self, statement, *args, **kwargs)
+
+        asyncpg.Connection.execute = recorded_execute  # type: ignore[method-assign]
         event.listen(engine, "before_cursor_execute", on_execute)
         # BEGIN, COMMIT and ROLLBACK as the driver sends them: SQLAlchemy's adapter and
         # `app.core.db.RequestSession` both end up in asyncpg's Transaction.
@@ -239,7 +250,7 @@ async def service_statements(
             setattr(
                 asyncpg.transaction.Transaction,
                 name,
-                _recorded(transaction_methods[name], said, record),
+                _recorded(transaction_methods[name], said, record, quiet),
             )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
@@ -249,17 +260,22 @@ async def service_statements(
                     await send(http, route, world)
                 found[route.key] = list(log)
     asyncpg.Connection.fetch = driver_fetch  # type: ignore[method-assign]
+    asyncpg.Connection.execute = driver_execute  # type: ignore[method-assign]
     for name, method in transaction_methods.items():
         setattr(asyncpg.transaction.Transaction, name, method)
     return found
 
 
 def _recorded(
-    method: Callable[..., Any], said: str, record: Callable[..., None]
+    method: Callable[..., Any], said: str, record: Callable[..., None], quiet: list[bool]
 ) -> Callable[..., Any]:
     async def recorded(self: Any) -> Any:
         record(said)
-        return await method(self)
+        quiet[0] = True
+        try:
+            return await method(self)
+        finally:
+            quiet[0] = False
 
     return recorded
 

@@ -13,9 +13,11 @@ import uuid
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import literal, select
+from sqlalchemy import insert, literal, select
+from sqlalchemy.exc import IntegrityError
 
 from app.core.db import Database, fetch_rows
+from app.core.references import Counter
 from app.core.routing import TransactionalRoute
 from app.reference.models import Organisation, OrganisationKind
 from tests.api import World, expect, problem_of
@@ -133,3 +135,18 @@ async def test_a_session_begun_by_the_driver_commits_what_it_changed(database: D
             select(Organisation.name).where(Organisation.id == organisation.id)
         )
     assert stored == f"{name} (renamed)"
+
+
+_COUNT = insert(Counter.__table__)  # a write `fetch_rows` sends to the driver (built once)
+
+
+@pytest.mark.commits
+async def test_a_write_sent_to_the_driver_fails_as_sqlalchemy_would(database: Database) -> None:
+    """A write through `fetch_rows` returns no rows without RETURNING, and a constraint it
+    breaks raises SQLAlchemy's IntegrityError (which the route turns into a 409), not the
+    driver's own error (which would have been a 500)."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    async with database.session(write=True) as session:
+        assert await fetch_rows(session, _COUNT, {"name": name, "value": 1}) == []
+        with pytest.raises(IntegrityError):
+            await fetch_rows(session, _COUNT, {"name": name, "value": 2})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import uuid
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -19,9 +20,11 @@ from app.cli import main
 from app.core import audit
 from app.core.audit import AuditEvent
 from app.core.clock import PARIS
+from app.core.db import DriverSavepoint, savepoint
 from app.governance import retention
 from app.identity.models import ConsoleSession
 from app.identity.tokens import token_hash
+from app.reference.models import Organisation, OrganisationKind
 from tests.api import Api, Caller, World, every_page, expect, problem_of
 from tests.console import Person, browser, open_session_for
 from tests.databases import SECRET_KEY
@@ -397,6 +400,54 @@ async def test_an_event_a_rolled_back_savepoint_took_away_is_no_link(
             select(AuditEvent.id, AuditEvent.seq).where(AuditEvent.action == "test.event")
         )
         sealed = dict(stored.all())
+    assert set(sealed) == set(kept)
+    assert sealed[kept[1]] == sealed[kept[0]] + 1
+    checked = await verify(api)
+    assert checked == {"ok": True, "entries": checked["entries"], "first_broken_at": None}
+
+
+@pytest.mark.commits
+async def test_a_refusal_rolls_back_to_the_claims_savepoint_and_forgets_what_followed(
+    world: World, database: Any
+) -> None:
+    """The savepoint an Idempotency-Key's claim takes (the driver's, while it alone holds the
+    transaction on PostgreSQL; SQLAlchemy's otherwise): rolling back to it takes away what
+    followed, events written straight and objects the ORM flushed or only added, and the
+    events around it are sealed at the commit with no hole between them."""
+    api = world.api
+
+    def event(n: int) -> dict[str, Any]:
+        return audit.event_row(
+            None, action="test.claim", resource_type="test", resource_id=str(n), summary=str(n)
+        )
+
+    names = [f"Bailleur {n} {uuid.uuid4().hex[:8]}" for n in range(3)]
+    async with database.session(write=True) as session:
+        kept = [await audit.insert_event(session, event(1))]
+        taken = await savepoint(session)
+        if database.settings.is_sqlite:
+            assert not isinstance(taken, DriverSavepoint)
+        else:
+            assert isinstance(taken, DriverSavepoint)
+        await audit.insert_event(session, event(2))
+        session.add(Organisation(name=names[0], kind=OrganisationKind.landlord))
+        await session.flush()
+        session.add(Organisation(name=names[1], kind=OrganisationKind.landlord))
+        assert taken.is_active
+        await taken.rollback()
+        assert not taken.is_active
+        kept.append(await audit.insert_event(session, event(3)))
+        session.add(Organisation(name=names[2], kind=OrganisationKind.landlord))
+        await session.commit()
+    async with database.session(write=False) as session:
+        stored = await session.execute(
+            select(AuditEvent.id, AuditEvent.seq).where(AuditEvent.action == "test.claim")
+        )
+        sealed = dict(stored.all())
+        organisations = await session.scalars(
+            select(Organisation.name).where(Organisation.name.in_(names))
+        )
+        assert list(organisations) == [names[2]]
     assert set(sealed) == set(kept)
     assert sealed[kept[1]] == sealed[kept[0]] + 1
     checked = await verify(api)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import utcnow
-from app.core.db import Base, JSONType, UUIDPrimaryKey, str_enum
+from app.core.db import Base, JSONType, UUIDPrimaryKey, dialect_of, fetch_rows, str_enum
 from app.core.requests import current_request_id
 from app.core.visibility import Visibility, at_least
 
@@ -185,13 +185,12 @@ async def insert_event(session: AsyncSession, row: dict[str, Any]) -> uuid.UUID:
     than the insert. Sealed at commit with the others. On PostgreSQL the insert returns
     the event as stored, kept for the seal (which then need not read it back)."""
     event_id = uuid.uuid4()
-    connection = await session.connection()
     values = row | _UNSET | {"id": event_id}
-    if connection.dialect.name == "postgresql":
-        stored = (await connection.execute(_INSERT_RETURNING, values)).mappings().one()
-        session.info.setdefault(STORED_UNSEALED, []).append(dict(stored))
+    if dialect_of(session).name == "postgresql":
+        stored = (await fetch_rows(session, _INSERT_RETURNING, values))[0]
+        session.info.setdefault(STORED_UNSEALED, []).append(dict(stored.items()))
     else:
-        await connection.execute(_INSERT, values)
+        await fetch_rows(session, _INSERT, values)
         session.info.setdefault(UNSEALED, []).append(event_id)
     return event_id
 

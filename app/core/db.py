@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, TypeAlias, TypeVar, cast
+from typing import Annotated, Any, ClassVar, Protocol, TypeAlias, TypeVar, cast
 
 from fastapi import Depends, Request
 from sqlalchemy import (
@@ -446,6 +446,80 @@ async def _driver_held(session: AsyncSession) -> DriverHeld | None:
     return held
 
 
+def driver_of(session: Session) -> Any:
+    """The driver's connection (asyncpg's) of the session's transaction, for the hooks of its
+    commit (run in its greenlet): the one the driver holds for it (`RequestSession`),
+    without making it SQLAlchemy's, or that of SQLAlchemy's own connection."""
+    held: DriverHeld | None = session.info.get(_DRIVER_HELD)
+    pooled = held.pooled if held is not None else session.connection().connection
+    driver = pooled.driver_connection
+    assert driver is not None
+    return driver
+
+
+class Savepoint(Protocol):
+    """Where a request's effect begins, to roll back to (an Idempotency-Key's refusal)."""
+
+    @property
+    def is_active(self) -> bool: ...
+
+    async def rollback(self) -> None: ...
+
+
+_SAVEPOINT = "request_effect"
+# Set in `Session.info` while `after_rollback` tells of a rollback to a driver's savepoint.
+ROLLING_BACK_TO_SAVEPOINT = "rolling_back_to_savepoint"
+
+
+class DriverSavepoint:
+    """A savepoint the driver takes in the transaction it holds (`RequestSession`) before
+    SQLAlchemy has begun anything: SQLAlchemy's savepoint would begin its transaction, then
+    end it at the commit with a RELEASE the COMMIT makes needless (two round trips and a
+    seventh of a report's CPU). SQLAlchemy had nothing of this transaction when it was
+    taken (an object added or read begins its transaction), so rolling back to it also lets
+    go of every object the session holds; and the commit hooks are told, as of
+    SQLAlchemy's savepoints (`after_rollback` with `ROLLING_BACK_TO_SAVEPOINT` set)."""
+
+    def __init__(self, session: AsyncSession, held: DriverHeld) -> None:
+        self.session, self.held = session, held
+        self.is_active = True
+
+    async def rollback(self) -> None:
+        self.is_active = False
+        await _driver_execute(self.held, f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        sync = self.session.sync_session
+        sync.expunge_all()
+        sync.info[ROLLING_BACK_TO_SAVEPOINT] = True
+        try:
+            sync.dispatch.after_rollback(sync)
+        finally:
+            del sync.info[ROLLING_BACK_TO_SAVEPOINT]
+
+
+async def savepoint(session: AsyncSession) -> Savepoint:
+    """A savepoint here: the driver's while it alone holds the transaction, else
+    SQLAlchemy's (`begin_nested`)."""
+    held: DriverHeld | None = session.info.get(_DRIVER_HELD)
+    if held is not None and not session.sync_session.in_transaction():
+        await _driver_execute(held, f"SAVEPOINT {_SAVEPOINT}")
+        return DriverSavepoint(session, held)
+    return await session.begin_nested()
+
+
+async def _driver_execute(held: DriverHeld, sql: str) -> None:
+    driver = held.pooled.driver_connection
+    assert driver is not None
+    try:
+        await driver.execute(sql)
+    except BaseException as exc:
+        drop_if_broken(held.pooled, exc)
+        if isinstance(exc, Exception):
+            raise _as_sqlalchemy_error(
+                exc, sql, held.engine.dialect, held.pooled.dbapi_connection
+            ) from exc
+        raise
+
+
 async def _end(session: AsyncSession) -> None:
     """Close the session (rolling back what is left open), then give back the connection
     the driver held for it."""
@@ -535,16 +609,17 @@ def built_once(key: Hashable, build: Callable[[], StatementT]) -> StatementT:
 
 class DriverForm:
     """A statement compiled once for PostgreSQL's driver: its text (what SQLAlchemy itself
-    sends), the order of its parameters and their types' conversions."""
+    sends), the order of its parameters and their types' conversions. An insert's columns
+    are those of the values it is sent with, as SQLAlchemy renders them at each execution."""
 
-    def __init__(self, statement: Any, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+    def __init__(self, statement: Any, dialect: Dialect, column_keys: Any = None) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
         self.compiled = compiled
         self.sql = str(compiled)
         self.names = tuple(compiled.positiontup or ())
-        self.processors = tuple(
-            compiled.binds[name].type.bind_processor(dialect) for name in self.names
-        )
+        # As SQLAlchemy converts them: a type's form for the dialect (JSONB for JSON).
+        converters = compiled._bind_processors
+        self.processors = tuple(converters.get(name) for name in self.names)
         # A list for `IN` (a filter's statuses) is rendered at each execution, as
         # SQLAlchemy does, into as many parameters as it has values.
         self.expanding = bool(compiled.post_compile_params)
@@ -565,13 +640,13 @@ class DriverForm:
         ]
 
 
-_driver_forms: dict[int, tuple[Any, DriverForm]] = {}
+_driver_forms: dict[Hashable, tuple[Any, DriverForm]] = {}
 
 
 _HELD = "fetch_rows_connection"
 
 
-def _dialect(session: AsyncSession) -> Dialect:
+def dialect_of(session: AsyncSession | Session) -> Dialect:
     """The session's dialect, without asking for its bind (`RequestSession.get_bind` would
     make the connection it holds a SQLAlchemy one)."""
     bind = session.bind
@@ -583,59 +658,95 @@ async def _held_connection(session: AsyncSession) -> tuple[Dialect, Any]:
     """The dialect and pooled connection of the session's transaction, kept for the rest of
     it: asking the session for its connection at each read went through its state machine
     (a twelfth of a detail read's CPU, for the token's lookup and the problem's). A session
-    with nothing begun yet takes one straight from the pool (`RequestSession`)."""
-    driver_held = await _driver_held(session)
-    if driver_held is not None:
-        return _dialect(session), driver_held.pooled
-    transaction = session.sync_session.get_transaction()
+    with nothing of SQLAlchemy's begun takes one straight from the pool (`RequestSession`).
+
+    Once SQLAlchemy's transaction is begun, its connection is asked for again whenever its
+    innermost transaction changes: a savepoint's SAVEPOINT is sent by that first asking,
+    which must come before the savepoint's first statement, whoever sends it."""
+    sync = session.sync_session
+    if not sync.in_transaction():
+        driver_held = await _driver_held(session)
+        if driver_held is not None:
+            return dialect_of(session), driver_held.pooled
     held = session.info.get(_HELD)
-    if held is not None and transaction is not None and held[0] is transaction:
+    if held is not None and held[0] is (sync.get_nested_transaction() or sync.get_transaction()):
         return held[1], held[2]
     connection = await session.connection()
     pooled = await connection.get_raw_connection()
-    session.info[_HELD] = (session.sync_session.get_transaction(), connection.dialect, pooled)
+    innermost = sync.get_nested_transaction() or sync.get_transaction()
+    session.info[_HELD] = (innermost, connection.dialect, pooled)
     return connection.dialect, pooled
 
 
 async def fetch_rows(session: AsyncSession, statement: Any, values: dict[str, Any]) -> Any:
-    """The rows of a read built once (`built_once`), by position (and by name). On
+    """The rows of a statement built once (`built_once`), by position (and by name). On
     PostgreSQL they come straight from the driver, in the request's transaction, without
     SQLAlchemy's execution and result layers: the hot reads (the token's lookup, a problem,
     a page of problems or actions) spent more there than in the database. Their values are
     then the driver's own, which write the same JSON (tests/test_read_bytes.py); SQLite's
     go through SQLAlchemy, which turns its text into those types.
 
-    A read sent first (the token's lookup) begins the transaction as SQLAlchemy would:
-    through its asyncpg adapter, which the commit or rollback then ends."""
-    if _dialect(session).name != "postgresql":
+    A write goes the same way (intake's: the key's claim, the report, its audit event):
+    its rows are those it returns, none without RETURNING. An insert sends the columns of
+    its values, every value given (no column's default is filled in), and the driver's
+    errors are raised as SQLAlchemy raises them (`IntegrityError`, `DataError`...), which
+    the service's error handling knows.
+
+    A statement sent first (the token's lookup) begins the transaction as SQLAlchemy
+    would: through its asyncpg adapter, which the commit or rollback then ends."""
+    if dialect_of(session).name != "postgresql":
         connection = await session.connection()
-        return (await connection.execute(statement, values)).all()
+        result = await connection.execute(statement, values)
+        return result.all() if result.returns_rows else []
     dialect, pooled = await _held_connection(session)
-    kept = _driver_forms.get(id(statement))
+    key: Hashable = id(statement)
+    is_insert = getattr(statement, "is_insert", False)
+    if is_insert:
+        key = (key, *values)
+    kept = _driver_forms.get(key)
     if kept is None:  # the statement is kept with its form: its id stays its own
-        kept = _driver_forms[id(statement)] = (statement, DriverForm(statement, dialect))
+        form = DriverForm(statement, dialect, list(values) if is_insert else None)
+        kept = _driver_forms[key] = (statement, form)
     form = kept[1]
     driver = pooled.driver_connection
     assert driver is not None
+    adapter: Any = pooled.dbapi_connection  # SQLAlchemy's asyncpg adapter
     try:
-        adapter: Any = pooled.dbapi_connection  # SQLAlchemy's asyncpg adapter
         if adapter._transaction is None:
-            # BEGIN, as SQLAlchemy's first statement would send it: the reads that follow,
-            # and the commit or rollback the route ends with, are in the same transaction.
+            # BEGIN, as SQLAlchemy's first statement would send it: the statements that
+            # follow, and the commit or rollback the route ends with, are in the same
+            # transaction.
             await adapter._start_transaction()
         sql, arguments = form.query(values)
         return await driver.fetch(sql, *arguments)
     except BaseException as exc:
         drop_if_broken(pooled, exc)
+        if isinstance(exc, Exception):
+            raise _as_sqlalchemy_error(exc, form.sql, dialect, adapter) from exc
         raise
+
+
+def _as_sqlalchemy_error(exc: Exception, sql: str, dialect: Dialect, adapter: Any) -> Exception:
+    """The driver's error as SQLAlchemy would raise it from its own execution: translated
+    by its adapter into the DB-API's classes, then wrapped (its parameters hidden)."""
+    try:
+        adapter._handle_exception(exc)
+    except Exception as translated:
+        dbapi = dialect.loaded_dbapi
+        if isinstance(translated, dbapi.Error):
+            wrapped = DBAPIError.instance(
+                sql, None, translated, dbapi.Error, hide_parameters=True, dialect=dialect
+            )
+            return cast(Exception, wrapped)
+        return translated
+    return exc
 
 
 def dialect_insert(session: AsyncSession) -> Any:
     """`insert` of the session's dialect, for ON CONFLICT clauses (SQLite and PostgreSQL)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    bind = session.get_bind()
-    return postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    return postgresql.insert if dialect_of(session).name == "postgresql" else sqlite.insert
 
 
 async def one_row(

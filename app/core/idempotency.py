@@ -33,13 +33,22 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.core.clock import utcnow
-from app.core.db import Base, JSONType, UUIDPrimaryKey, dialect_insert
+from app.core.db import (
+    Base,
+    JSONType,
+    Savepoint,
+    UUIDPrimaryKey,
+    dialect_insert,
+    dialect_of,
+    fetch_rows,
+    savepoint,
+)
 from app.core.errors import Conflict, Invalid
 
 KEY_HEADER = "Idempotency-Key"
@@ -101,7 +110,7 @@ class Claim:
 
     row_id: uuid.UUID
     store_response: bool
-    savepoint: AsyncSessionTransaction
+    savepoint: Savepoint
 
 
 async def _fingerprint(request: Request) -> str:
@@ -164,7 +173,7 @@ async def claim(
     fingerprint = await _fingerprint(request)
     path = request.url.path
     now = utcnow()
-    if session.get_bind().dialect.name == "postgresql" and _outlasts_statements(request):
+    if dialect_of(session).name == "postgresql" and _outlasts_statements(request):
         await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
     row_id = uuid.uuid4()
     statement = _claim_statement(dialect_insert(session))
@@ -177,19 +186,18 @@ async def claim(
         "fingerprint": fingerprint,
         "created_at": now,
     }
-    connection = await session.connection()
     existing = None
     for _ in range(2):
         try:
-            inserted = (await connection.execute(statement, values)).scalar_one_or_none()
+            inserted = await fetch_rows(session, statement, values)
         except DBAPIError as exc:
             if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available
                 raise Conflict(
                     "A request with this Idempotency-Key is still being processed; retry later."
                 ) from exc
             raise
-        if inserted is not None:
-            return Claim(row_id, store_response, await session.begin_nested())
+        if inserted:
+            return Claim(row_id, store_response, await savepoint(session))
         existing = (
             await session.execute(
                 select(IdempotencyKey).where(
@@ -258,8 +266,8 @@ async def remember(session: AsyncSession, held: Claim, response: Response) -> No
     headers = {
         name: value for name, value in response.headers.items() if name.lower() in REPLAYED_HEADERS
     }
-    connection = await session.connection()
-    await connection.execute(
+    await fetch_rows(
+        session,
         _STORE_ANSWER,
         {
             "row_id": held.row_id,

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import PARIS
-from app.core.db import Base, dialect_insert
+from app.core.db import Base, dialect_insert, dialect_of, fetch_rows
 
 
 class Counter(Base):
@@ -51,6 +51,11 @@ _TAKE = func.reference_take(bindparam("reference_name", type_=String()))
 
 
 @functools.cache
+def _plain_insert(table: Table) -> Any:
+    return insert(table)
+
+
+@functools.cache
 def _numbered_insert(table: Table) -> Any:
     return insert(table).values(reference=_TAKE).returning(table.c.reference)
 
@@ -61,15 +66,14 @@ async def insert_with_reference(
     """Store `row` (every column but `reference`) with a new reference, and return it (also
     set in `row`). On PostgreSQL for a sequenced prefix the insert takes the number itself:
     one round trip. Otherwise it is taken just before the insert."""
-    connection = await session.connection()
-    if prefix in SEQUENCED and connection.dialect.name == "postgresql":
+    if prefix in SEQUENCED and dialect_of(session).name == "postgresql":
         name = f"{prefix}-{at.astimezone(PARIS).year}"
         values = {k: v for k, v in row.items() if k != "reference"} | {"reference_name": name}
-        found = await connection.execute(_numbered_insert(table), values)
-        row["reference"] = reference = str(found.scalar_one())
+        found = await fetch_rows(session, _numbered_insert(table), values)
+        row["reference"] = reference = str(found[0][0])
         return reference
     row["reference"] = reference = await next_reference(session, prefix, at)
-    await connection.execute(insert(table), row)
+    await fetch_rows(session, _plain_insert(table), row)
     return reference
 
 

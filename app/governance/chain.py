@@ -69,6 +69,7 @@ from sqlalchemy.util import await_only
 
 from app import wording
 from app.core.audit import STORED_UNSEALED, UNSEALED, AuditEvent
+from app.core.db import ROLLING_BACK_TO_SAVEPOINT, dialect_of, driver_of
 from app.governance.models import GENESIS, AccessLogEntry
 
 ERASED = "erased_sha256"
@@ -240,10 +241,10 @@ def seal(session: Session) -> None:
     if joined:
         unsealed += [row["id"] for row in returned]
         returned = []
-    if pending and session.get_bind().dialect.name == "postgresql":
+    postgresql = dialect_of(session).name == "postgresql"
+    if pending and postgresql:
         # Straight to the driver: the statement costs less than its building would.
-        driver = session.connection().connection.driver_connection
-        assert driver is not None
+        driver = driver_of(session)
         for entry in pending:
             await_only(driver.execute(APPEND_SQL, *_append_args(entry, read_only=False)))
     elif pending:
@@ -261,15 +262,17 @@ def seal(session: Session) -> None:
             stored += map(dict, session.connection().execute(statement, ids).mappings())
         stored.sort(key=lambda row: (row["at"], row["id"]))
         digests = [(row["id"], audit_digest(cast(Mapping[str, Any], row))) for row in stored]
-        if digests and session.get_bind().dialect.name == "postgresql":
+        if digests and postgresql:
             if joined:
                 # A session bound to a connection joins its transaction (a test's, a
                 # script's): its commit is not the COMMIT that would fire the trigger.
                 keys, contents = zip(*digests, strict=True)
                 session.connection().execute(SEAL_NOW, {"ids": keys, "digests": contents})
             else:
+                # Straight to the driver too: a transaction SQLAlchemy has not begun (a
+                # report's intake) is then committed by the driver (`RequestSession`).
                 listed = ",".join(f"{key}:{digest}" for key, digest in digests)
-                session.connection().execute(SEAL_AT_COMMIT, {"listed": listed})
+                await_only(driver_of(session).execute(SEAL_AT_COMMIT_SQL, listed))
         elif digests:
             session.execute(
                 update(_AUDIT_TABLE)
@@ -298,10 +301,10 @@ APPEND_SQL = "SELECT access_log_append($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9
 # PostgreSQL: the audit events to seal within the commit (migration 0026's trigger), as
 # "id:digest,..." in the order to chain them, after those a savepoint's commit listed;
 # local to the transaction (and to a savepoint rolled back).
-SEAL_AT_COMMIT = text(
+SEAL_AT_COMMIT_SQL = (
     "SELECT set_config('gpo.audit_seal', "
-    "concat_ws(',', nullif(current_setting('gpo.audit_seal', true), ''), :listed), true)"
-).bindparams(bindparam("listed", type_=String()))
+    "concat_ws(',', nullif(current_setting('gpo.audit_seal', true), ''), $1::VARCHAR), true)"
+)
 # Or sealed at once (migration 0017's function: lock, last hash and update in one call).
 SEAL_NOW = text("SELECT audit_events_seal(:ids, :digests)").bindparams(
     bindparam("ids", type_=ARRAY(Uuid())), bindparam("digests", type_=ARRAY(String()))
@@ -334,7 +337,7 @@ def _track(session: Session, _context: Any) -> None:
 
 def _forget(session: Session) -> None:
     session.info.pop(PENDING, None)
-    if session.in_nested_transaction():
+    if session.in_nested_transaction() or session.info.get(ROLLING_BACK_TO_SAVEPOINT):
         # A savepoint's rollback: the events written before it are still to seal (the seal
         # skips those it took away: read back, or the trigger finds no row).
         return

@@ -30,7 +30,7 @@ from app import access, wording
 from app.core import audit
 from app.core.audit import created_changes
 from app.core.clock import utcnow
-from app.core.db import AnySelect, built_once, fetch_rows, one_entity, one_row
+from app.core.db import AnySelect, built_once, dialect_of, fetch_rows, one_entity, one_row
 from app.core.errors import Conflict, Forbidden, Invalid, NotFound
 from app.core.lifecycle import Lifecycle, Move
 from app.core.pagination import Ordering, Page, Paging, SortKey
@@ -245,7 +245,7 @@ async def possible_duplicates(
     the few that remain, and the first unlocated ones by reference (they come after every
     located one, so no more than 20 of them can be listed). An unlocated report's are all
     at no distance: the first 20 by reference."""
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_of(session).name
     located = lat is not None and lon is not None
     scope_key, scope, values = access.scope_template(principal)
     statement = built_once(
