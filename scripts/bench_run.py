@@ -39,7 +39,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -206,17 +206,6 @@ async def service_statements(
         def on_execute(_c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
             record(statement, parameters)
 
-        # And what goes straight to the driver (a read's access-log entry, after its
-        # transaction), which SQLAlchemy's events do not see.
-        database = app.state.database
-        driver_connection = database.driver_connection
-
-        @contextlib.asynccontextmanager
-        async def recorded() -> AsyncIterator[Any]:
-            async with driver_connection() as driver:
-                yield RecordedDriver(driver, record)
-
-        database.driver_connection = recorded
         # And the hot reads' statements, which `app.core.db.fetch_rows` sends straight to
         # the request's driver connection (SQLAlchemy's own go through prepared statements).
         import asyncpg
@@ -228,8 +217,9 @@ async def service_statements(
             return await driver_fetch(self, statement, *args, **kwargs)
 
         asyncpg.Connection.fetch = recorded_fetch  # type: ignore[method-assign]
-        # And the few statements sent to it by `execute` (the audit seal, the claim's
-        # savepoint), but for the transaction's own, recorded as BEGIN, COMMIT, ROLLBACK.
+        # And those sent by `execute` (a read's access-log entry after its transaction, the
+        # audit seal, the claim's savepoint), but for the transaction's own, recorded as
+        # BEGIN, COMMIT and ROLLBACK.
         driver_execute = asyncpg.Connection.execute
         quiet = [False]  # within the transaction's own methods
 
@@ -278,20 +268,6 @@ def _recorded(
             quiet[0] = False
 
     return recorded
-
-
-class RecordedDriver:
-    """A driver connection whose `execute` is recorded."""
-
-    def __init__(self, driver: Any, record: Callable[[str, Any], None]) -> None:
-        self.driver, self.record = driver, record
-
-    async def execute(self, statement: str, *args: Any) -> Any:
-        self.record(statement, args)
-        return await self.driver.execute(statement, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.driver, name)
 
 
 async def floor_statements(
