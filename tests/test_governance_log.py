@@ -454,6 +454,24 @@ async def test_a_refusal_rolls_back_to_the_claims_savepoint_and_forgets_what_fol
     assert checked == {"ok": True, "entries": checked["entries"], "first_broken_at": None}
 
 
+@pytest.mark.commits
+async def test_a_claims_savepoint_ends_with_its_transaction(world: World, database: Any) -> None:
+    """A savepoint whose whole transaction was rolled back (the route does so on an
+    IntegrityError before it refuses) is no longer there to roll back to: the refusal is
+    then not stored, instead of failing on a savepoint the database no longer has."""
+    async with database.session(write=True) as session:
+        await audit.insert_event(
+            session,
+            audit.event_row(
+                None, action="test.claim", resource_type="test", resource_id="1", summary="1"
+            ),
+        )
+        taken = await savepoint(session)
+        assert taken.is_active
+        await session.rollback()
+        assert not taken.is_active
+
+
 REFUSE_ENTRIES = {
     "postgresql": [
         "CREATE FUNCTION refuse_entries() RETURNS trigger LANGUAGE plpgsql AS "

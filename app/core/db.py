@@ -482,10 +482,20 @@ class DriverSavepoint:
 
     def __init__(self, session: AsyncSession, held: DriverHeld) -> None:
         self.session, self.held = session, held
-        self.is_active = True
+        self.transaction = self._adapter()._transaction
+        self.rolled_back = False
+
+    def _adapter(self) -> Any:
+        return self.held.pooled.dbapi_connection  # SQLAlchemy's asyncpg adapter
+
+    @property
+    def is_active(self) -> bool:
+        """Until rolled back to, or its transaction ended (a rollback of the whole, after an
+        IntegrityError): as SQLAlchemy's savepoint says."""
+        return not self.rolled_back and self._adapter()._transaction is self.transaction
 
     async def rollback(self) -> None:
-        self.is_active = False
+        self.rolled_back = True
         await _driver_execute(self.held, f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
         sync = self.session.sync_session
         sync.expunge_all()
