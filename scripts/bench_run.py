@@ -221,10 +221,10 @@ async def service_statements(
         # audit seal, the claim's savepoint), but for the transaction's own, recorded as
         # BEGIN, COMMIT and ROLLBACK.
         driver_execute = asyncpg.Connection.execute
-        quiet = [False]  # within the transaction's own methods
+        quiet: set[Any] = set()  # the tasks within the transaction's own methods
 
         async def recorded_execute(self: Any, statement: str, *args: Any, **kwargs: Any) -> Any:
-            if not quiet[0]:
+            if asyncio.current_task() not in quiet:
                 record(statement, args)
             return await driver_execute(self, statement, *args, **kwargs)
 
@@ -257,15 +257,16 @@ async def service_statements(
 
 
 def _recorded(
-    method: Callable[..., Any], said: str, record: Callable[..., None], quiet: list[bool]
+    method: Callable[..., Any], said: str, record: Callable[..., None], quiet: set[Any]
 ) -> Callable[..., Any]:
     async def recorded(self: Any) -> Any:
         record(said)
-        quiet[0] = True
+        task = asyncio.current_task()
+        quiet.add(task)
         try:
             return await method(self)
         finally:
-            quiet[0] = False
+            quiet.discard(task)
 
     return recorded
 

@@ -22,10 +22,12 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import literal, select, text
+from sqlalchemy import insert, literal, select, text
 
 from app.config import Settings
-from app.core.db import Database, built_once, fetch_rows, is_unavailable
+from app.core import audit
+from app.core.db import Database, built_once, fetch_rows, is_unavailable, savepoint
+from app.core.references import Counter
 from app.main import create_app
 from tests.databases import BOOTSTRAP_TOKEN, settings_for
 from tests.faults import Proxy, proxy_to
@@ -232,6 +234,62 @@ async def test_a_read_cancelled_in_the_driver_leaves_no_transaction_to_the_next(
     finally:
         await observer.close()
         await database.dispose()
+
+
+_COUNT = insert(Counter.__table__)  # a write `fetch_rows` sends to the driver
+
+
+@pytest.mark.parametrize("where", ["write", "savepoint", "rollback to it", "seal"])
+async def test_a_connection_lost_under_the_drivers_statements_is_unavailable(
+    settings: Settings, where: str
+) -> None:
+    """The statements intake sends to the driver (its writes, the claim's savepoint and the
+    rollback to it, the audit seal at commit) fail as SQLAlchemy's would when the server
+    has dropped the connection: unavailable (a 503, not a 500), and the connection not
+    pooled again."""
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's driver")
+    database = Database(settings.model_copy(update={"gpo_db_pool_size": 1}))
+    raised: BaseException | None = None
+    try:
+        async with database.session(write=True) as session:
+            name = f"lost-{uuid.uuid4().hex[:12]}"
+            await fetch_rows(session, _COUNT, {"name": name, "value": 1})
+            taken = await savepoint(session)
+            if where == "seal":
+                await audit.insert_event(
+                    session,
+                    audit.event_row(
+                        None, action="test.lost", resource_type="test", resource_id="1", summary="1"
+                    ),
+                )
+            held = session.info["driver_held_connection"].pooled.driver_connection
+            other = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
+            try:
+                await other.execute("SELECT pg_terminate_backend($1)", held.get_server_pid())
+            finally:
+                await other.close()
+            await asyncio.sleep(0.2)  # the server's goodbye reaches the client
+            try:
+                if where == "write":
+                    await fetch_rows(session, _COUNT, {"name": f"{name}-2", "value": 2})
+                elif where == "savepoint":
+                    await savepoint(session)
+                elif where == "rollback to it":
+                    await taken.rollback()
+                else:
+                    await session.commit()
+            except Exception as exc:
+                raised = exc
+        assert raised is not None
+        assert is_unavailable(raised), repr(raised)
+        async with database.session(write=False) as session:  # the pool's one connection
+            assert (await fetch_rows(session, _COUNT_READ, {}))[0][0] == 1
+    finally:
+        await database.dispose()
+
+
+_COUNT_READ = select(literal(1))
 
 
 # --- PostgreSQL frozen ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
-from app.core.db import Database, fetch_rows
+from app.core.db import Database, fetch_rows, savepoint
 from app.core.references import Counter
 from app.core.routing import TransactionalRoute
 from app.reference.models import Organisation, OrganisationKind
@@ -150,3 +150,22 @@ async def test_a_write_sent_to_the_driver_fails_as_sqlalchemy_would(database: Da
         assert await fetch_rows(session, _COUNT, {"name": name, "value": 1}) == []
         with pytest.raises(IntegrityError):
             await fetch_rows(session, _COUNT, {"name": name, "value": 2})
+
+
+@pytest.mark.commits
+async def test_what_the_driver_began_commits_though_sqlalchemys_transaction_never_connected(
+    database: Database,
+) -> None:
+    """An object added after the driver's savepoint begins SQLAlchemy's transaction without
+    a connection; rolled back to the savepoint, it is let go. The commit must still commit
+    what the driver wrote before (an Idempotency-Key's claim, in a refusal's path)."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    async with database.session(write=True) as session:
+        await fetch_rows(session, _COUNT, {"name": name, "value": 1})
+        taken = await savepoint(session)
+        session.add(Organisation(name=f"Bailleur {name}", kind=OrganisationKind.landlord))
+        await taken.rollback()
+        await session.commit()
+    async with database.session(write=False) as session:
+        stored = await session.scalar(select(Counter.value).where(Counter.name == name))
+    assert stored == 1

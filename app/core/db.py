@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Protocol, TypeAlias, TypeVar, cast
+from typing import Annotated, Any, ClassVar, NoReturn, Protocol, TypeAlias, TypeVar, cast
 
 from fastapi import Depends, Request
 from sqlalchemy import (
@@ -45,7 +45,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from app.config import Settings
 from app.core.clock import utcnow
@@ -372,6 +372,11 @@ class DriverHeld:
             self.connection = Connection(self.engine, self.pooled)
         return self.connection
 
+    def begun(self) -> bool:
+        """Whether a transaction the adapter knows of is open on the connection."""
+        adapter: Any = self.pooled.dbapi_connection
+        return adapter is not None and adapter._transaction is not None
+
     def end(self, *, commit: bool) -> None:
         """COMMIT or ROLLBACK what the driver began (in the session's greenlet)."""
         adapter: Any = self.pooled.dbapi_connection
@@ -422,6 +427,11 @@ class RequestSession(Session):
                 held.end(commit=True)
                 return
         super().commit()  # SQLAlchemy's work: flushed and committed on the held connection
+        if held is not None and held.begun():
+            # SQLAlchemy's transaction never asked for the connection (an object added, then
+            # let go by a rollback to the driver's savepoint): what the driver began is
+            # still open, and still to commit.
+            held.end(commit=True)
 
     def rollback(self) -> None:
         held: DriverHeld | None = self.info.get(_DRIVER_HELD)
@@ -430,6 +440,8 @@ class RequestSession(Session):
             self.dispatch.after_rollback(self)
             return
         super().rollback()
+        if held is not None and held.begun():
+            held.end(commit=False)
 
 
 async def _driver_held(session: AsyncSession) -> DriverHeld | None:
@@ -446,15 +458,19 @@ async def _driver_held(session: AsyncSession) -> DriverHeld | None:
     return held
 
 
-def driver_of(session: Session) -> Any:
-    """The driver's connection (asyncpg's) of the session's transaction, for the hooks of its
-    commit (run in its greenlet): the one the driver holds for it (`RequestSession`),
-    without making it SQLAlchemy's, or that of SQLAlchemy's own connection."""
+def execute_on_driver(session: Session, sql: str, *arguments: Any) -> None:
+    """One statement sent to the driver (asyncpg) in the session's transaction, from a hook
+    of its commit (run in its greenlet): on the connection the driver holds for it
+    (`RequestSession`), without making it SQLAlchemy's, or on SQLAlchemy's own; its errors
+    raised as SQLAlchemy's (`driver_failed`)."""
     held: DriverHeld | None = session.info.get(_DRIVER_HELD)
     pooled = held.pooled if held is not None else session.connection().connection
-    driver = pooled.driver_connection
+    driver, adapter = pooled.driver_connection, pooled.dbapi_connection
     assert driver is not None
-    return driver
+    try:
+        await_only(driver.execute(sql, *arguments))
+    except BaseException as exc:
+        driver_failed(exc, sql, dialect_of(session), pooled, adapter)
 
 
 class Savepoint(Protocol):
@@ -517,17 +533,13 @@ async def savepoint(session: AsyncSession) -> Savepoint:
 
 
 async def _driver_execute(held: DriverHeld, sql: str) -> None:
-    driver = held.pooled.driver_connection
+    pooled = held.pooled
+    driver, adapter = pooled.driver_connection, pooled.dbapi_connection
     assert driver is not None
     try:
         await driver.execute(sql)
     except BaseException as exc:
-        drop_if_broken(held.pooled, exc)
-        if isinstance(exc, Exception):
-            raise _as_sqlalchemy_error(
-                exc, sql, held.engine.dialect, held.pooled.dbapi_connection
-            ) from exc
-        raise
+        driver_failed(exc, sql, held.engine.dialect, pooled, adapter)
 
 
 async def _end(session: AsyncSession) -> None:
@@ -730,26 +742,48 @@ async def fetch_rows(session: AsyncSession, statement: Any, values: dict[str, An
         sql, arguments = form.query(values)
         return await driver.fetch(sql, *arguments)
     except BaseException as exc:
+        driver_failed(exc, form.sql, dialect, pooled, adapter)
+
+
+def driver_failed(
+    exc: BaseException, sql: str, dialect: Dialect, pooled: PoolProxiedConnection, adapter: Any
+) -> NoReturn:
+    """Raise what the driver raised on a statement sent to it, as SQLAlchemy would from its
+    own execution: translated by its adapter (`adapter`, taken before the failure) into the
+    DB-API's classes, then wrapped, its parameters hidden, a lost connection flagged as
+    one (`connection_invalidated`: a 503, as through SQLAlchemy). The connection is dropped
+    when broken (`drop_if_broken`) or lost."""
+    if not isinstance(exc, Exception):  # cancelled: nothing to translate
         drop_if_broken(pooled, exc)
-        if isinstance(exc, Exception):
-            raise _as_sqlalchemy_error(exc, form.sql, dialect, adapter) from exc
-        raise
-
-
-def _as_sqlalchemy_error(exc: Exception, sql: str, dialect: Dialect, adapter: Any) -> Exception:
-    """The driver's error as SQLAlchemy would raise it from its own execution: translated
-    by its adapter into the DB-API's classes, then wrapped (its parameters hidden)."""
+        raise exc
+    lost = False
     try:
         adapter._handle_exception(exc)
     except Exception as translated:
+        error: Exception = translated
         dbapi = dialect.loaded_dbapi
         if isinstance(translated, dbapi.Error):
-            wrapped = DBAPIError.instance(
-                sql, None, translated, dbapi.Error, hide_parameters=True, dialect=dialect
+            lost = dialect.is_disconnect(translated, adapter, None)
+            error = cast(
+                Exception,
+                DBAPIError.instance(
+                    sql,
+                    None,
+                    translated,
+                    dbapi.Error,
+                    hide_parameters=True,
+                    connection_invalidated=lost,
+                    dialect=dialect,
+                ),
             )
-            return cast(Exception, wrapped)
-        return translated
-    return exc
+            if lost:
+                pooled.invalidate(exc)
+        if not lost:
+            drop_if_broken(pooled, exc)
+        if error is exc:
+            raise
+        raise error from exc
+    raise exc  # (the adapter raises, always)
 
 
 def dialect_insert(session: AsyncSession) -> Any:

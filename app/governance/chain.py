@@ -65,11 +65,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.util import await_only
 
 from app import wording
 from app.core.audit import STORED_UNSEALED, UNSEALED, AuditEvent
-from app.core.db import ROLLING_BACK_TO_SAVEPOINT, dialect_of, driver_of
+from app.core.db import ROLLING_BACK_TO_SAVEPOINT, dialect_of, execute_on_driver
 from app.governance.models import GENESIS, AccessLogEntry
 
 ERASED = "erased_sha256"
@@ -244,9 +243,8 @@ def seal(session: Session) -> None:
     postgresql = dialect_of(session).name == "postgresql"
     if pending and postgresql:
         # Straight to the driver: the statement costs less than its building would.
-        driver = driver_of(session)
         for entry in pending:
-            await_only(driver.execute(APPEND_SQL, *_append_args(entry, read_only=False)))
+            execute_on_driver(session, APPEND_SQL, *_append_args(entry, read_only=False))
     elif pending:
         digests = [(entry, access_digest(entry)) for entry in pending]
         rows = [
@@ -272,7 +270,7 @@ def seal(session: Session) -> None:
                 # Straight to the driver too: a transaction SQLAlchemy has not begun (a
                 # report's intake) is then committed by the driver (`RequestSession`).
                 listed = ",".join(f"{key}:{digest}" for key, digest in digests)
-                await_only(driver_of(session).execute(SEAL_AT_COMMIT_SQL, listed))
+                execute_on_driver(session, SEAL_AT_COMMIT_SQL, listed)
         elif digests:
             session.execute(
                 update(_AUDIT_TABLE)
