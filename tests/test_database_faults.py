@@ -23,6 +23,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import insert, literal, select, text
+from sqlalchemy.exc import DBAPIError
 
 from app.config import Settings
 from app.core import audit
@@ -263,13 +264,9 @@ async def test_a_connection_lost_under_the_drivers_statements_is_unavailable(
                         None, action="test.lost", resource_type="test", resource_id="1", summary="1"
                     ),
                 )
-            held = session.info["driver_held_connection"].pooled.driver_connection
-            other = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
-            try:
-                await other.execute("SELECT pg_terminate_backend($1)", held.get_server_pid())
-            finally:
-                await other.close()
-            await asyncio.sleep(0.2)  # the server's goodbye reaches the client
+            await terminate(
+                settings, session.info["driver_held_connection"].pooled.driver_connection
+            )
             try:
                 if where == "write":
                     await fetch_rows(session, _COUNT, {"name": f"{name}-2", "value": 2})
@@ -290,6 +287,41 @@ async def test_a_connection_lost_under_the_drivers_statements_is_unavailable(
 
 
 _COUNT_READ = select(literal(1))
+
+
+async def test_a_connection_lost_under_a_reads_own_statement_is_unavailable(
+    settings: Settings,
+) -> None:
+    """The statement a read writes after its transaction (its access-log entry, on a pooled
+    connection of its own: `Database.driver_connection`) fails as unavailable when the
+    server has dropped that connection, and the connection is not pooled again."""
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's driver")
+    database = Database(settings.model_copy(update={"gpo_db_pool_size": 1}))
+
+    async def written_after_its_connection_is_lost() -> None:
+        async with database.driver_connection() as driver:
+            await terminate(settings, driver)
+            await driver.execute("SELECT 1")
+
+    try:
+        with pytest.raises(DBAPIError) as raised:
+            await written_after_its_connection_is_lost()
+        assert is_unavailable(raised.value), repr(raised.value)
+        async with database.session(write=False) as session:  # the pool's one connection
+            assert (await fetch_rows(session, _COUNT_READ, {}))[0][0] == 1
+    finally:
+        await database.dispose()
+
+
+async def terminate(settings: Settings, driver: Any) -> None:
+    """The server drops the driver's connection, and its goodbye reaches the client."""
+    other = await asyncpg.connect(settings.database_url.replace("+asyncpg", ""))
+    try:
+        await other.execute("SELECT pg_terminate_backend($1)", driver.get_server_pid())
+    finally:
+        await other.close()
+    await asyncio.sleep(0.2)
 
 
 # --- PostgreSQL frozen ----------------------------------------------------------------------

@@ -461,16 +461,22 @@ async def _driver_held(session: AsyncSession) -> DriverHeld | None:
 def execute_on_driver(session: Session, sql: str, *arguments: Any) -> None:
     """One statement sent to the driver (asyncpg) in the session's transaction, from a hook
     of its commit (run in its greenlet): on the connection the driver holds for it
-    (`RequestSession`), without making it SQLAlchemy's, or on SQLAlchemy's own; its errors
-    raised as SQLAlchemy's (`driver_failed`)."""
+    (`RequestSession`), without making it SQLAlchemy's, or on SQLAlchemy's own."""
     held: DriverHeld | None = session.info.get(_DRIVER_HELD)
     pooled = held.pooled if held is not None else session.connection().connection
+    await_only(_execute(pooled, dialect_of(session), sql, *arguments))
+
+
+async def _execute(
+    pooled: PoolProxiedConnection, dialect: Dialect, sql: str, *arguments: Any
+) -> None:
+    """`sql` sent by the driver's `execute`, its errors raised as SQLAlchemy's."""
     driver, adapter = pooled.driver_connection, pooled.dbapi_connection
     assert driver is not None
     try:
-        await_only(driver.execute(sql, *arguments))
+        await driver.execute(sql, *arguments)
     except BaseException as exc:
-        driver_failed(exc, sql, dialect_of(session), pooled, adapter)
+        driver_failed(exc, sql, dialect, pooled, adapter)
 
 
 class Savepoint(Protocol):
@@ -512,7 +518,8 @@ class DriverSavepoint:
 
     async def rollback(self) -> None:
         self.rolled_back = True
-        await _driver_execute(self.held, f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        held = self.held
+        await _execute(held.pooled, held.engine.dialect, f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
         sync = self.session.sync_session
         sync.expunge_all()
         sync.info[ROLLING_BACK_TO_SAVEPOINT] = True
@@ -527,19 +534,9 @@ async def savepoint(session: AsyncSession) -> Savepoint:
     SQLAlchemy's (`begin_nested`)."""
     held: DriverHeld | None = session.info.get(_DRIVER_HELD)
     if held is not None and not session.sync_session.in_transaction():
-        await _driver_execute(held, f"SAVEPOINT {_SAVEPOINT}")
+        await _execute(held.pooled, held.engine.dialect, f"SAVEPOINT {_SAVEPOINT}")
         return DriverSavepoint(session, held)
     return await session.begin_nested()
-
-
-async def _driver_execute(held: DriverHeld, sql: str) -> None:
-    pooled = held.pooled
-    driver, adapter = pooled.driver_connection, pooled.dbapi_connection
-    assert driver is not None
-    try:
-        await driver.execute(sql)
-    except BaseException as exc:
-        driver_failed(exc, sql, held.engine.dialect, pooled, adapter)
 
 
 async def _end(session: AsyncSession) -> None:
@@ -585,11 +582,11 @@ class Database:
         request writes after its transaction (`app.governance.chain.append_after`)."""
         # Straight from the pool (a fifth of the cost of an AsyncConnection around it).
         pooled = await self.engine.raw_connection()
+        adapter = pooled.dbapi_connection
         try:
             yield pooled.driver_connection
         except BaseException as exc:
-            drop_if_broken(pooled, exc)
-            raise
+            driver_failed(exc, None, self.engine.dialect, pooled, adapter)
         finally:
             pooled.close()  # back to the pool (or, invalidated, discarded)
 
@@ -746,44 +743,54 @@ async def fetch_rows(session: AsyncSession, statement: Any, values: dict[str, An
 
 
 def driver_failed(
-    exc: BaseException, sql: str, dialect: Dialect, pooled: PoolProxiedConnection, adapter: Any
+    exc: BaseException,
+    sql: str | None,
+    dialect: Dialect,
+    pooled: PoolProxiedConnection,
+    adapter: Any,
 ) -> NoReturn:
-    """Raise what the driver raised on a statement sent to it, as SQLAlchemy would from its
-    own execution: translated by its adapter (`adapter`, taken before the failure) into the
-    DB-API's classes, then wrapped, its parameters hidden, a lost connection flagged as
-    one (`connection_invalidated`: a 503, as through SQLAlchemy). The connection is dropped
-    when broken (`drop_if_broken`) or lost."""
-    if not isinstance(exc, Exception):  # cancelled: nothing to translate
+    """Raise what the driver raised on a statement sent to it as SQLAlchemy would from its
+    own execution (`adapter`, SQLAlchemy's asyncpg adapter, taken before the failure): the
+    driver's errors translated into the DB-API's classes and wrapped, parameters hidden, a
+    lost connection flagged as one (`connection_invalidated`: 503). The connection is
+    dropped when lost or broken (`drop_if_broken`); anything else is raised as it is."""
+    error = _as_sqlalchemy_error(exc, sql, dialect, adapter)
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        pooled.invalidate(exc)
+    else:
         drop_if_broken(pooled, exc)
+    if error is exc:
         raise exc
-    lost = False
+    raise error from exc
+
+
+def _as_sqlalchemy_error(
+    exc: BaseException, sql: str | None, dialect: Dialect, adapter: Any
+) -> BaseException:
+    import asyncpg  # type: ignore[import-untyped]  # PostgreSQL's only
+
+    if not isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+        return exc  # cancelled, timed out, or not the driver's
     try:
-        adapter._handle_exception(exc)
+        adapter._handle_exception(exc)  # raises the DB-API's error
     except Exception as translated:
-        error: Exception = translated
         dbapi = dialect.loaded_dbapi
-        if isinstance(translated, dbapi.Error):
-            lost = dialect.is_disconnect(translated, adapter, None)
-            error = cast(
-                Exception,
-                DBAPIError.instance(
-                    sql,
-                    None,
-                    translated,
-                    dbapi.Error,
-                    hide_parameters=True,
-                    connection_invalidated=lost,
-                    dialect=dialect,
-                ),
-            )
-            if lost:
-                pooled.invalidate(exc)
-        if not lost:
-            drop_if_broken(pooled, exc)
-        if error is exc:
-            raise
-        raise error from exc
-    raise exc  # (the adapter raises, always)
+        if not isinstance(translated, dbapi.Error):
+            return cast(BaseException, translated)
+        lost = dialect.is_disconnect(translated, adapter, None)
+        return cast(
+            BaseException,
+            DBAPIError.instance(
+                sql,
+                None,
+                translated,
+                dbapi.Error,
+                hide_parameters=True,
+                connection_invalidated=lost,
+                dialect=dialect,
+            ),
+        )
+    raise AssertionError("SQLAlchemy's adapter raises the error it is given")
 
 
 def dialect_insert(session: AsyncSession) -> Any:
